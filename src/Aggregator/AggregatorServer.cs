@@ -1,0 +1,37 @@
+// Starts the coordinator: a gRPC server on loopback that runs rounds across the configured regional hosts.
+using Enclave.Aggregator.Rounds;
+using Enclave.Protocol.Broker;
+using Enclave.Protocol.Round;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Enclave.Aggregator;
+
+public static class AggregatorServer
+{
+    public static WebApplication Build(CoordinatorOptions options, Action<ILoggingBuilder>? logging = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        logging?.Invoke(builder.Logging);
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Parse(options.ListenAddress), options.Port, l => l.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton(sp =>
+        {
+            var channelOptions = new GrpcChannelOptions { MaxReceiveMessageSize = 128 * 1024 * 1024, MaxSendMessageSize = 128 * 1024 * 1024 };
+            var hosts = options.Hosts.ToDictionary(h => h.Region, h => new RegionHost.RegionHostClient(GrpcChannel.ForAddress(h.Address, channelOptions)), StringComparer.Ordinal);
+            KeyBroker.KeyBrokerClient? broker = options.Broker is null ? null : new KeyBroker.KeyBrokerClient(GrpcChannel.ForAddress(options.Broker));
+            return new RoundCoordinator(options, hosts, broker, new HttpClient { Timeout = TimeSpan.FromSeconds(30) }, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Enclave.Aggregator"));
+        });
+        WebApplication app = builder.Build();
+        app.Services.GetRequiredService<RoundCoordinator>();
+        app.MapGrpcService<CoordinatorService>();
+        return app;
+    }
+}

@@ -1,0 +1,48 @@
+namespace Enclave.Aggregator;
+
+public sealed record RegionEndpoint(string Region, Uri Address);
+
+/// <summary>Configuration of the coordinator: who takes part, what it trusts, and how rounds are run.</summary>
+public sealed class CoordinatorOptions
+{
+    public required IReadOnlyList<RegionEndpoint> Hosts { get; init; }
+
+    /// <summary>Issuer URL of the trusted attestation verifier; its keys are read from <c>{issuer}/certs</c>.</summary>
+    public required Uri VerifierIssuer { get; init; }
+
+    /// <summary>Enclave measurements whose updates are accepted (lower-case hex).</summary>
+    public required IReadOnlyCollection<string> AllowedMeasurements { get; init; }
+
+    public required string DataDirectory { get; init; }
+
+    public Uri? Broker { get; init; }
+
+    public bool AllowSimulated { get; init; }
+
+    public string TestDataDirectory { get; init; } = "/usr/share/datasets/fashion-mnist";
+
+    public int Hidden { get; init; } = 128;
+
+    public int Epochs { get; init; } = 1;
+
+    public int BatchSize { get; init; } = 32;
+
+    public double LearningRate { get; init; } = 0.05;
+
+    public double Momentum { get; init; } = 0.9;
+
+    public ulong Seed { get; init; } = 7;
+
+    public double Clip { get; init; } = 8.0;
+
+    public int ScaleBits { get; init; } = 20;
+
+    /// <summary>A round needs at least this many participants; masking a lone update would reveal it.</summary>
+    public int MinimumParticipants { get; init; } = 2;
+
+    public TimeSpan StageTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    public int Port { get; init; }
+
+    public string ListenAddress { get; init; } = "127.0.0.1";
+}

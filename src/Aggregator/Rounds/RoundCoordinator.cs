@@ -1,0 +1,381 @@
+// Runs federated rounds: prepare (attest, release, train) -> masked input -> unmask -> FedAvg -> manifest.
+// The coordinator accepts a participant only through its attestation token (trusted verifier, allowed
+// measurement and region, not debug) and only messages signed by that token's key. It sees masked vectors and
+// the unmasked sum, never an individual update.
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Enclave.Aggregator.Data;
+using Enclave.Aggregator.Model;
+using Enclave.Crypto;
+using Enclave.Protocol.Broker;
+using Enclave.Protocol.Coordinator;
+using Enclave.Protocol.Round;
+using Enclave.SecureAggregation;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Enclave.Aggregator.Rounds;
+
+public sealed class RoundCoordinator
+{
+    private readonly CoordinatorOptions _options;
+    private readonly IReadOnlyDictionary<string, RegionHost.RegionHostClient> _hosts;
+    private readonly KeyBroker.KeyBrokerClient? _broker;
+    private readonly HttpClient _http;
+    private readonly ILogger _logger;
+    private readonly CoordinatorState _state;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Lazy<(byte[] Pixels, byte[] Labels, int Count)> _testSet;
+
+    public RoundCoordinator(CoordinatorOptions options, IReadOnlyDictionary<string, RegionHost.RegionHostClient> hosts, KeyBroker.KeyBrokerClient? broker, HttpClient http, ILogger logger)
+    {
+        _options = options;
+        _hosts = hosts;
+        _broker = broker;
+        _http = http;
+        _logger = logger;
+        _state = CoordinatorState.Load(options);
+        _testSet = new Lazy<(byte[], byte[], int)>(() => FashionMnist.LoadTest(options.TestDataDirectory));
+    }
+
+    public ReadOnlyMemory<float> GlobalModel => _state.Model;
+
+    public async Task<RoundSummary> RunRoundAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RunRoundCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<RoundSummary> RunRoundCoreAsync(CancellationToken cancellationToken)
+    {
+        uint round = _state.Round + 1;
+        string roundId = $"round-{round}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}";
+        var summary = new RoundSummary { Round = round, RoundId = roundId };
+        CoordinatorLog.RoundStarted(_logger, round, roundId, _hosts.Count);
+
+        JwtValidationParameters validation = await VerifierValidationAsync(cancellationToken).ConfigureAwait(false);
+        var policy = new ParticipantPolicy(_options.AllowedMeasurements, _hosts.Keys.ToArray(), _options.AllowSimulated);
+
+        // Stage 1: prepare. Every host attests, obtains its data key and trains; failures drop that region.
+        var prepare = new PrepareRequest
+        {
+            RoundId = roundId,
+            Round = round,
+            GlobalModel = ByteString.CopyFrom(MemoryMarshal.AsBytes(_state.Model.AsSpan())),
+            Training = new TrainingConfig
+            {
+                Hidden = _options.Hidden,
+                Epochs = _options.Epochs,
+                BatchSize = _options.BatchSize,
+                LearningRate = _options.LearningRate,
+                Momentum = _options.Momentum,
+                Seed = _options.Seed,
+            },
+        };
+        prepare.AllowedRegions.AddRange(_hosts.Keys);
+        var accepted = new Dictionary<string, Accepted>(StringComparer.Ordinal);
+        foreach ((string region, PrepareResponse? response, Failure? failure) in await FanOutAsync(_hosts.Keys, (host, ct) => host.PrepareAsync(prepare, cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
+        {
+            Failure? problem = failure ?? (response!.ResultCase == PrepareResponse.ResultOneofCase.Failure ? response.Failure : null);
+            if (problem is not null)
+            {
+                AddFailure(summary, region, "prepare", problem.Code, problem.Message);
+                continue;
+            }
+
+            try
+            {
+                (AttestedParticipant participant, Advertisement ad) = VerifyAdvertisement(response!.Advertisement, validation, policy, roundId, region);
+                accepted[region] = new Accepted(participant, ad, response.Advertisement);
+            }
+            catch (ParticipantRejectedException ex)
+            {
+                AddFailure(summary, region, "prepare", ex.Code, ex.Message);
+            }
+        }
+
+        if (accepted.Count < _options.MinimumParticipants)
+        {
+            return Abort(summary, $"only {accepted.Count} region(s) prepared; at least {_options.MinimumParticipants} are needed");
+        }
+
+        // Stage 2: masked input.
+        var maskRequest = new MaskInputRequest
+        {
+            RoundId = roundId,
+            Quantization = new QuantizationConfig { Clip = _options.Clip, ScaleBits = (uint)_options.ScaleBits },
+            TotalSamples = accepted.Values.Sum(a => a.Advertisement.SampleCount),
+        };
+        maskRequest.Participants.AddRange(accepted.Values.Select(a => new Participant { Advertisement = a.Signed }));
+        byte[] expectedDigest = ParticipantDigest.Compute(accepted.Values.Select(a => a.Participant.TokenId));
+        var sum = new MaskedSum(_state.Model.Length);
+        var maskedHashes = new Dictionary<string, string>(StringComparer.Ordinal);
+        long clipped = 0;
+        foreach ((string region, MaskInputResponse? response, Failure? failure) in await FanOutAsync(accepted.Keys, (host, ct) => host.MaskInputAsync(maskRequest, cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
+        {
+            Failure? problem = failure ?? (response!.ResultCase == MaskInputResponse.ResultOneofCase.Failure ? response.Failure : null);
+            if (problem is not null)
+            {
+                AddFailure(summary, region, "masked-input", problem.Code, problem.Message);
+                continue;
+            }
+
+            Accepted participant = accepted[region];
+            try
+            {
+                MaskedInput masked = Open(response!.MaskedInput, "masked-input", participant.Participant, MaskedInput.Parser);
+                if (masked.RoundId != roundId || masked.TokenId != participant.Participant.TokenId || masked.Masked.Count != _state.Model.Length
+                    || !CryptographicOperations.FixedTimeEquals(masked.ParticipantsDigest.Span, expectedDigest))
+                {
+                    throw new ParticipantRejectedException("InvalidMaskedInput", $"the masked input of {region} is for another round, participant set or model size");
+                }
+
+                uint[] vector = masked.Masked.ToArray();
+                sum.Add(participant.Participant.TokenId, vector);
+                maskedHashes[region] = Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(vector.AsSpan())));
+                clipped += masked.ClippedValues;
+            }
+            catch (ParticipantRejectedException ex)
+            {
+                AddFailure(summary, region, "masked-input", ex.Code, ex.Message);
+            }
+        }
+
+        if (sum.Inputs.Count != accepted.Count)
+        {
+            return Abort(summary, $"{accepted.Count - sum.Inputs.Count} participant(s) dropped after the cohort was fixed; their pairwise masks cannot be removed");
+        }
+
+        // Stage 3: unmask. Survivors reveal their self-mask seeds once the coordinator commits to the set.
+        var unmask = new UnmaskRequest { RoundId = roundId };
+        unmask.Survivors.AddRange(sum.Inputs);
+        foreach ((string region, UnmaskResponse? response, Failure? failure) in await FanOutAsync(accepted.Keys, (host, ct) => host.UnmaskAsync(unmask, cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
+        {
+            Failure? problem = failure ?? (response!.ResultCase == UnmaskResponse.ResultOneofCase.Failure ? response.Failure : null);
+            if (problem is not null)
+            {
+                AddFailure(summary, region, "unmask", problem.Code, problem.Message);
+                continue;
+            }
+
+            Accepted participant = accepted[region];
+            try
+            {
+                UnmaskReveal reveal = Open(response!.Reveal, "unmask", participant.Participant, UnmaskReveal.Parser);
+                if (reveal.RoundId != roundId || reveal.TokenId != participant.Participant.TokenId || reveal.SelfMaskSeed.Length != MaskExpander.SeedLength)
+                {
+                    throw new ParticipantRejectedException("InvalidReveal", $"the reveal of {region} is for another round or malformed");
+                }
+
+                sum.RemoveSelfMask(participant.Participant.TokenId, reveal.SelfMaskSeed.Span);
+            }
+            catch (ParticipantRejectedException ex)
+            {
+                AddFailure(summary, region, "unmask", ex.Code, ex.Message);
+            }
+        }
+
+        if (summary.Failures.Any(f => f.Stage == "unmask"))
+        {
+            return Abort(summary, "not every survivor revealed its self mask");
+        }
+
+        // FedAvg: the participants weighted their deltas by n_k / n, so the sum is the average delta.
+        var quantization = new QuantizationOptions(_options.Clip, _options.ScaleBits);
+        float[] delta = new float[_state.Model.Length];
+        Quantizer.Dequantize(sum.Result, delta, quantization);
+        string previousModelHash = _state.ModelHash;
+        float[] next = new float[delta.Length];
+        for (int i = 0; i < next.Length; i++)
+        {
+            next[i] = _state.Model[i] + delta[i];
+        }
+
+        (byte[] pixels, byte[] labels, int count) = _testSet.Value;
+        double accuracy = MlpModel.Accuracy(next, _options.Hidden, pixels, labels, count);
+        _state.Advance(round, next);
+
+        summary.Completed = true;
+        summary.Accuracy = accuracy;
+        summary.ModelSha256 = _state.ModelHash;
+        summary.ClippedValues = clipped;
+        foreach ((string region, Accepted a) in accepted.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            summary.Participants.Add(new ParticipantSummary
+            {
+                Region = region,
+                Measurement = a.Participant.Measurement,
+                TokenId = a.Participant.TokenId,
+                KeyReceiptId = a.Advertisement.KeyReceiptId,
+                SampleCount = a.Advertisement.SampleCount,
+                MaskedInputSha256 = maskedHashes[region],
+                TrainAccuracy = a.Advertisement.TrainAccuracy,
+                Simulated = a.Participant.Simulated,
+            });
+        }
+
+        await PublishManifestAsync(summary, previousModelHash, cancellationToken).ConfigureAwait(false);
+        CoordinatorLog.RoundCompleted(_logger, round, accuracy, summary.Participants.Count, summary.Failures.Count);
+        return summary;
+    }
+
+    private async Task PublishManifestAsync(RoundSummary summary, string previousModelHash, CancellationToken cancellationToken)
+    {
+        var participants = new JsonArray();
+        foreach (ParticipantSummary p in summary.Participants)
+        {
+            participants.Add(new JsonObject
+            {
+                ["region"] = p.Region,
+                ["tokenId"] = p.TokenId,
+                ["measurement"] = p.Measurement,
+                ["keyReceiptId"] = p.KeyReceiptId,
+                ["sampleCount"] = p.SampleCount,
+                ["maskedInputSha256"] = p.MaskedInputSha256,
+                ["simulated"] = p.Simulated,
+            });
+        }
+
+        var failures = new JsonArray();
+        foreach (RegionFailure f in summary.Failures)
+        {
+            failures.Add(new JsonObject { ["region"] = f.Region, ["stage"] = f.Stage, ["code"] = f.Code });
+        }
+
+        var manifest = new JsonObject
+        {
+            ["type"] = "enclave-round-manifest/1",
+            ["round"] = summary.Round,
+            ["roundId"] = summary.RoundId,
+            ["issuedAt"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            ["participants"] = participants,
+            ["failures"] = failures,
+            ["previousModelSha256"] = previousModelHash,
+            ["modelSha256"] = summary.ModelSha256,
+            ["accuracy"] = summary.Accuracy,
+            ["clippedValues"] = summary.ClippedValues,
+        };
+        byte[] payload = Encoding.UTF8.GetBytes(manifest.ToJsonString());
+        string signed = Jws.Sign(payload, _state.SigningKey, _state.SigningKeyId, "enclave-manifest+jws");
+        summary.ManifestSha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(signed)));
+        string manifests = Path.Combine(_options.DataDirectory, "manifests");
+        Directory.CreateDirectory(manifests);
+        await File.WriteAllTextAsync(Path.Combine(manifests, $"round-{summary.Round:D4}.jws"), signed, cancellationToken).ConfigureAwait(false);
+        if (_broker is not null)
+        {
+            RecordManifestResponse receipt = await _broker.RecordManifestAsync(new RecordManifestRequest { SignedManifest = signed }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            summary.ManifestReceiptId = receipt.ReceiptId;
+        }
+    }
+
+    private async Task<JwtValidationParameters> VerifierValidationAsync(CancellationToken cancellationToken)
+    {
+        string issuer = _options.VerifierIssuer.ToString().TrimEnd('/');
+        JwkSet keys = JwkSet.Parse(await _http.GetStringAsync(new Uri(issuer + "/certs"), cancellationToken).ConfigureAwait(false));
+        return new JwtValidationParameters { ValidIssuers = [issuer], KeyResolver = kid => kid is null ? null : keys.Find(kid) };
+    }
+
+    private static (AttestedParticipant, Advertisement) VerifyAdvertisement(SignedMessage signed, JwtValidationParameters validation, ParticipantPolicy policy, string roundId, string region)
+    {
+        Advertisement ad = Parse(signed, "advertise", Advertisement.Parser);
+        AttestedParticipant participant = AttestedParticipant.FromToken(ad.Token, validation, policy);
+        if (!participant.VerifySignature(signed.Kind, signed.Payload.Span, signed.Signature.Span))
+        {
+            throw new ParticipantRejectedException("BadSignature", $"the advertisement of {region} is not signed by its attested key");
+        }
+
+        if (participant.Region != region || ad.Region != region)
+        {
+            throw new ParticipantRejectedException("RegionMismatch", $"the host for {region} presented an enclave attested in {participant.Region}");
+        }
+
+        if (ad.RoundId != roundId || ad.SampleCount <= 0)
+        {
+            throw new ParticipantRejectedException("InvalidAdvertisement", $"the advertisement of {region} is for another round or has no samples");
+        }
+
+        return (participant, ad);
+    }
+
+    private static T Open<T>(SignedMessage signed, string kind, AttestedParticipant participant, MessageParser<T> parser)
+        where T : IMessage<T>
+    {
+        T message = Parse(signed, kind, parser);
+        if (!participant.VerifySignature(kind, signed.Payload.Span, signed.Signature.Span))
+        {
+            throw new ParticipantRejectedException("BadSignature", $"a {kind} message is not signed by the key attested for {participant.Region}");
+        }
+
+        return message;
+    }
+
+    private static T Parse<T>(SignedMessage? signed, string kind, MessageParser<T> parser)
+        where T : IMessage<T>
+    {
+        if (signed is null || signed.Kind != kind)
+        {
+            throw new ParticipantRejectedException("InvalidMessage", $"expected a signed {kind} message");
+        }
+
+        try
+        {
+            return parser.ParseFrom(signed.Payload);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw new ParticipantRejectedException("InvalidMessage", $"a {kind} message is malformed: {ex.Message}");
+        }
+    }
+
+    private async Task<List<(string Region, T? Response, Failure? Failure)>> FanOutAsync<T>(
+        IEnumerable<string> regions, Func<RegionHost.RegionHostClient, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+        where T : class
+    {
+        var tasks = regions.Select(async region =>
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.StageTimeout);
+            try
+            {
+                return (region, (T?)await call(_hosts[region], timeout.Token).ConfigureAwait(false), (Failure?)null);
+            }
+            catch (RpcException ex)
+            {
+                return (region, (T?)null, new Failure { Code = "Host" + ex.StatusCode, Message = ex.Status.Detail });
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return (region, (T?)null, new Failure { Code = "HostTimeout", Message = $"no answer within {_options.StageTimeout}" });
+            }
+        }).ToList();
+        return (await Task.WhenAll(tasks).ConfigureAwait(false)).OrderBy(r => r.region, StringComparer.Ordinal).ToList();
+    }
+
+    private void AddFailure(RoundSummary summary, string region, string stage, string code, string message)
+    {
+        summary.Failures.Add(new RegionFailure { Region = region, Stage = stage, Code = code, Message = message });
+        CoordinatorLog.RegionFailed(_logger, summary.Round, region, stage, code, message);
+    }
+
+    private RoundSummary Abort(RoundSummary summary, string reason)
+    {
+        summary.Completed = false;
+        summary.Accuracy = double.NaN;
+        summary.ModelSha256 = _state.ModelHash;
+        CoordinatorLog.RoundAborted(_logger, summary.Round, reason);
+        summary.Failures.Add(new RegionFailure { Region = "*", Stage = "round", Code = "RoundAborted", Message = reason });
+        return summary;
+    }
+
+    private sealed record Accepted(AttestedParticipant Participant, Advertisement Advertisement, SignedMessage Signed);
+}

@@ -1,0 +1,36 @@
+// gRPC face of the verifier. Generated types stop here; domain outcomes map to status codes in one place.
+using Enclave.AttestationVerifier.Evidence;
+using Enclave.AttestationVerifier.Nodes;
+using Enclave.Protocol.Verifier;
+using Grpc.Core;
+
+namespace Enclave.AttestationVerifier.Transport;
+
+internal sealed class VerifierGrpcService : Protocol.Verifier.AttestationVerifier.AttestationVerifierBase
+{
+    private readonly AttestationService _service;
+
+    public VerifierGrpcService(AttestationService service) => _service = service;
+
+    public override Task<AttestResponse> Attest(AttestRequest request, ServerCallContext context)
+    {
+        AttestationOutcome outcome = _service.Attest(new EvidenceFormat(request.EvidenceFormat), request.Evidence.Span, request.RuntimeData.Span);
+        if (!outcome.Succeeded)
+        {
+            throw StatusMapping.ToRpc(outcome);
+        }
+
+        return Task.FromResult(new AttestResponse { Token = outcome.Token!, TokenId = outcome.TokenId! });
+    }
+
+    public override Task<EnrollNodeResponse> EnrollNode(EnrollNodeRequest request, ServerCallContext context)
+    {
+        EnrollmentOutcome outcome = _service.Enroll(request.SignedEnrollment);
+        if (!outcome.Succeeded)
+        {
+            throw StatusMapping.ToRpc(outcome);
+        }
+
+        return Task.FromResult(new EnrollNodeResponse { PlatformId = outcome.Enrollment!.PlatformId, Region = outcome.Enrollment.Region });
+    }
+}

@@ -1,0 +1,31 @@
+namespace Enclave.Cli.Commands;
+
+/// <summary>A user-facing error: printed as one line and mapped to exit code 2 (unusable input).</summary>
+internal sealed class CliException : Exception
+{
+    public CliException(string message)
+        : base(message)
+    {
+    }
+}
+
+internal static class CliErrors
+{
+    public static async Task<int> RunAsync(Func<Task<int>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (CliException ex)
+        {
+            Console.Error.WriteLine($"enclave: {ex.Message}");
+            return 2;
+        }
+    }
+
+    public static Uri ParseUri(string value, string option) =>
+        Uri.TryCreate(value, UriKind.Absolute, out Uri? uri) && (uri.Scheme == "http" || uri.Scheme == "https")
+            ? uri
+            : throw new CliException($"{option} must be an http(s) URL, got '{value}'");
+}

@@ -1,0 +1,134 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using Enclave.Cli.DataOwner;
+using Enclave.Crypto;
+using Enclave.KeyBroker.Policy;
+using Enclave.Protocol.Broker;
+using Enclave.Protocol.Round;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace Enclave.Cli.Commands;
+
+/// <summary>The data owner's verbs for data keys and release policies.</summary>
+internal static class KeyCommands
+{
+    public static Command Create()
+    {
+        var key = new Command("key", "Register data keys with the broker and write release policies.");
+
+        var issuer = new Option<string>("--verifier-issuer") { Required = true, Description = "verifier issuer URL allowed as authority" };
+        var measurements = new Option<string[]>("--measurement") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "allowed enclave measurement (repeat)" };
+        var regions = new Option<string[]>("--region") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "region in which the key may be released (repeat)" };
+        var allowSimulated = new Option<bool>("--allow-simulated") { Description = "allow SIMULATED enclaves (local development only)" };
+        var output = new Option<string>("--out") { Description = "write the policy here instead of stdout" };
+        var policy = new Command("policy", "Write a release policy: measurement, no debug, up-to-date TCB, region.") { issuer, measurements, regions, allowSimulated, output };
+        policy.SetAction(parse => CliErrors.RunAsync(() =>
+        {
+            string json = BuildPolicy(parse.GetValue(issuer)!, parse.GetValue(measurements)!, parse.GetValue(regions)!, parse.GetValue(allowSimulated));
+            if (parse.GetValue(output) is { } path)
+            {
+                File.WriteAllText(path, json);
+            }
+            else
+            {
+                Console.WriteLine(json);
+            }
+
+            return Task.FromResult(0);
+        }));
+
+        var broker = new Option<string>("--broker") { Required = true, Description = "key broker gRPC URL" };
+        var name = new Option<string>("--name") { Required = true, Description = "key name ([a-z0-9-])" };
+        var keyFile = new Option<string>("--key-file") { Required = true, Description = "the 32-byte data key" };
+        var ownerKey = new Option<string>("--owner-key") { Required = true, Description = "owner's signing key (PEM); the broker pins it on first registration" };
+        var policyFile = new Option<string>("--policy") { Required = true, Description = "release policy JSON" };
+        var register = new Command("register", "Register a data key under a release policy (the key travels as a JWE to the broker's import key).") { broker, name, keyFile, ownerKey, policyFile };
+        register.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
+        {
+            byte[] dataKey = File.ReadAllBytes(parse.GetValue(keyFile)!);
+            try
+            {
+                using ECDsa owner = KeyFiles.ReadSigningKey(parse.GetValue(ownerKey)!);
+                RegisterKeyResponse response = await RegisterAsync(CliErrors.ParseUri(parse.GetValue(broker)!, "--broker"), owner, parse.GetValue(name)!, File.ReadAllText(parse.GetValue(policyFile)!), dataKey, cancellationToken).ConfigureAwait(false);
+                Console.WriteLine($"registered {response.KeyName} version {response.KeyVersion}");
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(dataKey);
+            }
+
+            return 0;
+        }));
+
+        var host = new Option<string>("--host") { Required = true, Description = "regional host gRPC URL" };
+        var probeName = new Option<string>("--name") { Required = true, Description = "key name to probe" };
+        var probe = new Command("probe", "Ask a host's enclave to attest and request a key, without training: shows grant or denial.") { host, probeName };
+        probe.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
+        {
+            ProbeReleaseResponse response = await ProbeAsync(CliErrors.ParseUri(parse.GetValue(host)!, "--host"), parse.GetValue(probeName)!, cancellationToken).ConfigureAwait(false);
+            Console.WriteLine(response.Granted
+                ? $"granted to {response.TokenId} ({response.Region}, measurement {response.Measurement})"
+                : $"denied: {response.Failure?.Code} {response.Failure?.Message}");
+            return response.Granted ? 0 : 1;
+        }));
+
+        key.Subcommands.Add(policy);
+        key.Subcommands.Add(register);
+        key.Subcommands.Add(probe);
+        return key;
+    }
+
+    public static string BuildPolicy(string issuer, IEnumerable<string> measurements, IEnumerable<string> regions, bool allowSimulated)
+    {
+        var builder = new EnclaveReleasePolicyBuilder(issuer);
+        foreach (string m in measurements)
+        {
+            builder.AllowMeasurement(m);
+        }
+
+        foreach (string r in regions)
+        {
+            builder.AllowRegion(r);
+        }
+
+        builder.AllowAttestationType("sgx");
+        if (allowSimulated)
+        {
+            builder.AllowAttestationType("simulated");
+        }
+
+        builder.AllowTcbStatus("UpToDate");
+        return builder.ToJson();
+    }
+
+    public static async Task<RegisterKeyResponse> RegisterAsync(Uri broker, ECDsa owner, string name, string policyJson, byte[] dataKey, CancellationToken cancellationToken)
+    {
+        using GrpcChannel channel = GrpcChannel.ForAddress(broker);
+        var client = new Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
+        try
+        {
+            Jwk importKey = Jwk.Parse((await client.GetImportKeyAsync(new GetImportKeyRequest(), cancellationToken: cancellationToken).ConfigureAwait(false)).Jwk);
+            (string ownerJwk, string signed) = OwnerRequests.Register(owner, name, policyJson, dataKey, importKey);
+            return await client.RegisterKeyAsync(new SignedOwnerRequest { OwnerKey = ownerJwk, SignedRequest = signed }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException ex)
+        {
+            throw new CliException($"registration refused ({ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString()}): {ex.Status.Detail}");
+        }
+    }
+
+    public static async Task<ProbeReleaseResponse> ProbeAsync(Uri host, string name, CancellationToken cancellationToken)
+    {
+        using GrpcChannel channel = GrpcChannel.ForAddress(host);
+        var client = new RegionHost.RegionHostClient(channel);
+        try
+        {
+            return await client.ProbeReleaseAsync(new ProbeReleaseRequest { KeyName = name }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException ex)
+        {
+            throw new CliException($"the host could not probe ({ex.StatusCode}): {ex.Status.Detail}");
+        }
+    }
+}

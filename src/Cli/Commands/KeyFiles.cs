@@ -1,0 +1,68 @@
+// Key files the CLI reads and writes: private keys as PKCS#8 PEM (0600), public keys as JWK JSON.
+using System.Security.Cryptography;
+using Enclave.Crypto;
+
+namespace Enclave.Cli.Commands;
+
+internal static class KeyFiles
+{
+    public static ECDsa CreateSigningKey(string privatePath, string publicPath)
+    {
+        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        WritePrivate(privatePath, key.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(publicPath, Jwk.FromEcPublic(key.ExportParameters(false), use: "sig").ToJson());
+        return key;
+    }
+
+    public static ECDsa ReadSigningKey(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new CliException($"key file {path} does not exist");
+        }
+
+        var key = ECDsa.Create();
+        try
+        {
+            key.ImportFromPem(File.ReadAllText(path));
+        }
+        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
+        {
+            key.Dispose();
+            throw new CliException($"{path} is not a PEM EC private key: {ex.Message}");
+        }
+
+        return key;
+    }
+
+    public static Jwk ReadPublicJwk(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new CliException($"public key file {path} does not exist");
+        }
+
+        try
+        {
+            return Jwk.Parse(File.ReadAllText(path));
+        }
+        catch (JoseException ex)
+        {
+            throw new CliException($"{path} is not a public JWK: {ex.Message}");
+        }
+    }
+
+    public static void WritePrivate(string path, string pem)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using var stream = new FileStream(path, options);
+        using var writer = new StreamWriter(stream);
+        writer.Write(pem);
+    }
+}

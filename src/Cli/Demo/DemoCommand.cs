@@ -1,0 +1,42 @@
+using System.CommandLine;
+using Enclave.Cli.Commands;
+
+namespace Enclave.Cli.Demo;
+
+internal static class DemoCommand
+{
+    public static Command Create()
+    {
+        var rounds = new Option<int>("--rounds") { Description = "federated rounds to run", DefaultValueFactory = _ => 3 };
+        var regions = new Option<string>("--regions") { Description = "comma-separated regions, one host each", DefaultValueFactory = _ => "eu-west,us-east,ap-south" };
+        var json = new Option<string>("--json") { Description = "write a JSON summary to this file" };
+        var work = new Option<string>("--work-dir") { Description = "working folder (recreated)", DefaultValueFactory = _ => ".demo" };
+        var samples = new Option<int?>("--samples-per-region") { Description = "limit each region's shard (default: the whole disjoint shard)" };
+        var hidden = new Option<int>("--hidden") { Description = "hidden units of the MLP", DefaultValueFactory = _ => 128 };
+        var epochs = new Option<int>("--epochs") { Description = "local epochs per round", DefaultValueFactory = _ => 1 };
+        var skipForbidden = new Option<bool>("--skip-forbidden") { Description = "do not run the two forbidden key-release attempts" };
+        var command = new Command("demo", "Run a simulated confidential federation locally: verifier, broker, aggregator and one host per region.")
+        {
+            rounds, regions, json, work, samples, hidden, epochs, skipForbidden,
+        };
+        command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
+        {
+            if (parse.GetValue(rounds) < 1)
+            {
+                throw new CliException("--rounds must be at least 1");
+            }
+
+            var options = new DemoOptions(
+                parse.GetValue(rounds),
+                parse.GetValue(regions)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                parse.GetValue(json),
+                parse.GetValue(work)!,
+                parse.GetValue(samples),
+                parse.GetValue(hidden),
+                parse.GetValue(epochs),
+                parse.GetValue(skipForbidden));
+            return await new DemoRunner(options, Console.Out).RunAsync(cancellationToken).ConfigureAwait(false);
+        }));
+        return command;
+    }
+}

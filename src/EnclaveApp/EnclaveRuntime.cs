@@ -1,0 +1,500 @@
+// The enclave's request loop. Each host request is served to completion before the next is read; the state of
+// the current round (keys, token, local update, masking client) lives only here, in enclave memory.
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Enclave.Crypto;
+using Enclave.EnclaveApp.Attestation;
+using Enclave.EnclaveApp.Boundary;
+using Enclave.EnclaveApp.Data;
+using Enclave.EnclaveApp.Keys;
+using Enclave.EnclaveApp.Training;
+using Enclave.Protocol.Boundary;
+using Enclave.Protocol.Round;
+using Enclave.SecureAggregation;
+using Google.Protobuf;
+
+namespace Enclave.EnclaveApp;
+
+internal sealed class EnclaveRuntime
+{
+    private readonly BoundaryChannel _channel;
+    private readonly SimulatedPlatform _platform;
+    private Configure? _configuration;
+    private RoundState? _round;
+
+    public EnclaveRuntime(BoundaryChannel channel, SimulatedPlatform platform)
+    {
+        _channel = channel;
+        _platform = platform;
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        while (await _channel.ReceiveRequestAsync(cancellationToken).ConfigureAwait(false) is { } request)
+        {
+            EnclaveToHost response = request.BodyCase switch
+            {
+                HostToEnclave.BodyOneofCase.Configure => Configure(request.Configure),
+                HostToEnclave.BodyOneofCase.Prepare => new EnclaveToHost { Prepared = await PrepareAsync(request.Prepare, cancellationToken).ConfigureAwait(false) },
+                HostToEnclave.BodyOneofCase.MaskInput => new EnclaveToHost { Masked = MaskInput(request.MaskInput) },
+                HostToEnclave.BodyOneofCase.Unmask => new EnclaveToHost { Unmasked = Unmask(request.Unmask) },
+                HostToEnclave.BodyOneofCase.ProbeRelease => new EnclaveToHost { Probed = await ProbeAsync(request.ProbeRelease, cancellationToken).ConfigureAwait(false) },
+                _ => throw new BoundaryViolationException($"unexpected request {request.BodyCase}"),
+            };
+            await _channel.SendAsync(response, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private EnclaveToHost Configure(Configure configure)
+    {
+        _configuration = configure;
+        return new EnclaveToHost
+        {
+            Configured = new Configured
+            {
+                Measurement = Convert.ToHexStringLower(_platform.Measurement),
+                PlatformId = _platform.PlatformId,
+                Simulated = true,
+            },
+        };
+    }
+
+    private Configure Configuration => _configuration ?? throw new EnclaveFailure("NotConfigured", "the host has not configured the enclave");
+
+    private async Task<PrepareResponse> PrepareAsync(PrepareRequest request, CancellationToken cancellationToken)
+    {
+        _round?.Dispose();
+        _round = null;
+        RoundKeys? keys = null;
+        try
+        {
+            keys = RoundKeys.Create();
+            Attested attested = await AttestAsync(keys, request.RoundId, cancellationToken).ConfigureAwait(false);
+            await _channel.LogAsync("info", $"attested as {attested.TokenId} in region {attested.Region} (SIMULATED evidence)", cancellationToken).ConfigureAwait(false);
+            (byte[] dataKey, ReleasedKey released) = await ObtainDataKeyAsync(Configuration.KeyName, attested.Token, keys, cancellationToken).ConfigureAwait(false);
+            ExampleSet examples;
+            try
+            {
+                examples = ExampleSet.Parse(await ReadDatasetAsync(dataKey, attested.Region, cancellationToken).ConfigureAwait(false));
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(dataKey);
+            }
+
+            float[] global = MemoryMarshal.Cast<byte, float>(request.GlobalModel.Span).ToArray();
+            TrainingConfig t = request.Training;
+            var options = new TrainingOptions(t.Hidden, t.Epochs, t.BatchSize, t.LearningRate, t.Momentum, t.Seed + request.Round);
+            if (LocalTrainer.ParameterCount(options.Hidden) != global.Length)
+            {
+                throw new EnclaveFailure("ModelShapeMismatch", $"global model has {global.Length} parameters; hidden size {options.Hidden} needs {LocalTrainer.ParameterCount(options.Hidden)}");
+            }
+
+            TrainingResult result = LocalTrainer.Train(global, examples, options);
+            await _channel.LogAsync("info", $"trained on {result.SampleCount} examples: loss {result.FinalLoss:F4}, train accuracy {result.TrainAccuracy:F4}", cancellationToken).ConfigureAwait(false);
+
+            var advertisement = new Advertisement
+            {
+                RoundId = request.RoundId,
+                Region = attested.Region,
+                Token = attested.Token,
+                SampleCount = result.SampleCount,
+                KeyReceiptId = released.ReceiptId,
+                KeyVersion = released.KeyVersion,
+                TrainLoss = result.FinalLoss,
+                TrainAccuracy = result.TrainAccuracy,
+            };
+            _round = new RoundState(request.RoundId, keys, attested, result.Delta, request.AllowedRegions.ToArray()) { SampleCount = result.SampleCount };
+            keys = null;
+            return new PrepareResponse { Advertisement = Sign(_round.Keys, "advertise", advertisement) };
+        }
+        catch (Exception ex) when (ToFailure(ex) is { } failure)
+        {
+            return new PrepareResponse { Failure = failure };
+        }
+        finally
+        {
+            keys?.Dispose();
+        }
+    }
+
+    private MaskInputResponse MaskInput(MaskInputRequest request)
+    {
+        try
+        {
+            RoundState round = RequireRound(request.RoundId);
+            var quantization = new QuantizationOptions(request.Quantization.Clip, (int)request.Quantization.ScaleBits);
+            quantization.EnsureCohortFits(request.Participants.Count);
+            JwtValidationParameters validation = round.Validation;
+            var policy = new ParticipantPolicy([round.Attested.Measurement], round.AllowedRegions, AllowSimulated: true);
+
+            var peers = new Dictionary<string, AttestedParticipant>(StringComparer.Ordinal);
+            long totalSamples = 0;
+            bool self = false;
+            foreach (Participant participant in request.Participants)
+            {
+                (AttestedParticipant peer, Advertisement ad) = VerifyAdvertisement(participant.Advertisement, validation, policy, request.RoundId);
+                if (!peers.TryAdd(peer.TokenId, peer))
+                {
+                    throw new EnclaveFailure("DuplicateParticipant", $"participant {peer.TokenId} is listed twice");
+                }
+
+                if (ad.SampleCount <= 0)
+                {
+                    throw new EnclaveFailure("InvalidParticipant", $"participant {peer.TokenId} reports {ad.SampleCount} samples");
+                }
+
+                totalSamples = checked(totalSamples + ad.SampleCount);
+                self |= peer.TokenId == round.Attested.TokenId;
+            }
+
+            if (!self)
+            {
+                throw new EnclaveFailure("NotAParticipant", "this enclave is not among the round's participants");
+            }
+
+            if (peers.Count < 2)
+            {
+                throw new EnclaveFailure("CohortTooSmall", "masking a lone update would reveal it: at least two participants are required");
+            }
+
+            // FedAvg weight n_k / n, applied before quantisation so that the unmasked sum is the weighted average.
+            float weight = (float)(round.SampleCount / (double)totalSamples);
+            float[] weighted = new float[round.Delta.Length];
+            for (int i = 0; i < weighted.Length; i++)
+            {
+                weighted[i] = round.Delta[i] * weight;
+            }
+
+            uint[] vector = new uint[weighted.Length];
+            long clipped = Quantizer.Quantize(weighted, vector, quantization);
+            var seeds = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+            foreach (AttestedParticipant peer in peers.Values.Where(p => p.TokenId != round.Attested.TokenId))
+            {
+                seeds[peer.TokenId] = peer.DerivePairwiseSeed(round.Keys.Agreement, request.RoundId, round.Attested.TokenId);
+            }
+
+            round.Masking.Mask(vector, seeds);
+            foreach (byte[] seed in seeds.Values)
+            {
+                CryptographicOperations.ZeroMemory(seed);
+            }
+
+            round.Participants = peers.Keys.ToHashSet(StringComparer.Ordinal);
+            var masked = new MaskedInput
+            {
+                RoundId = request.RoundId,
+                Region = round.Attested.Region,
+                TokenId = round.Attested.TokenId,
+                ClippedValues = clipped,
+                ParticipantsDigest = ByteString.CopyFrom(ParticipantDigest.Compute(peers.Keys)),
+            };
+            masked.Masked.AddRange(vector);
+            return new MaskInputResponse { MaskedInput = Sign(round.Keys, "masked-input", masked) };
+        }
+        catch (Exception ex) when (ToFailure(ex) is { } failure)
+        {
+            return new MaskInputResponse { Failure = failure };
+        }
+    }
+
+    private UnmaskResponse Unmask(UnmaskRequest request)
+    {
+        try
+        {
+            RoundState round = RequireRound(request.RoundId);
+            HashSet<string> survivors = request.Survivors.ToHashSet(StringComparer.Ordinal);
+            if (round.Participants is null || !survivors.SetEquals(round.Participants))
+            {
+                // Without every participant's input the pairwise masks cannot cancel; revealing the self mask would
+                // help nobody, so the enclave keeps it and the round aborts.
+                throw new EnclaveFailure("SurvivorsMismatch", "the survivors differ from the participants this enclave masked against");
+            }
+
+            var reveal = new UnmaskReveal
+            {
+                RoundId = request.RoundId,
+                Region = round.Attested.Region,
+                TokenId = round.Attested.TokenId,
+                SelfMaskSeed = ByteString.CopyFrom(round.Masking.RevealSelfSeed(survivors)),
+            };
+            return new UnmaskResponse { Reveal = Sign(round.Keys, "unmask", reveal) };
+        }
+        catch (Exception ex) when (ToFailure(ex) is { } failure)
+        {
+            return new UnmaskResponse { Failure = failure };
+        }
+    }
+
+    private async Task<ProbeReleaseResponse> ProbeAsync(ProbeReleaseRequest request, CancellationToken cancellationToken)
+    {
+        using RoundKeys keys = RoundKeys.Create();
+        var response = new ProbeReleaseResponse();
+        try
+        {
+            Attested attested = await AttestAsync(keys, "probe-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), cancellationToken).ConfigureAwait(false);
+            response.Region = attested.Region;
+            response.Measurement = attested.Measurement;
+            response.TokenId = attested.TokenId;
+            (byte[] key, _) = await ObtainDataKeyAsync(request.KeyName, attested.Token, keys, cancellationToken).ConfigureAwait(false);
+            CryptographicOperations.ZeroMemory(key);
+            response.Granted = true;
+        }
+        catch (Exception ex) when (ToFailure(ex) is { } failure)
+        {
+            response.Failure = failure;
+        }
+
+        return response;
+    }
+
+    private async Task<Attested> AttestAsync(RoundKeys keys, string roundId, CancellationToken cancellationToken)
+    {
+        OcallResult nonce = await _channel.CallAsync(new Ocall { GetNonce = new GetNonceCall() }, cancellationToken).ConfigureAwait(false);
+        byte[] runtimeData = keys.CreateRuntimeData(nonce.Nonce, roundId);
+        byte[] evidence = _platform.CreateEvidence(SHA512.HashData(runtimeData));
+        OcallResult token = await _channel.CallAsync(
+            new Ocall { Attest = new AttestCall { EvidenceFormat = SimulatedPlatform.EvidenceFormat, Evidence = ByteString.CopyFrom(evidence), RuntimeData = ByteString.CopyFrom(runtimeData) } },
+            cancellationToken).ConfigureAwait(false);
+        OcallResult jwks = await _channel.CallAsync(new Ocall { GetVerifierKeys = new GetVerifierKeysCall() }, cancellationToken).ConfigureAwait(false);
+
+        JwkSet keySet;
+        try
+        {
+            keySet = JwkSet.Parse(jwks.Jwks);
+        }
+        catch (JoseException ex)
+        {
+            throw new EnclaveFailure("VerifierKeysInvalid", $"the verifier's key set is malformed: {ex.Message}");
+        }
+
+        var validation = new JwtValidationParameters
+        {
+            ValidIssuers = [Configuration.VerifierIssuer],
+            KeyResolver = kid => kid is null ? null : keySet.Find(kid),
+        };
+        JsonObject claims;
+        try
+        {
+            claims = Jwt.Validate(token.Token, validation).Claims;
+        }
+        catch (JoseException ex)
+        {
+            throw new EnclaveFailure("TokenInvalid", $"the verifier's token does not validate ({ex.Code}): {ex.Message}");
+        }
+
+        // The token must describe this enclave: its own measurement and exactly the runtime data it sent.
+        string measurement = claims["x-ms-sgx-mrenclave"]?.GetValue<string>() ?? string.Empty;
+        if (!string.Equals(measurement, Convert.ToHexStringLower(_platform.Measurement), StringComparison.Ordinal))
+        {
+            throw new EnclaveFailure("TokenMismatch", "the token does not carry this enclave's measurement");
+        }
+
+        if (claims["x-ms-runtime"] is not JsonObject runtime || !JsonNode.DeepEquals(runtime, JsonNode.Parse(runtimeData)))
+        {
+            throw new EnclaveFailure("TokenMismatch", "the token does not bind this enclave's runtime data");
+        }
+
+        string region = claims["x-enclave-region"]?.GetValue<string>() ?? throw new EnclaveFailure("TokenMismatch", "the token has no region");
+        string tokenId = claims["jti"]?.GetValue<string>() ?? throw new EnclaveFailure("TokenMismatch", "the token has no id");
+        return new Attested(token.Token, tokenId, region, measurement, validation);
+    }
+
+    private async Task<(byte[] Key, ReleasedKey Released)> ObtainDataKeyAsync(string keyName, string token, RoundKeys keys, CancellationToken cancellationToken)
+    {
+        OcallResult result = await _channel.CallAsync(new Ocall { ReleaseKey = new ReleaseKeyCall { KeyName = keyName, AttestationToken = token } }, cancellationToken).ConfigureAwait(false);
+        byte[] key;
+        try
+        {
+            key = Jwe.Decrypt(result.ReleasedKey.WrappedKey, keys.Encryption);
+        }
+        catch (JoseException ex)
+        {
+            throw new EnclaveFailure("KeyUnwrapFailed", $"the released key does not decrypt with this enclave's key: {ex.Message}");
+        }
+
+        if (key.Length != 32)
+        {
+            CryptographicOperations.ZeroMemory(key);
+            throw new EnclaveFailure("KeyUnwrapFailed", $"the released key is {key.Length} bytes, not 32");
+        }
+
+        return (key, result.ReleasedKey);
+    }
+
+    private async Task<byte[]> ReadDatasetAsync(byte[] dataKey, string region, CancellationToken cancellationToken)
+    {
+        string datasetId = Configuration.DatasetId;
+        byte[] prefix = await ReadAsync(datasetId, 0, EncryptedDataset.MaxHeaderLength, cancellationToken).ConfigureAwait(false);
+        DatasetHeader header = EncryptedDataset.ParseHeader(prefix);
+        if (!string.Equals(header.DatasetId, datasetId, StringComparison.Ordinal))
+        {
+            throw new EncryptedDatasetException(DatasetError.WrongDataset, $"the host served dataset {header.DatasetId}, not {datasetId}");
+        }
+
+        if (!string.Equals(header.Region, region, StringComparison.Ordinal))
+        {
+            throw new EncryptedDatasetException(DatasetError.WrongRegion, $"dataset {datasetId} belongs to region {header.Region}; this enclave is attested in {region}");
+        }
+
+        if (header.PlaintextLength > int.MaxValue - 1024)
+        {
+            throw new EncryptedDatasetException(DatasetError.Malformed, $"dataset {datasetId} is too large for one enclave ({header.PlaintextLength} bytes)");
+        }
+
+        byte[] headerBytes = prefix.AsSpan(0, header.HeaderLength).ToArray();
+        byte[] plaintext = new byte[header.PlaintextLength];
+        try
+        {
+            long written = 0;
+            for (long i = 0; i < header.ChunkCount; i++)
+            {
+                int length = header.RecordLength(i);
+                byte[] record = await ReadAsync(datasetId, header.RecordOffset(i), length, cancellationToken).ConfigureAwait(false);
+                if (record.Length != length)
+                {
+                    throw new EncryptedDatasetException(DatasetError.Truncated, $"dataset {datasetId} ends inside chunk {i}");
+                }
+
+                int chunk = header.PlaintextChunkLength(i);
+                EncryptedDataset.DecryptChunk(header, headerBytes, dataKey, i, record, plaintext.AsSpan((int)written, chunk));
+                written += chunk;
+            }
+
+            byte[] beyond = await ReadAsync(datasetId, header.RecordOffset(header.ChunkCount - 1) + header.RecordLength(header.ChunkCount - 1), 1, cancellationToken).ConfigureAwait(false);
+            if (beyond.Length != 0)
+            {
+                throw new EncryptedDatasetException(DatasetError.TrailingData, $"dataset {datasetId} has data after its last chunk");
+            }
+
+            return plaintext;
+        }
+        catch
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+            throw;
+        }
+    }
+
+    private async Task<byte[]> ReadAsync(string datasetId, long offset, int length, CancellationToken cancellationToken)
+    {
+        OcallResult result = await _channel.CallAsync(new Ocall { ReadData = new ReadDataCall { DatasetId = datasetId, Offset = offset, Length = length } }, cancellationToken).ConfigureAwait(false);
+        if (result.Data.Length > length)
+        {
+            throw new BoundaryViolationException($"asked for {length} bytes of {datasetId}, the host returned {result.Data.Length}");
+        }
+
+        return result.Data.ToByteArray();
+    }
+
+    private (AttestedParticipant Peer, Advertisement Ad) VerifyAdvertisement(SignedMessage? signed, JwtValidationParameters validation, ParticipantPolicy policy, string roundId)
+    {
+        if (signed is null || signed.Kind != "advertise")
+        {
+            throw new EnclaveFailure("InvalidParticipant", "a participant entry is not a signed advertisement");
+        }
+
+        Advertisement ad;
+        try
+        {
+            ad = Advertisement.Parser.ParseFrom(signed.Payload);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw new EnclaveFailure("InvalidParticipant", $"a participant advertisement is malformed: {ex.Message}");
+        }
+
+        AttestedParticipant peer = AttestedParticipant.FromToken(ad.Token, validation, policy);
+        if (!peer.VerifySignature(signed.Kind, signed.Payload.Span, signed.Signature.Span))
+        {
+            throw new EnclaveFailure("BadSignature", $"the advertisement of {peer.TokenId} is not signed by its attested key");
+        }
+
+        if (ad.RoundId != roundId || ad.Region != peer.Region)
+        {
+            throw new EnclaveFailure("InvalidParticipant", $"the advertisement of {peer.TokenId} is for another round or region");
+        }
+
+        return (peer, ad);
+    }
+
+    private RoundState RequireRound(string roundId)
+    {
+        if (_round is null || _round.RoundId != roundId)
+        {
+            throw new EnclaveFailure("UnknownRound", $"this enclave has not prepared round {roundId}");
+        }
+
+        return _round;
+    }
+
+    private static SignedMessage Sign(RoundKeys keys, string kind, IMessage payload)
+    {
+        byte[] bytes = payload.ToByteArray();
+        return new SignedMessage { Kind = kind, Payload = ByteString.CopyFrom(bytes), Signature = ByteString.CopyFrom(MessageSignature.Sign(keys.Signing, kind, bytes)) };
+    }
+
+    private static Failure? ToFailure(Exception ex) => ex switch
+    {
+        EnclaveFailure f => new Failure { Code = f.Code, Message = f.Message },
+        OcallFailedException o => new Failure { Code = o.Code, Message = o.Message },
+        EncryptedDatasetException d => new Failure { Code = "Dataset" + d.Code, Message = d.Message },
+        ExampleSetFormatException e => new Failure { Code = "ExampleSetMalformed", Message = e.Message },
+        ParticipantRejectedException p => new Failure { Code = p.Code, Message = p.Message },
+        ArgumentException a => new Failure { Code = "InvalidRequest", Message = a.Message },
+        InvalidOperationException i => new Failure { Code = "InvalidState", Message = i.Message },
+        _ => null,
+    };
+
+    private sealed record Attested(string Token, string TokenId, string Region, string Measurement, JwtValidationParameters Validation);
+
+    private sealed class RoundState : IDisposable
+    {
+        public RoundState(string roundId, RoundKeys keys, Attested attested, float[] delta, string[] allowedRegions)
+        {
+            RoundId = roundId;
+            Keys = keys;
+            Attested = attested;
+            Delta = delta;
+            AllowedRegions = allowedRegions;
+            Masking = new MaskingClient(attested.TokenId);
+        }
+
+        public string RoundId { get; }
+
+        public RoundKeys Keys { get; }
+
+        public Attested Attested { get; }
+
+        public float[] Delta { get; }
+
+        public long SampleCount { get; init; }
+
+        public string[] AllowedRegions { get; }
+
+        public MaskingClient Masking { get; }
+
+        public HashSet<string>? Participants { get; set; }
+
+        public JwtValidationParameters Validation => Attested.Validation;
+
+        public void Dispose()
+        {
+            Keys.Dispose();
+            Masking.Dispose();
+            Array.Clear(Delta);
+        }
+    }
+}
+
+internal sealed class EnclaveFailure : Exception
+{
+    public EnclaveFailure(string code, string message)
+        : base(message)
+    {
+        Code = code;
+    }
+
+    public string Code { get; }
+}

@@ -1,0 +1,49 @@
+// Keys born inside the enclave for one round: a signing key for every message it sends, an encryption key the
+// broker wraps the data key to, and a mask-agreement key for secure aggregation. None is ever exported; only the
+// public halves leave, inside the attested runtime data (docs/formats.md section 3).
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Enclave.Crypto;
+
+namespace Enclave.EnclaveApp.Keys;
+
+internal sealed class RoundKeys : IDisposable
+{
+    private RoundKeys()
+    {
+        Signing = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        Encryption = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+        Agreement = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+    }
+
+    public ECDsa Signing { get; }
+
+    public ECDiffieHellman Encryption { get; }
+
+    public ECDiffieHellman Agreement { get; }
+
+    public static RoundKeys Create() => new();
+
+    /// <summary>The runtime data bytes that the evidence's report data binds.</summary>
+    public byte[] CreateRuntimeData(string nonce, string roundId)
+    {
+        var runtime = new JsonObject
+        {
+            ["keys"] = new JsonArray(
+                Jwk.FromEcPublic(Encryption.ExportParameters(false), kid: "enc", use: "enc").ToJsonObject(),
+                Jwk.FromEcPublic(Signing.ExportParameters(false), kid: "sig", use: "sig").ToJsonObject()),
+            ["nonce"] = nonce,
+            ["round"] = roundId,
+            ["secagg"] = Jwk.FromEcPublic(Agreement.ExportParameters(false), kid: "secagg").ToJsonObject(),
+        };
+        return Encoding.UTF8.GetBytes(runtime.ToJsonString());
+    }
+
+    public void Dispose()
+    {
+        Signing.Dispose();
+        Encryption.Dispose();
+        Agreement.Dispose();
+    }
+}

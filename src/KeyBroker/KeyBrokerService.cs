@@ -1,0 +1,482 @@
+// The key broker without transport: nonces, owner requests and attested release.
+//
+// Release order: validate the token (issuer, signature, lifetime, audience, nonce consumed) -> refuse
+// simulated tokens outside simulated mode -> pick the enclave's encryption key -> look up the key ->
+// evaluate its policy -> unwrap -> encrypt to the enclave -> commit the grant to the audit log -> return.
+// Every denial is audited too. Nothing about keys is consulted before the token is accepted, and every
+// denial after that point has the same wire reason (ReleaseOutcome.CoarseDenial), so callers cannot
+// probe which keys exist; the precise reason is only in the audit log and in ReleaseOutcome.Reason.
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Enclave.Crypto;
+using Enclave.KeyBroker.Audit;
+using Enclave.KeyBroker.Keys;
+using Enclave.KeyBroker.Policy;
+using Enclave.KeyBroker.Storage;
+using Enclave.KeyBroker.Tokens;
+
+namespace Enclave.KeyBroker;
+
+public sealed class KeyBrokerService : IDisposable
+{
+    /// <summary>Owner requests must be signed within this interval of the broker's clock.</summary>
+    public static readonly TimeSpan OwnerRequestWindow = TimeSpan.FromMinutes(5);
+
+    private const int MaxOwnerKeyLength = 8 * 1024;
+    private const int MaxAuditTextLength = 4096;
+    private const int MaxAuditFieldLength = 128;
+    private static readonly string[] s_ownerAlgorithms = ["ES256"];
+
+    private readonly KeyBrokerOptions _options;
+    private readonly IKeyBrokerStore _store;
+    private readonly bool _ownsStore;
+    private readonly IDisposable? _ownedMasterKey;
+    private readonly BrokerImportKey _importKey;
+    private readonly AuditSigningKey _auditKey;
+    private readonly NonceStore _nonces;
+    private readonly TokenValidator _tokens;
+    private readonly KeyStore _keys;
+    private readonly AuditLog _audit;
+
+    /// <param name="options">Data directory, trusted issuers, audience, mode and clock.</param>
+    /// <param name="verifierKeys">Where the trusted verifiers' JWKS come from.</param>
+    /// <param name="masterKey">The master key; null is allowed only in simulated mode, where a
+    /// <see cref="FileMasterKey"/> in the data directory is used.</param>
+    /// <param name="store">The store; null opens the SQLite database given by the options.</param>
+    /// <exception cref="InvalidOperationException">No master key outside simulated mode, or a secret file
+    /// is readable by group or others.</exception>
+    public KeyBrokerService(
+        KeyBrokerOptions options,
+        IVerifierKeySource verifierKeys,
+        IMasterKey? masterKey = null,
+        IKeyBrokerStore? store = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(verifierKeys);
+        options.Validate();
+        if (masterKey is null && !options.SimulatedMode)
+        {
+            throw new InvalidOperationException("A master key is required outside simulated mode.");
+        }
+
+        _options = options;
+        CreatePrivateDirectory(options.DataDirectory);
+        _ownsStore = store is null;
+        _store = store ?? new SqliteKeyBrokerStore(
+            options.ConnectionString ?? SqliteKeyBrokerStore.ConnectionStringFor(options.DataDirectory));
+        try
+        {
+            _store.Initialize();
+            if (masterKey is null)
+            {
+                var fileKey = new FileMasterKey(Path.Combine(options.DataDirectory, FileMasterKey.DefaultFileName), options.SimulatedMode);
+                _ownedMasterKey = fileKey;
+                masterKey = fileKey;
+            }
+
+            _importKey = BrokerImportKey.LoadOrCreate(Path.Combine(options.DataDirectory, BrokerImportKey.DefaultFileName));
+            _auditKey = AuditSigningKey.LoadOrCreate(Path.Combine(options.DataDirectory, AuditSigningKey.DefaultFileName));
+        }
+        catch
+        {
+            _ownedMasterKey?.Dispose();
+            _importKey?.Dispose();
+            if (_ownsStore)
+            {
+                _store.Dispose();
+            }
+
+            throw;
+        }
+
+        _nonces = new NonceStore(_store, options.Time);
+        _tokens = new TokenValidator(
+            new TokenValidatorOptions
+            {
+                TrustedIssuers = options.TrustedIssuers,
+                Audience = options.Audience,
+                ClockSkew = options.ClockSkew,
+                MaxLifetime = options.MaxTokenLifetime,
+                Time = options.Time,
+            },
+            verifierKeys,
+            _nonces);
+        _keys = new KeyStore(_store, masterKey, options.Time);
+        _audit = new AuditLog(_store, _auditKey, options.Time);
+    }
+
+    /// <summary>The public key data owners encrypt data keys to; its kid is the required <c>aud</c> of owner requests.</summary>
+    public Jwk ImportKey => _importKey.PublicJwk;
+
+    /// <summary>The public key that verifies the audit log's signed head.</summary>
+    public Jwk AuditPublicKey => _auditKey.PublicJwk;
+
+    public AuditLog Audit => _audit;
+
+    /// <summary>Issues a single-use challenge nonce for an enclave's attestation.</summary>
+    public IssuedNonce IssueNonce() => _nonces.IssueWithExpiry(_options.NonceLifetime);
+
+    /// <summary>Releases the latest version of <paramref name="keyName"/> to the enclave that
+    /// <paramref name="attestationToken"/> describes, or denies. Both outcomes are in the audit log when
+    /// this returns.</summary>
+    /// <exception cref="Microsoft.Data.Sqlite.SqliteException">The store failed; nothing was released.</exception>
+    public async Task<ReleaseOutcome> ReleaseAsync(string keyName, string attestationToken, CancellationToken cancellationToken = default)
+    {
+        keyName ??= string.Empty;
+        attestationToken ??= string.Empty;
+
+        TokenValidationResult validation = await _tokens.ValidateAsync(attestationToken, cancellationToken).ConfigureAwait(false);
+        if (!validation.IsValid)
+        {
+            return Deny(keyName, null, null, validation.Reason!.Value, tokenStage: true, validation.Detail, UnverifiedTokenId(attestationToken));
+        }
+
+        ValidatedToken token = validation.Token!;
+        if (token.IsSimulated && !_options.SimulatedMode)
+        {
+            return Deny(keyName, null, token, ReasonCode.AttestationTypeNotAllowed, tokenStage: true,
+                "the token derives from simulated evidence and this broker is not in simulated mode");
+        }
+
+        if (!EnclaveEncryptionKey.TryGet(token.Claims, out Jwk? encryptionKey, out string keyProblem))
+        {
+            return Deny(keyName, null, token, ReasonCode.NoEncryptionKey, tokenStage: true, keyProblem);
+        }
+
+        if (!KeyName.IsValid(keyName))
+        {
+            return Deny(keyName, null, token, ReasonCode.KeyNotFound, tokenStage: false, "the requested name is not a valid key name");
+        }
+
+        KeyVersionRecord? record = _keys.GetLatest(keyName);
+        if (record is null)
+        {
+            return Deny(keyName, null, token, ReasonCode.KeyNotFound, tokenStage: false, "no key of this name exists");
+        }
+
+        if (!record.Enabled)
+        {
+            return Deny(keyName, record.Version, token, ReasonCode.KeyDisabled, tokenStage: false, "the latest version of the key is disabled");
+        }
+
+        if (!ReleasePolicy.TryParse(record.PolicyJson, out ReleasePolicy? policy, out PolicyFormatException? policyError))
+        {
+            return Deny(keyName, record.Version, token, ReasonCode.PolicyNotSatisfied, tokenStage: false,
+                $"the stored policy does not load: {policyError!.Message}");
+        }
+
+        PolicyEvaluation evaluation = policy!.Evaluate(token.ClaimsElement);
+        if (!evaluation.IsSatisfied)
+        {
+            return Deny(keyName, record.Version, token, evaluation.Reason!.Value, tokenStage: false,
+                string.Join("; ", evaluation.Failures), failures: evaluation.Failures);
+        }
+
+        byte[] dataKey = new byte[KeyStore.DataKeySize];
+        string wrapped;
+        try
+        {
+            if (!_keys.TryUnwrap(record, dataKey))
+            {
+                return Deny(keyName, record.Version, token, ReasonCode.KeyIntegrityFailure, tokenStage: false,
+                    "the stored key record does not authenticate under the master key");
+            }
+
+            try
+            {
+                wrapped = Jwe.Encrypt(dataKey, encryptionKey!);
+            }
+            catch (JoseException e)
+            {
+                return Deny(keyName, record.Version, token, ReasonCode.NoEncryptionKey, tokenStage: false,
+                    $"the enclave's encryption key cannot be used ({e.Code}: {e.Message})");
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(dataKey);
+        }
+
+        JsonObject body = ReleaseBody(keyName, record.Version, token, "Granted", "policy satisfied");
+        body["encryptionKey"] = encryptionKey!.ComputeThumbprint();
+        AuditEntry entry = _audit.Append(AuditEntryKind.ReleaseGranted, body);
+        return ReleaseOutcome.Granted(wrapped, record.Version, entry.Id, entry.Sequence);
+    }
+
+    /// <summary>Registers a data key (a new version when the name is already the signer's).</summary>
+    /// <param name="ownerJwk">The owner's EC P-256 public JWK (JSON).</param>
+    /// <param name="signedRequest">Compact JWS of an owner request with <c>op</c> "register".</param>
+    public OwnerRequestOutcome RegisterKey(string ownerJwk, string signedRequest) =>
+        HandleOwnerRequest(ownerJwk, signedRequest, OwnerOperation.Register);
+
+    /// <summary>Replaces the release policy of the latest version of an owned key (<c>op</c> "updatePolicy").</summary>
+    public OwnerRequestOutcome UpdatePolicy(string ownerJwk, string signedRequest) =>
+        HandleOwnerRequest(ownerJwk, signedRequest, OwnerOperation.UpdatePolicy);
+
+    /// <summary>Enables or disables the latest version of an owned key (<c>op</c> "setEnabled").</summary>
+    public OwnerRequestOutcome SetKeyEnabled(string ownerJwk, string signedRequest) =>
+        HandleOwnerRequest(ownerJwk, signedRequest, OwnerOperation.SetEnabled);
+
+    /// <summary>Handles any owner request; with <paramref name="expected"/> the request's <c>op</c> must match.</summary>
+    public OwnerRequestOutcome HandleOwnerRequest(string ownerJwk, string signedRequest, OwnerOperation? expected = null)
+    {
+        if (string.IsNullOrEmpty(ownerJwk) || ownerJwk.Length > MaxOwnerKeyLength)
+        {
+            return OwnerRequestOutcome.Failure(OwnerRequestError.UnsupportedOwnerKey, "the owner key is missing or too long");
+        }
+
+        if (string.IsNullOrEmpty(signedRequest) || signedRequest.Length > Jws.MaxTokenLength)
+        {
+            return OwnerRequestOutcome.Failure(OwnerRequestError.Malformed, "the signed request is missing or longer than 64 KiB");
+        }
+
+        Jwk owner;
+        try
+        {
+            owner = Jwk.Parse(ownerJwk);
+        }
+        catch (JoseException e)
+        {
+            return OwnerRequestOutcome.Failure(OwnerRequestError.UnsupportedOwnerKey, $"the owner key is not a public JWK ({e.Message})");
+        }
+
+        if (!owner.IsEc || owner.Crv != "P-256")
+        {
+            return OwnerRequestOutcome.Failure(OwnerRequestError.UnsupportedOwnerKey, "the owner key must be an EC P-256 key (ES256)");
+        }
+
+        string thumbprint = owner.ComputeThumbprint();
+        JwsVerified verified;
+        try
+        {
+            verified = Jws.Verify(signedRequest, kid => kid == thumbprint ? owner : null, s_ownerAlgorithms);
+        }
+        catch (JoseException e)
+        {
+            OwnerRequestError error = e.Code == JoseError.Malformed ? OwnerRequestError.Malformed : OwnerRequestError.BadSignature;
+            return OwnerRequestOutcome.Failure(error, $"the request signature is not valid for the owner key ({e.Code}: {e.Message})");
+        }
+
+        if (verified.Header["typ"]?.GetValue<string>() != OwnerRequest.JwsType)
+        {
+            return OwnerRequestOutcome.Failure(OwnerRequestError.Malformed, $"the request's typ must be \"{OwnerRequest.JwsType}\"");
+        }
+
+        OwnerRequest request;
+        try
+        {
+            request = OwnerRequest.Parse(verified.Payload);
+        }
+        catch (FormatException e)
+        {
+            return OwnerRequestOutcome.Failure(OwnerRequestError.Malformed, e.Message);
+        }
+
+        if (expected is OwnerOperation operation && request.Operation != operation)
+        {
+            return OwnerRequestOutcome.Failure(OwnerRequestError.Malformed, $"the request is a {request.Operation} request, not {operation}");
+        }
+
+        if (!string.Equals(request.Audience, _importKey.KeyId, StringComparison.Ordinal))
+        {
+            return OwnerRequestOutcome.Failure(OwnerRequestError.WrongAudience, "the request's aud is not this broker's import key id");
+        }
+
+        DateTimeOffset now = _options.Time.GetUtcNow();
+        if ((now - request.IssuedAt).Duration() > OwnerRequestWindow)
+        {
+            return OwnerRequestOutcome.Failure(OwnerRequestError.Stale, "the request's iat is more than five minutes from the broker's clock");
+        }
+
+        if (!KeyName.IsValid(request.Name))
+        {
+            return OwnerRequestOutcome.Failure(OwnerRequestError.InvalidKeyName, "a key name is 1 to 63 characters of [a-z0-9-], starting with a letter or digit");
+        }
+
+        ReleasePolicy? policy = null;
+        if (request.PolicyJson is not null)
+        {
+            if (!ReleasePolicy.TryParse(request.PolicyJson, out policy, out PolicyFormatException? policyError))
+            {
+                return OwnerRequestOutcome.Failure(OwnerRequestError.InvalidPolicy, policyError!.Message);
+            }
+
+            if (!_options.TrustedIssuers.Any(policy!.NamesAuthority))
+            {
+                return OwnerRequestOutcome.Failure(OwnerRequestError.InvalidPolicy,
+                    "no authority of the policy is a verifier this broker trusts, so the key could never be released");
+            }
+        }
+
+        byte[]? dataKey = null;
+        try
+        {
+            if (request.EncryptedKey is not null)
+            {
+                try
+                {
+                    dataKey = _importKey.Decrypt(request.EncryptedKey);
+                }
+                catch (JoseException e)
+                {
+                    return OwnerRequestOutcome.Failure(OwnerRequestError.InvalidDataKey, $"the data key does not decrypt with the import key ({e.Code})");
+                }
+
+                if (dataKey.Length != KeyStore.DataKeySize)
+                {
+                    return OwnerRequestOutcome.Failure(OwnerRequestError.InvalidDataKey, "the data key must be exactly 32 bytes");
+                }
+            }
+
+            return Apply(request, thumbprint, policy, dataKey, now);
+        }
+        finally
+        {
+            if (dataKey is not null)
+            {
+                CryptographicOperations.ZeroMemory(dataKey);
+            }
+        }
+    }
+
+    /// <summary>Verifies the audit log (see <see cref="AuditLog.Verify()"/>).</summary>
+    public AuditVerificationResult VerifyAudit() => _audit.Verify();
+
+    public void Dispose()
+    {
+        _importKey.Dispose();
+        _auditKey.Dispose();
+        _ownedMasterKey?.Dispose();
+        if (_ownsStore)
+        {
+            _store.Dispose();
+        }
+    }
+
+    private OwnerRequestOutcome Apply(OwnerRequest request, string owner, ReleasePolicy? policy, byte[]? dataKey, DateTimeOffset now)
+    {
+        using IKeyBrokerTransaction transaction = _store.BeginWrite();
+        transaction.PurgeExpired(now);
+        if (!transaction.TryRecordOwnerRequest($"{owner}:{request.RequestId}", request.IssuedAt + OwnerRequestWindow + TimeSpan.FromMinutes(1)))
+        {
+            return OwnerRequestOutcome.Failure(OwnerRequestError.Replayed, "this request id was already used");
+        }
+
+        KeyVersionRecord? latest = transaction.GetLatestKey(request.Name);
+        if (latest is not null && !string.Equals(latest.OwnerThumbprint, owner, StringComparison.Ordinal))
+        {
+            return OwnerRequestOutcome.Failure(OwnerRequestError.NotOwner, "the key name belongs to another owner");
+        }
+
+        KeyVersionRecord result;
+        AuditEntryKind kind;
+        switch (request.Operation)
+        {
+            case OwnerOperation.Register:
+                result = _keys.AddVersion(transaction, request.Name, (latest?.Version ?? 0) + 1, owner, dataKey, policy!.Json);
+                kind = AuditEntryKind.KeyRegistered;
+                break;
+            case OwnerOperation.UpdatePolicy:
+            case OwnerOperation.SetEnabled:
+                if (latest is null)
+                {
+                    return OwnerRequestOutcome.Failure(OwnerRequestError.NotOwner, "the signer owns no key of this name");
+                }
+
+                KeyVersionRecord? replaced = request.Operation == OwnerOperation.UpdatePolicy
+                    ? _keys.Replace(transaction, latest, policy!.Json, latest.Enabled)
+                    : _keys.Replace(transaction, latest, latest.PolicyJson, request.Enabled!.Value);
+                if (replaced is null)
+                {
+                    return OwnerRequestOutcome.Failure(OwnerRequestError.KeyIntegrityFailure, "the stored key record does not authenticate under the master key");
+                }
+
+                result = replaced;
+                kind = request.Operation == OwnerOperation.UpdatePolicy ? AuditEntryKind.PolicyUpdated : AuditEntryKind.KeyStateChanged;
+                break;
+            default:
+                throw new InvalidOperationException("Unknown owner operation.");
+        }
+
+        var body = new JsonObject
+        {
+            ["key"] = result.Name,
+            ["version"] = result.Version,
+            ["owner"] = owner,
+            ["requestId"] = request.RequestId,
+            ["policySha256"] = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(result.PolicyJson))),
+            ["enabled"] = result.Enabled,
+        };
+        AuditEntry entry = _audit.Append(transaction, kind, body);
+        transaction.Commit();
+        return OwnerRequestOutcome.Success(result.Name, result.Version, entry.Id, $"{kind} {result.Name} version {result.Version}");
+    }
+
+    private ReleaseOutcome Deny(
+        string keyName,
+        int? version,
+        ValidatedToken? token,
+        ReasonCode reason,
+        bool tokenStage,
+        string detail,
+        string? unverifiedTokenId = null,
+        IReadOnlyList<PolicyFailure>? failures = null)
+    {
+        JsonObject body = ReleaseBody(keyName, version, token, reason.ToString(), detail);
+        if (token is null && unverifiedTokenId is not null)
+        {
+            body["unverifiedJti"] = Clip(unverifiedTokenId, MaxAuditFieldLength);
+        }
+
+        AuditEntry entry = _audit.Append(AuditEntryKind.ReleaseDenied, body);
+        return ReleaseOutcome.Denied(reason, tokenStage, detail, entry.Id, entry.Sequence, failures);
+    }
+
+    private static JsonObject ReleaseBody(string keyName, int? version, ValidatedToken? token, string reason, string detail) => new()
+    {
+        ["key"] = Clip(keyName, MaxAuditFieldLength),
+        ["version"] = version,
+        ["jti"] = Clip(token?.TokenId, MaxAuditFieldLength),
+        ["issuer"] = Clip(token?.Issuer, MaxAuditFieldLength),
+        ["region"] = Clip(token?.Region, MaxAuditFieldLength),
+        ["measurement"] = Clip(token?.Measurement, MaxAuditFieldLength),
+        ["attestationType"] = Clip(token?.AttestationType, MaxAuditFieldLength),
+        ["reason"] = reason,
+        ["detail"] = Clip(detail, MaxAuditTextLength),
+    };
+
+    private static string? UnverifiedTokenId(string token)
+    {
+        try
+        {
+            return Jwt.ReadUnverifiedClaims(token)[KnownClaims.TokenId] is JsonValue value
+                && value.GetValueKind() == System.Text.Json.JsonValueKind.String
+                ? value.GetValue<string>()
+                : null;
+        }
+        catch (JoseException)
+        {
+            return null;
+        }
+    }
+
+    private static string? Clip(string? text, int max) =>
+        text is null ? null : text.Length > max ? text[..max] + "..." : text;
+
+    private static void CreatePrivateDirectory(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            return;
+        }
+
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+        }
+        else
+        {
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+}

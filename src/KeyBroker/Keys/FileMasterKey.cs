@@ -1,0 +1,95 @@
+// Master key in a local file: 32 random bytes, AES-256-GCM (NIST SP 800-38D) with a random 96-bit nonce
+// per wrap. Wrapped form: version byte 0x01 | nonce (12) | ciphertext (data key length) | tag (16).
+// Only for simulated mode: a file next to the database protects nothing against whoever can read both.
+using System.Security.Cryptography;
+
+namespace Enclave.KeyBroker.Keys;
+
+public sealed class FileMasterKey : IMasterKey, IDisposable
+{
+    public const string DefaultFileName = "master.key";
+    public const int KeySize = 32;
+
+    private const byte FormatVersion = 1;
+    private const int NonceSize = 12;
+    private const int TagSize = 16;
+    private const int Overhead = 1 + NonceSize + TagSize;
+
+    private readonly AesGcm _aes;
+
+    /// <param name="path">The key file; created (0600) with a fresh random key if absent.</param>
+    /// <param name="simulatedMode">Must be true: a file master key is refused outside simulated mode.</param>
+    /// <exception cref="InvalidOperationException">Not in simulated mode, or the file is readable by
+    /// group or others.</exception>
+    /// <exception cref="InvalidDataException">The file does not hold exactly 32 bytes.</exception>
+    public FileMasterKey(string path, bool simulatedMode)
+    {
+        if (!simulatedMode)
+        {
+            throw new InvalidOperationException(
+                "A file master key is allowed only in simulated mode; configure a hardware-backed master key.");
+        }
+
+        byte[] key = SecretFile.ReadOrCreate(path, () => RandomNumberGenerator.GetBytes(KeySize));
+        try
+        {
+            if (key.Length != KeySize)
+            {
+                throw new InvalidDataException($"The master key file {path} must hold exactly {KeySize} bytes.");
+            }
+
+            _aes = new AesGcm(key, TagSize);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+        }
+    }
+
+    public byte[] Wrap(ReadOnlySpan<byte> dataKey, ReadOnlySpan<byte> associatedData)
+    {
+        if (dataKey.IsEmpty)
+        {
+            throw new ArgumentException("The data key is empty.", nameof(dataKey));
+        }
+
+        byte[] wrapped = new byte[Overhead + dataKey.Length];
+        wrapped[0] = FormatVersion;
+        Span<byte> nonce = wrapped.AsSpan(1, NonceSize);
+        RandomNumberGenerator.Fill(nonce);
+        _aes.Encrypt(
+            nonce,
+            dataKey,
+            wrapped.AsSpan(1 + NonceSize, dataKey.Length),
+            wrapped.AsSpan(1 + NonceSize + dataKey.Length, TagSize),
+            associatedData);
+        return wrapped;
+    }
+
+    public bool TryUnwrap(ReadOnlySpan<byte> wrappedKey, ReadOnlySpan<byte> associatedData, Span<byte> destination)
+    {
+        if (wrappedKey.Length != Overhead + destination.Length || wrappedKey[0] != FormatVersion)
+        {
+            CryptographicOperations.ZeroMemory(destination);
+            return false;
+        }
+
+        try
+        {
+            _aes.Decrypt(
+                wrappedKey.Slice(1, NonceSize),
+                wrappedKey.Slice(1 + NonceSize, destination.Length),
+                wrappedKey.Slice(1 + NonceSize + destination.Length, TagSize),
+                destination,
+                associatedData);
+            return true;
+        }
+        catch (AuthenticationTagMismatchException)
+        {
+            CryptographicOperations.ZeroMemory(destination);
+            return false;
+        }
+    }
+
+    public void Dispose() => _aes.Dispose();
+}

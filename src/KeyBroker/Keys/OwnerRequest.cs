@@ -1,0 +1,156 @@
+// Owner requests: the payload of a compact JWS (ES256, header kid = RFC 7638 thumbprint of the owner's
+// P-256 key, typ "enclave-owner-request+jws") signed by the data owner:
+//
+//   {"op":"register","name":"<key name>","iat":<Unix seconds>,"jti":"<16-128 of [A-Za-z0-9_-]>",
+//    "aud":"<kid of the broker import key>","policy":{<release policy>},"key":"<compact JWE of the 32-byte
+//    data key to the broker import key>"}
+//   {"op":"updatePolicy", name, iat, jti, aud, "policy":{...}}
+//   {"op":"setEnabled",   name, iat, jti, aud, "enabled":true|false}
+//
+// No other members are accepted. iat must be within five minutes of the broker's clock, and a jti is
+// accepted once per owner.
+using System.Text.Json;
+
+namespace Enclave.KeyBroker.Keys;
+
+public enum OwnerOperation
+{
+    Register,
+    UpdatePolicy,
+    SetEnabled,
+}
+
+internal sealed record OwnerRequest(
+    OwnerOperation Operation,
+    string Name,
+    DateTimeOffset IssuedAt,
+    string RequestId,
+    string Audience,
+    string? PolicyJson,
+    string? EncryptedKey,
+    bool? Enabled)
+{
+    public const string JwsType = "enclave-owner-request+jws";
+    public const int MaxRequestIdLength = 128;
+    public const int MinRequestIdLength = 16;
+
+    private static readonly string[] s_members = ["op", "name", "iat", "jti", "aud", "policy", "key", "enabled"];
+
+    /// <exception cref="FormatException">The payload is not a valid owner request; the message says why.</exception>
+    public static OwnerRequest Parse(byte[] payload)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(payload, new JsonDocumentOptions { MaxDepth = 40 });
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException("The request is not valid JSON.", e);
+        }
+
+        using (document)
+        {
+            JsonElement root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new FormatException("The request is not a JSON object.");
+            }
+
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (JsonProperty property in root.EnumerateObject())
+            {
+                if (!s_members.Contains(property.Name, StringComparer.Ordinal))
+                {
+                    throw new FormatException($"Unknown request member \"{property.Name}\".");
+                }
+
+                if (!seen.Add(property.Name))
+                {
+                    throw new FormatException($"The request member \"{property.Name}\" appears twice.");
+                }
+            }
+
+            OwnerOperation operation = RequiredString(root, "op") switch
+            {
+                "register" => OwnerOperation.Register,
+                "updatePolicy" => OwnerOperation.UpdatePolicy,
+                "setEnabled" => OwnerOperation.SetEnabled,
+                string other => throw new FormatException($"Unknown operation \"{other}\"."),
+            };
+            string name = RequiredString(root, "name");
+            if (!root.TryGetProperty("iat", out JsonElement iat) || iat.ValueKind != JsonValueKind.Number
+                || !iat.TryGetInt64(out long iatSeconds) || iatSeconds < 0 || iatSeconds > 253402300799)
+            {
+                throw new FormatException("\"iat\" must be an integer number of seconds since 1970.");
+            }
+
+            string requestId = RequiredString(root, "jti");
+            if (requestId.Length < MinRequestIdLength || requestId.Length > MaxRequestIdLength
+                || !requestId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            {
+                throw new FormatException("\"jti\" must be 16 to 128 characters of [A-Za-z0-9_-].");
+            }
+
+            string audience = RequiredString(root, "aud");
+            string? policy = null;
+            string? key = null;
+            bool? enabled = null;
+            bool needsPolicy = operation is OwnerOperation.Register or OwnerOperation.UpdatePolicy;
+            if (root.TryGetProperty("policy", out JsonElement policyElement))
+            {
+                if (!needsPolicy || policyElement.ValueKind != JsonValueKind.Object)
+                {
+                    throw new FormatException("\"policy\" must be an object and is allowed only for register and updatePolicy.");
+                }
+
+                policy = policyElement.GetRawText();
+            }
+            else if (needsPolicy)
+            {
+                throw new FormatException("The request has no \"policy\".");
+            }
+
+            if (root.TryGetProperty("key", out JsonElement keyElement))
+            {
+                if (operation != OwnerOperation.Register || keyElement.ValueKind != JsonValueKind.String)
+                {
+                    throw new FormatException("\"key\" must be a string and is allowed only for register.");
+                }
+
+                key = keyElement.GetString();
+            }
+            else if (operation == OwnerOperation.Register)
+            {
+                throw new FormatException("The request has no \"key\".");
+            }
+
+            if (root.TryGetProperty("enabled", out JsonElement enabledElement))
+            {
+                if (operation != OwnerOperation.SetEnabled || enabledElement.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                {
+                    throw new FormatException("\"enabled\" must be true or false and is allowed only for setEnabled.");
+                }
+
+                enabled = enabledElement.GetBoolean();
+            }
+            else if (operation == OwnerOperation.SetEnabled)
+            {
+                throw new FormatException("The request has no \"enabled\".");
+            }
+
+            return new OwnerRequest(
+                operation, name, DateTimeOffset.FromUnixTimeSeconds(iatSeconds), requestId, audience, policy, key, enabled);
+        }
+    }
+
+    private static string RequiredString(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out JsonElement element) || element.ValueKind != JsonValueKind.String)
+        {
+            throw new FormatException($"\"{name}\" must be a string.");
+        }
+
+        return element.GetString()!;
+    }
+}

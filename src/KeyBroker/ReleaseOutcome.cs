@@ -1,0 +1,71 @@
+using Enclave.KeyBroker.Policy;
+
+namespace Enclave.KeyBroker;
+
+/// <summary>The result of a release request. A grant carries the data key as a compact JWE to the
+/// enclave's encryption key; a denial carries the full reason (for logs and the audit log) and a
+/// <see cref="WireReason"/> that is safe to return to an unauthenticated caller.</summary>
+public sealed class ReleaseOutcome
+{
+    /// <summary>The wire reason of every denial decided after the token was accepted.</summary>
+    public const string CoarseDenial = "ReleaseDenied";
+
+    private ReleaseOutcome(
+        bool isGranted,
+        string? wrappedKey,
+        int? keyVersion,
+        string? receiptId,
+        long? auditSequence,
+        ReasonCode? reason,
+        string wireReason,
+        string detail,
+        IReadOnlyList<PolicyFailure> failures)
+    {
+        IsGranted = isGranted;
+        WrappedKey = wrappedKey;
+        KeyVersion = keyVersion;
+        ReceiptId = receiptId;
+        AuditSequence = auditSequence;
+        Reason = reason;
+        WireReason = wireReason;
+        Detail = detail;
+        PolicyFailures = failures;
+    }
+
+    public bool IsGranted { get; }
+
+    /// <summary>Granted: the data key as a compact JWE (ECDH-ES+A256KW or RSA-OAEP-256, A256GCM) to the
+    /// first <c>use: enc</c> key of the token's top-level <c>x-ms-runtime.keys</c>.</summary>
+    public string? WrappedKey { get; }
+
+    public int? KeyVersion { get; }
+
+    /// <summary>The audit entry id (hex entry hash) of the grant or denial.</summary>
+    public string? ReceiptId { get; }
+
+    public long? AuditSequence { get; }
+
+    /// <summary>Denied: the precise reason. Never send it to the caller; use <see cref="WireReason"/>.</summary>
+    public ReasonCode? Reason { get; }
+
+    /// <summary>Denied: what the caller may learn. Token-stage failures (decided before any key is looked
+    /// up: TokenInvalid, TokenExpired, TokenNotYetValid, WrongIssuer, WrongAudience, NonceMissing,
+    /// NonceUnknownOrReused, NoEncryptionKey, and AttestationTypeNotAllowed for simulated tokens on a
+    /// production broker) are reported as such; every later denial (unknown or disabled key, any policy
+    /// failure, integrity failure) is <see cref="CoarseDenial"/>, so a caller cannot tell an unknown key
+    /// from a policy mismatch. Granted: "Granted".</summary>
+    public string WireReason { get; }
+
+    /// <summary>Full explanation, as written to the audit log. Not for the wire.</summary>
+    public string Detail { get; }
+
+    /// <summary>Denied by policy: every failed condition.</summary>
+    public IReadOnlyList<PolicyFailure> PolicyFailures { get; }
+
+    internal static ReleaseOutcome Granted(string wrappedKey, int keyVersion, string receiptId, long sequence) =>
+        new(true, wrappedKey, keyVersion, receiptId, sequence, null, "Granted", "granted", []);
+
+    internal static ReleaseOutcome Denied(
+        ReasonCode reason, bool tokenStage, string detail, string receiptId, long sequence, IReadOnlyList<PolicyFailure>? failures = null) =>
+        new(false, null, null, receiptId, sequence, reason, tokenStage ? reason.ToString() : CoarseDenial, detail, failures ?? []);
+}

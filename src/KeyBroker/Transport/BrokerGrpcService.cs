@@ -1,0 +1,112 @@
+// gRPC face of the key broker. Generated types stop here. Denials carry only the wire reason (coarse after the
+// token stage) in the "reason-code" trailer; the full reason is in the audit log.
+using System.Text;
+using System.Text.Json.Nodes;
+using Enclave.Crypto;
+using Enclave.KeyBroker.Audit;
+using Enclave.Protocol.Broker;
+using Grpc.Core;
+
+namespace Enclave.KeyBroker.Transport;
+
+internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBase
+{
+    private readonly KeyBrokerService _service;
+    private readonly CoordinatorKeys _coordinators;
+
+    public BrokerGrpcService(KeyBrokerService service, CoordinatorKeys coordinators)
+    {
+        _service = service;
+        _coordinators = coordinators;
+    }
+
+    public override Task<GetNonceResponse> GetNonce(GetNonceRequest request, ServerCallContext context)
+    {
+        var nonce = _service.IssueNonce();
+        return Task.FromResult(new GetNonceResponse { Nonce = nonce.Value, ExpiresUnixSeconds = nonce.ExpiresAt.ToUnixTimeSeconds() });
+    }
+
+    public override async Task<ReleaseKeyResponse> ReleaseKey(ReleaseKeyRequest request, ServerCallContext context)
+    {
+        if (request.KeyName.Length > 256 || request.AttestationToken.Length > 64 * 1024)
+        {
+            throw Rpc(StatusCode.InvalidArgument, "MalformedRequest", "key name or token exceeds its size limit");
+        }
+
+        ReleaseOutcome outcome = await _service.ReleaseAsync(request.KeyName, request.AttestationToken, context.CancellationToken).ConfigureAwait(false);
+        if (!outcome.IsGranted)
+        {
+            throw Rpc(StatusCode.PermissionDenied, outcome.WireReason, $"release denied: {outcome.WireReason} (audit receipt {outcome.ReceiptId})");
+        }
+
+        return new ReleaseKeyResponse { WrappedKey = outcome.WrappedKey!, KeyVersion = outcome.KeyVersion!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), ReceiptId = outcome.ReceiptId! };
+    }
+
+    public override Task<RegisterKeyResponse> RegisterKey(SignedOwnerRequest request, ServerCallContext context)
+    {
+        OwnerRequestOutcome outcome = _service.HandleOwnerRequest(request.OwnerKey, request.SignedRequest);
+        if (!outcome.Succeeded)
+        {
+            throw Rpc(StatusCode.PermissionDenied, outcome.Error?.ToString() ?? "Rejected", outcome.Detail);
+        }
+
+        return Task.FromResult(new RegisterKeyResponse
+        {
+            KeyName = outcome.KeyName ?? string.Empty,
+            KeyVersion = outcome.KeyVersion?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty,
+        });
+    }
+
+    public override Task<GetImportKeyResponse> GetImportKey(GetImportKeyRequest request, ServerCallContext context) =>
+        Task.FromResult(new GetImportKeyResponse { Jwk = _service.ImportKey.ToJson() });
+
+    public override Task<RecordManifestResponse> RecordManifest(RecordManifestRequest request, ServerCallContext context)
+    {
+        JwsVerified verified;
+        try
+        {
+            verified = Jws.Verify(request.SignedManifest, _coordinators.Find);
+        }
+        catch (JoseException ex)
+        {
+            throw Rpc(StatusCode.PermissionDenied, "ManifestNotTrusted", $"manifest signature rejected ({ex.Code}): {ex.Message}");
+        }
+
+        JsonObject? manifest;
+        try
+        {
+            manifest = JsonNode.Parse(Encoding.UTF8.GetString(verified.Payload)) as JsonObject;
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            throw Rpc(StatusCode.InvalidArgument, "MalformedManifest", $"manifest is not JSON: {ex.Message}");
+        }
+
+        if (manifest?["type"]?.GetValue<string>() != "enclave-round-manifest/1")
+        {
+            throw Rpc(StatusCode.InvalidArgument, "MalformedManifest", "manifest type must be enclave-round-manifest/1");
+        }
+
+        var body = new JsonObject
+        {
+            ["coordinatorKey"] = verified.Kid,
+            ["manifest"] = manifest,
+            ["signedManifest"] = request.SignedManifest,
+        };
+        AuditEntry entry = _service.Audit.Append(AuditEntryKind.RoundManifest, body);
+        return Task.FromResult(new RecordManifestResponse { ReceiptId = entry.Id });
+    }
+
+    private static RpcException Rpc(StatusCode status, string reason, string message) =>
+        new(new Status(status, message), new Metadata { { "reason-code", reason } });
+}
+
+/// <summary>Coordinator keys whose signed round manifests the broker records.</summary>
+public sealed class CoordinatorKeys
+{
+    private readonly Dictionary<string, Jwk> _keys;
+
+    public CoordinatorKeys(IEnumerable<Jwk> keys) => _keys = keys.ToDictionary(k => k.ComputeThumbprint(), StringComparer.Ordinal);
+
+    public Jwk? Find(string? kid) => kid is not null && _keys.TryGetValue(kid, out Jwk? key) ? key : null;
+}

@@ -1,0 +1,78 @@
+// Starts the key broker: gRPC on loopback for enclaves (through their hosts), owners and the coordinator, and an
+// HTTP/JSON endpoint in the Key Vault shape for clients that expect it.
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Enclave.Crypto;
+using Enclave.KeyBroker.Keys;
+using Enclave.KeyBroker.Tokens;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Enclave.KeyBroker.Transport;
+
+public static class BrokerServer
+{
+    /// <summary>The audit log's public key, published beside the store for auditors.</summary>
+    public const string AuditPublicKeyFileName = "audit.jwk";
+
+    public static WebApplication Build(KeyBrokerOptions options, IEnumerable<Jwk> coordinatorKeys, int grpcPort, int httpPort, string listenAddress = "127.0.0.1", Action<ILoggingBuilder>? logging = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        logging?.Invoke(builder.Logging);
+        var address = System.Net.IPAddress.Parse(listenAddress);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(address, grpcPort, l => l.Protocols = HttpProtocols.Http2);
+            k.Listen(address, httpPort, l => l.Protocols = HttpProtocols.Http1);
+            k.Limits.MaxRequestBodySize = 1024 * 1024;
+        });
+        builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = 1024 * 1024);
+        builder.Services.AddSingleton(new CoordinatorKeys(coordinatorKeys));
+        builder.Services.AddSingleton(_ =>
+        {
+            IMasterKey master = new FileMasterKey(Path.Combine(options.DataDirectory, FileMasterKey.DefaultFileName), options.SimulatedMode);
+            return new KeyBrokerService(options, new HttpVerifierKeySource(new HttpClient(), options.Time), master);
+        });
+        WebApplication app = builder.Build();
+        KeyBrokerService broker = app.Services.GetRequiredService<KeyBrokerService>();
+        File.WriteAllText(Path.Combine(options.DataDirectory, AuditPublicKeyFileName), broker.AuditPublicKey.ToJson());
+        app.MapGrpcService<BrokerGrpcService>();
+
+        // Key Vault shape: POST /keys/{name}/{version}/release {"target": <attestation token>, "nonce"?, "enc"?}
+        app.MapPost("/keys/{name}/{version}/release", async (string name, string version, HttpRequest request, KeyBrokerService service) =>
+        {
+            JsonObject? body;
+            try
+            {
+                body = await JsonSerializer.DeserializeAsync<JsonObject>(request.Body).ConfigureAwait(false);
+            }
+            catch (JsonException ex)
+            {
+                return Error(400, "MalformedRequest", $"request body is not JSON: {ex.Message}");
+            }
+
+            if (body?["target"] is not JsonValue target || !target.TryGetValue(out string? token))
+            {
+                return Error(400, "MalformedRequest", "request needs 'target', the attestation token");
+            }
+
+            ReleaseOutcome outcome = await service.ReleaseAsync(name, token, request.HttpContext.RequestAborted).ConfigureAwait(false);
+            return outcome.IsGranted
+                ? Results.Json(new JsonObject { ["value"] = outcome.WrappedKey, ["version"] = outcome.KeyVersion, ["receipt"] = outcome.ReceiptId })
+                : Error(403, outcome.WireReason, $"release denied (audit receipt {outcome.ReceiptId})");
+        });
+        app.MapGet("/import-key", (KeyBrokerService service) => Results.Text(service.ImportKey.ToJson(), "application/json"));
+        app.MapGet("/audit-key", (KeyBrokerService service) => Results.Text(service.AuditPublicKey.ToJson(), "application/json"));
+        return app;
+    }
+
+    private static IResult Error(int status, string code, string message) =>
+        Results.Json(new JsonObject { ["error"] = new JsonObject { ["code"] = code, ["message"] = message } }, statusCode: status);
+}

@@ -1,0 +1,86 @@
+// Length-prefixed protobuf frames for the host <-> enclave boundary (docs/formats.md section 8):
+// a u32 big-endian length (at most MaxFrameLength) followed by that many bytes of one message.
+using System.Buffers.Binary;
+using Google.Protobuf;
+
+namespace Enclave.Protocol;
+
+public static class BoundaryFrames
+{
+    public const int MaxFrameLength = 64 * 1024 * 1024;
+
+    public static async Task WriteAsync(Stream stream, IMessage message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(message);
+        int size = message.CalculateSize();
+        if (size > MaxFrameLength)
+        {
+            throw new InvalidDataException($"boundary frame of {size} bytes exceeds the {MaxFrameLength}-byte limit");
+        }
+
+        byte[] buffer = new byte[4 + size];
+        BinaryPrimitives.WriteUInt32BigEndian(buffer, (uint)size);
+        message.WriteTo(buffer.AsSpan(4));
+        await stream.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads one frame; returns null at a clean end of stream before a frame starts.</summary>
+    /// <exception cref="InvalidDataException">The frame is oversized or the stream ends inside it.</exception>
+    public static async Task<T?> ReadAsync<T>(Stream stream, MessageParser<T> parser, CancellationToken cancellationToken = default)
+        where T : class, IMessage<T>
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(parser);
+        byte[] prefix = new byte[4];
+        int read = await ReadFullyAsync(stream, prefix, cancellationToken).ConfigureAwait(false);
+        if (read == 0)
+        {
+            return null;
+        }
+
+        if (read < 4)
+        {
+            throw new InvalidDataException("boundary stream ended inside a frame length");
+        }
+
+        uint length = BinaryPrimitives.ReadUInt32BigEndian(prefix);
+        if (length > MaxFrameLength)
+        {
+            throw new InvalidDataException($"boundary frame length {length} exceeds the {MaxFrameLength}-byte limit");
+        }
+
+        byte[] body = new byte[length];
+        if (await ReadFullyAsync(stream, body, cancellationToken).ConfigureAwait(false) != length)
+        {
+            throw new InvalidDataException($"boundary stream ended inside a {length}-byte frame");
+        }
+
+        try
+        {
+            return parser.ParseFrom(body);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw new InvalidDataException($"boundary frame is not a valid {typeof(T).Name}: {ex.Message}", ex);
+        }
+    }
+
+    private static async Task<int> ReadFullyAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int n = await stream.ReadAsync(buffer[total..], cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                break;
+            }
+
+            total += n;
+        }
+
+        return total;
+    }
+}

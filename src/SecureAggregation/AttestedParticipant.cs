@@ -1,0 +1,154 @@
+// A secure-aggregation participant as its attestation token describes it. Peers and the coordinator accept a
+// participant only through this type: the token must be genuine (issuer and keys of the trusted verifier), not
+// debug, of an allowed measurement and region, and it must carry the signing and mask-agreement keys.
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Enclave.Crypto;
+
+namespace Enclave.SecureAggregation;
+
+public sealed class ParticipantRejectedException : Exception
+{
+    public ParticipantRejectedException(string code, string message)
+        : base(message)
+    {
+        Code = code;
+    }
+
+    public string Code { get; }
+}
+
+public sealed record ParticipantPolicy(
+    IReadOnlyCollection<string> AllowedMeasurements,
+    IReadOnlyCollection<string> AllowedRegions,
+    bool AllowSimulated);
+
+public sealed class AttestedParticipant
+{
+    private AttestedParticipant(string tokenId, string region, string measurement, bool simulated, Jwk signingKey, Jwk agreementKey)
+    {
+        TokenId = tokenId;
+        Region = region;
+        Measurement = measurement;
+        Simulated = simulated;
+        SigningKey = signingKey;
+        AgreementKey = agreementKey;
+    }
+
+    public string TokenId { get; }
+
+    public string Region { get; }
+
+    public string Measurement { get; }
+
+    public bool Simulated { get; }
+
+    public Jwk SigningKey { get; }
+
+    public Jwk AgreementKey { get; }
+
+    /// <exception cref="ParticipantRejectedException">The token is not acceptable; the code names why.</exception>
+    public static AttestedParticipant FromToken(string token, JwtValidationParameters validation, ParticipantPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(validation);
+        ArgumentNullException.ThrowIfNull(policy);
+        JsonObject claims;
+        try
+        {
+            claims = Jwt.Validate(token, validation).Claims;
+        }
+        catch (JoseException ex)
+        {
+            throw new ParticipantRejectedException("TokenInvalid", $"attestation token rejected ({ex.Code}): {ex.Message}");
+        }
+
+        string tokenId = RequireString(claims, "jti");
+        string region = RequireString(claims, "x-enclave-region");
+        string measurement = RequireString(claims, "x-ms-sgx-mrenclave");
+        bool simulated = claims["x-enclave-simulated"] is JsonValue sim && sim.TryGetValue(out bool s) && s;
+        if (claims["x-ms-sgx-is-debuggable"] is not JsonValue debugValue || !debugValue.TryGetValue(out bool debug) || debug)
+        {
+            throw new ParticipantRejectedException("DebugNotAllowed", $"participant {tokenId} is a debug enclave or does not say it is not");
+        }
+
+        if (simulated && !policy.AllowSimulated)
+        {
+            throw new ParticipantRejectedException("SimulatedNotAllowed", $"participant {tokenId} runs a SIMULATED enclave, which this round does not allow");
+        }
+
+        if (!policy.AllowedMeasurements.Contains(measurement, StringComparer.OrdinalIgnoreCase))
+        {
+            throw new ParticipantRejectedException("MeasurementNotAllowed", $"participant {tokenId} runs measurement {measurement}, which is not allowed");
+        }
+
+        if (!policy.AllowedRegions.Contains(region, StringComparer.Ordinal))
+        {
+            throw new ParticipantRejectedException("RegionNotAllowed", $"participant {tokenId} is in region {region}, which is not in this round");
+        }
+
+        if (claims["x-ms-runtime"] is not JsonObject runtime)
+        {
+            throw new ParticipantRejectedException("RuntimeDataInvalid", $"participant {tokenId} has no runtime data");
+        }
+
+        Jwk? signing = null;
+        if (runtime["keys"] is JsonArray keys)
+        {
+            foreach (JsonNode? key in keys)
+            {
+                if (key is JsonObject k && k["use"]?.GetValue<string>() == "sig")
+                {
+                    signing = ParseKey(k, tokenId);
+                    break;
+                }
+            }
+        }
+
+        if (signing is null || runtime["secagg"] is not JsonObject agreementNode)
+        {
+            throw new ParticipantRejectedException("RuntimeDataInvalid", $"participant {tokenId} token lacks its signing or mask-agreement key");
+        }
+
+        return new AttestedParticipant(tokenId, region, measurement, simulated, signing, ParseKey(agreementNode, tokenId));
+    }
+
+    public bool VerifySignature(string kind, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> signature)
+    {
+        using ECDsa key = SigningKey.CreateECDsa();
+        return MessageSignature.Verify(key, kind, payload, signature);
+    }
+
+    public byte[] DerivePairwiseSeed(ECDiffieHellman ownAgreementKey, string roundId, string ownTokenId)
+    {
+        using ECDiffieHellman peer = AgreementKey.CreateECDiffieHellman();
+        return PairwiseSeed.Derive(ownAgreementKey, peer.PublicKey, roundId, ownTokenId, TokenId);
+    }
+
+    private static Jwk ParseKey(JsonObject node, string tokenId)
+    {
+        try
+        {
+            Jwk jwk = Jwk.Parse(node.ToJsonString());
+            if (jwk.Kty != "EC" || jwk.Crv != "P-256")
+            {
+                throw new ParticipantRejectedException("RuntimeDataInvalid", $"participant {tokenId} key is not EC P-256");
+            }
+
+            return jwk;
+        }
+        catch (JoseException ex)
+        {
+            throw new ParticipantRejectedException("RuntimeDataInvalid", $"participant {tokenId} key is malformed: {ex.Message}");
+        }
+    }
+
+    private static string RequireString(JsonObject claims, string name)
+    {
+        if (claims[name] is JsonValue value && value.TryGetValue(out string? s) && !string.IsNullOrEmpty(s))
+        {
+            return s;
+        }
+
+        throw new ParticipantRejectedException("TokenInvalid", $"attestation token lacks claim {name}");
+    }
+}
