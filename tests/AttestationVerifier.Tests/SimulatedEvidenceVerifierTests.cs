@@ -126,6 +126,24 @@ public sealed class SimulatedEvidenceVerifierTests : IDisposable
     }
 
     [Fact]
+    public void Verify_AfterEachMalformedCertificate_GenuineEvidenceStillVerifies()
+    {
+        byte[] evidence = _context.Evidence(_runtimeData).Build();
+        SimulatedEvidenceVerifier verifier = new(_context.CreateOptions(), _context.Time);
+        for (int offset = 148; offset < evidence.Length - 64; offset++)
+        {
+            byte[] copy = (byte[])evidence.Clone();
+            copy[offset] ^= 0x01;
+            EvidenceVerificationResult bad = verifier.Verify(copy);
+            Assert.False(bad.Succeeded);
+
+            EvidenceVerificationResult good = verifier.Verify(evidence);
+
+            Assert.True(good.Succeeded, $"after a flip at offset {offset} ({bad.Error}: {bad.Message}), genuine evidence failed: {good.Error}: {good.Message}");
+        }
+    }
+
+    [Fact]
     public void Verify_CertificateFromAnotherRoot_IsNotTrusted()
     {
         string otherRoot = Path.Combine(_context.Directory, "other-root");

@@ -103,6 +103,23 @@ public sealed class ReleaseTests
     }
 
     [Fact]
+    public async Task Concurrent_releases_keep_the_audit_chain_intact()
+    {
+        using var harness = new BrokerHarness();
+        byte[] dataKey = harness.RegisterDefaultKey();
+        string[] tokens = Enumerable.Range(0, 12).Select(i => harness.Token(i % 3 == 0 ? c => c["x-ms-sgx-svn"] = 0 : null)).ToArray();
+
+        ReleaseOutcome[] outcomes = await Task.WhenAll(tokens.Select(t => Task.Run(() => harness.ReleaseAsync(t))));
+
+        Assert.Equal(8, outcomes.Count(o => o.IsGranted));
+        Assert.All(outcomes.Where(o => o.IsGranted), o => Assert.Equal(dataKey, Jwe.Decrypt(o.WrappedKey!, harness.EnclaveEncryptionKey)));
+        AuditVerificationResult verification = harness.Broker.VerifyAudit();
+        Assert.True(verification.IsValid, verification.Detail);
+        Assert.Equal(13, verification.VerifiedEntries);
+        Assert.Equal(12, outcomes.Select(o => o.AuditSequence).Distinct().Count());
+    }
+
+    [Fact]
     public async Task Nonce_reuse_is_denied()
     {
         using var harness = new BrokerHarness();

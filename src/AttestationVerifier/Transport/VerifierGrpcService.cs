@@ -10,11 +10,14 @@ internal sealed class VerifierGrpcService : Protocol.Verifier.AttestationVerifie
 {
     private readonly AttestationService _service;
 
+    /// <summary>A blank format is not an argument error but an unsupported format, answered as such.</summary>
+    public static EvidenceFormat Format(string? value) => string.IsNullOrWhiteSpace(value) ? default : new EvidenceFormat(value);
+
     public VerifierGrpcService(AttestationService service) => _service = service;
 
     public override Task<AttestResponse> Attest(AttestRequest request, ServerCallContext context)
     {
-        AttestationOutcome outcome = _service.Attest(new EvidenceFormat(request.EvidenceFormat), request.Evidence.Span, request.RuntimeData.Span);
+        AttestationOutcome outcome = _service.Attest(Format(request.EvidenceFormat), request.Evidence.Span, request.RuntimeData.Span);
         if (!outcome.Succeeded)
         {
             throw StatusMapping.ToRpc(outcome);

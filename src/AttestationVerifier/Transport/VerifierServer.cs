@@ -62,7 +62,7 @@ public static class VerifierServer
                 return Problem(400, "MalformedRequest", "'evidence' and 'runtimeData.data' must be base64url");
             }
 
-            AttestationOutcome outcome = s.Attest(new EvidenceFormat(format), evidenceBytes, runtimeBytes);
+            AttestationOutcome outcome = s.Attest(VerifierGrpcService.Format(format), evidenceBytes, runtimeBytes);
             return outcome.Succeeded
                 ? Results.Json(new JsonObject { ["token"] = outcome.Token })
                 : Problem(StatusMapping.HttpStatus(outcome), StatusMapping.ReasonCode(outcome), outcome.Message);

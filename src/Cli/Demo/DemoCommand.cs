@@ -15,9 +15,10 @@ internal static class DemoCommand
         var hidden = new Option<int>("--hidden") { Description = "hidden units of the MLP", DefaultValueFactory = _ => 128 };
         var epochs = new Option<int>("--epochs") { Description = "local epochs per round", DefaultValueFactory = _ => 1 };
         var skipForbidden = new Option<bool>("--skip-forbidden") { Description = "do not run the two forbidden key-release attempts" };
+        var faults = new Option<string[]>("--fault") { AllowMultipleArgumentsPerToken = true, Description = "inject a data fault: corrupt-chunk|truncate|missing-data:REGION (repeat)" };
         var command = new Command("demo", "Run a simulated confidential federation locally: verifier, broker, aggregator and one host per region.")
         {
-            rounds, regions, json, work, samples, hidden, epochs, skipForbidden,
+            rounds, regions, json, work, samples, hidden, epochs, skipForbidden, faults,
         };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
@@ -34,7 +35,8 @@ internal static class DemoCommand
                 parse.GetValue(samples),
                 parse.GetValue(hidden),
                 parse.GetValue(epochs),
-                parse.GetValue(skipForbidden));
+                parse.GetValue(skipForbidden),
+                (parse.GetValue(faults) ?? []).Select(DemoFault.Parse).ToArray());
             return await new DemoRunner(options, Console.Out).RunAsync(cancellationToken).ConfigureAwait(false);
         }));
         return command;

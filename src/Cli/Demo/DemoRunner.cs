@@ -25,7 +25,8 @@ internal sealed record DemoOptions(
     int? SamplesPerRegion,
     int Hidden,
     int Epochs,
-    bool SkipForbidden);
+    bool SkipForbidden,
+    IReadOnlyList<DemoFault> Faults);
 
 internal sealed class DemoRunner
 {
@@ -52,6 +53,14 @@ internal sealed class DemoRunner
             if (!Enclave.AttestationVerifier.Nodes.EnrollmentRequest.IsValidRegion(region))
             {
                 throw new CliException($"region '{region}' must match [a-z0-9-]{{1,64}}");
+            }
+        }
+
+        foreach (DemoFault fault in _options.Faults)
+        {
+            if (!_options.Regions.Contains(fault.Region, StringComparer.Ordinal))
+            {
+                throw new CliException($"--fault names region '{fault.Region}', which is not in --regions");
             }
         }
 
@@ -161,6 +170,11 @@ internal sealed class DemoRunner
                 string policy = KeyCommands.BuildPolicy(issuer, [measurement], [region], allowSimulated: true);
                 await KeyCommands.RegisterAsync(brokerUrl, owner, KeyName(region), policy, dataKey, cancellationToken).ConfigureAwait(false);
                 Say($"    {region,-10} {dataset.Examples,6} examples, {dataset.CiphertextBytes / 1024.0 / 1024.0:F1} MiB ciphertext, key {KeyName(region)} (release only in {region}, this measurement, no debug)");
+                foreach (DemoFault fault in _options.Faults.Where(f => f.Region == region))
+                {
+                    Say($"    {region,-10} injected fault: {fault.Describe()}");
+                    fault.Apply(dataset.Path);
+                }
             }
             finally
             {

@@ -130,7 +130,7 @@ public sealed class AuditLog
             return count == 0
                 ? AuditVerificationResult.Valid(0)
                 : AuditVerificationResult.Invalid(count, 1, AuditFault.HeadMissing,
-                    "the log has entries but no signed head");
+                    $"entries 1 to {count} are not covered by any signed head: the head record was removed");
         }
 
         if (!HeadSignatureCovers(head, auditPublicKey, out string problem))

@@ -1,0 +1,107 @@
+// The reference rules of DESIGN.md, checked against the compiled assemblies (what actually loads) and, for the
+// TorchSharp rule, against the sources (which folder may name it).
+using System.Reflection;
+
+namespace Enclave.Architecture.Tests;
+
+public sealed class ReferenceRuleTests
+{
+    private static readonly string[] s_platform = ["System", "Microsoft", "netstandard", "mscorlib"];
+
+    [Theory]
+    [InlineData("Enclave.Crypto", new string[0], new string[0])]
+    [InlineData("Enclave.Protocol", new string[0], new[] { "Google.Protobuf", "Grpc." })]
+    [InlineData("Enclave.SecureAggregation", new[] { "Enclave.Crypto" }, new string[0])]
+    [InlineData("Enclave.EnclaveHost", new[] { "Enclave.Protocol" }, new[] { "Google.Protobuf", "Grpc." })]
+    public void AssemblyReferencesOnlyWhatTheRulesAllow(string assembly, string[] allowedProjects, string[] allowedPackages)
+    {
+        foreach (AssemblyName reference in References(assembly))
+        {
+            string name = reference.Name!;
+            bool allowed = s_platform.Any(p => name == p || name.StartsWith(p + ".", StringComparison.Ordinal))
+                || allowedProjects.Contains(name)
+                || allowedPackages.Any(p => name.StartsWith(p, StringComparison.Ordinal));
+            Assert.True(allowed, $"{assembly} must not reference {name}");
+        }
+    }
+
+    [Fact]
+    public void TheUntrustedHostCannotNameAKeyTypeOrTheEnclave()
+    {
+        string[] names = References("Enclave.EnclaveHost").Select(r => r.Name!).ToArray();
+        Assert.DoesNotContain("Enclave.Crypto", names);
+        Assert.DoesNotContain("Enclave.EnclaveApp", names);
+        Assert.DoesNotContain("Enclave.SecureAggregation", names);
+        Assert.DoesNotContain("Enclave.KeyBroker", names);
+    }
+
+    [Fact]
+    public void TheKeyBrokerNeverReferencesTheVerifier()
+    {
+        Assert.DoesNotContain(References("Enclave.KeyBroker"), r => r.Name == "Enclave.AttestationVerifier");
+    }
+
+    [Theory]
+    [InlineData("Enclave.Crypto")]
+    [InlineData("Enclave.Protocol")]
+    [InlineData("Enclave.SecureAggregation")]
+    [InlineData("Enclave.AttestationVerifier")]
+    [InlineData("Enclave.KeyBroker")]
+    [InlineData("Enclave.EnclaveHost")]
+    [InlineData("Enclave.Aggregator")]
+    [InlineData("enclave")]
+    public void OnlyTheEnclaveReferencesTorchSharp(string assembly)
+    {
+        Assert.DoesNotContain(References(assembly), r => r.Name!.StartsWith("TorchSharp", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TheEnclaveDoesReferenceTorchSharp()
+    {
+        Assert.Contains(References("Enclave.EnclaveApp"), r => r.Name == "TorchSharp");
+    }
+
+    [Fact]
+    public void InsideTheEnclaveOnlyTrainingNamesTorchSharp()
+    {
+        string enclave = Path.Combine(RepositoryRoot(), "src", "EnclaveApp");
+        string training = Path.Combine(enclave, "Training") + Path.DirectorySeparatorChar;
+        string[] offenders = Directory.GetFiles(enclave, "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Where(f => !f.StartsWith(training, StringComparison.Ordinal))
+            .Where(f => File.ReadAllText(f).Contains("TorchSharp", StringComparison.Ordinal))
+            .ToArray();
+        Assert.Empty(offenders);
+    }
+
+    [Fact]
+    public void NoProductSourceOutsideTheEnclaveNamesTorchSharp()
+    {
+        string src = Path.Combine(RepositoryRoot(), "src");
+        string[] offenders = Directory.GetFiles(src, "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.StartsWith(Path.Combine(src, "EnclaveApp"), StringComparison.Ordinal))
+            .Where(f => File.ReadAllText(f).Contains("using TorchSharp", StringComparison.Ordinal))
+            .ToArray();
+        Assert.Empty(offenders);
+    }
+
+    private static AssemblyName[] References(string assembly)
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, assembly + ".dll");
+        Assert.True(File.Exists(path), $"{path} is not in the test output");
+        return Assembly.LoadFrom(path).GetReferencedAssemblies();
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Enclave.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("repository root not found");
+    }
+}
