@@ -13,7 +13,6 @@ namespace Enclave.EnclaveHost;
 
 public sealed class EnclaveProcess : IAsyncDisposable
 {
-    private const int MaxRead = 16 * 1024 * 1024 + 28;
     private readonly HostOptions _options;
     private readonly AttestationVerifier.AttestationVerifierClient _verifier;
     private readonly KeyBroker.KeyBrokerClient _broker;
@@ -165,7 +164,7 @@ public sealed class EnclaveProcess : IAsyncDisposable
                     }, cancellationToken: cancellationToken).ConfigureAwait(false);
                     return new OcallResult { ReleasedKey = new ReleasedKey { WrappedKey = released.WrappedKey, KeyVersion = released.KeyVersion, ReceiptId = released.ReceiptId } };
                 case Ocall.CallOneofCase.ReadData:
-                    return new OcallResult { Data = Google.Protobuf.ByteString.CopyFrom(await ReadDataAsync(call.ReadData, cancellationToken).ConfigureAwait(false)) };
+                    return new OcallResult { Data = Google.Protobuf.ByteString.CopyFrom(await DatasetFiles.ReadAsync(_options, call.ReadData, cancellationToken).ConfigureAwait(false)) };
                 case Ocall.CallOneofCase.GetVerifierKeys:
                     string jwks = await _http.GetStringAsync(new Uri(_options.VerifierIssuer.ToString().TrimEnd('/') + "/certs"), cancellationToken).ConfigureAwait(false);
                     return new OcallResult { Jwks = jwks };
@@ -186,36 +185,6 @@ public sealed class EnclaveProcess : IAsyncDisposable
         {
             return Fail("DataUnavailable", ex.Message);
         }
-    }
-
-    private async Task<byte[]> ReadDataAsync(ReadDataCall read, CancellationToken cancellationToken)
-    {
-        if (!string.Equals(read.DatasetId, _options.DatasetId, StringComparison.Ordinal))
-        {
-            throw new IOException($"this host serves dataset {_options.DatasetId}, not {read.DatasetId}");
-        }
-
-        if (read.Offset < 0 || read.Length < 0 || read.Length > MaxRead)
-        {
-            throw new IOException($"invalid read of {read.Length} bytes at {read.Offset}");
-        }
-
-        string path = Path.Combine(_options.DataDirectory, _options.DatasetId + ".encds");
-        if (!File.Exists(path))
-        {
-            throw new IOException($"dataset {_options.DatasetId} is missing from {_options.DataDirectory}");
-        }
-
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, useAsync: true);
-        if (read.Offset >= stream.Length)
-        {
-            return [];
-        }
-
-        stream.Position = read.Offset;
-        byte[] buffer = new byte[(int)Math.Min(read.Length, stream.Length - read.Offset)];
-        await stream.ReadExactlyAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return buffer;
     }
 
     private static OcallResult Fail(string code, string message) => new() { Failure = new Failure { Code = code, Message = message } };

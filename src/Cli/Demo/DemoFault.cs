@@ -5,7 +5,7 @@ using Enclave.Crypto;
 
 namespace Enclave.Cli.Demo;
 
-internal enum DemoFaultKind
+public enum DemoFaultKind
 {
     CorruptChunk,
     Truncate,
