@@ -3,9 +3,8 @@ using Enclave.Aggregator.Rounds;
 using Enclave.Protocol.Broker;
 using Enclave.Protocol.Round;
 using Grpc.Net.Client;
+using Enclave.Protocol;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -16,12 +15,7 @@ public static class AggregatorServer
     public static WebApplication Build(CoordinatorOptions options, Action<ILoggingBuilder>? logging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
-        logging?.Invoke(builder.Logging);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Parse(options.ListenAddress), options.Port, l => l.Protocols = HttpProtocols.Http2));
-        builder.Services.AddGrpc();
+        WebApplicationBuilder builder = ServiceHost.CreateBuilder(options.ListenAddress, options.Port, null, 4 * 1024 * 1024, logging);
         builder.Services.AddSingleton(sp =>
         {
             var channelOptions = new GrpcChannelOptions { MaxReceiveMessageSize = 128 * 1024 * 1024, MaxSendMessageSize = 128 * 1024 * 1024 };

@@ -2,9 +2,8 @@
 using Enclave.Protocol.Broker;
 using Enclave.Protocol.Verifier;
 using Grpc.Net.Client;
+using Enclave.Protocol;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -15,12 +14,7 @@ public static class HostServer
     public static WebApplication Build(HostOptions options, Action<ILoggingBuilder>? logging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
-        logging?.Invoke(builder.Logging);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Parse(options.ListenAddress), options.Port, l => l.Protocols = HttpProtocols.Http2));
-        builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = 128 * 1024 * 1024);
+        WebApplicationBuilder builder = ServiceHost.CreateBuilder(options.ListenAddress, options.Port, null, 128 * 1024 * 1024, logging);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(_ => GrpcChannel.ForAddress(options.VerifierGrpc, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 }));
         builder.Services.AddSingleton(sp => new EnclaveProcess(

@@ -4,10 +4,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Enclave.AttestationVerifier.Evidence;
 using Enclave.Crypto;
+using Enclave.Protocol;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -19,18 +18,7 @@ public static class VerifierServer
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
-        logging?.Invoke(builder.Logging);
-        var address = System.Net.IPAddress.Parse(listenAddress);
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            k.Listen(address, grpcPort, l => l.Protocols = HttpProtocols.Http2);
-            k.Listen(address, httpPort, l => l.Protocols = HttpProtocols.Http1);
-            k.Limits.MaxRequestBodySize = 2 * VerifierOptions.MaxEvidenceLength;
-        });
-        builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = 2 * VerifierOptions.MaxEvidenceLength);
+        WebApplicationBuilder builder = ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, 2 * VerifierOptions.MaxEvidenceLength, logging);
         builder.Services.AddSingleton(sp => new AttestationService(options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Enclave.Verifier")));
         WebApplication app = builder.Build();
         app.MapGrpcService<VerifierGrpcService>();

@@ -5,10 +5,9 @@ using System.Text.Json.Nodes;
 using Enclave.Crypto;
 using Enclave.KeyBroker.Keys;
 using Enclave.KeyBroker.Tokens;
+using Enclave.Protocol;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -22,18 +21,7 @@ public static class BrokerServer
     public static WebApplication Build(KeyBrokerOptions options, IEnumerable<Jwk> coordinatorKeys, int grpcPort, int httpPort, string listenAddress = "127.0.0.1", Action<ILoggingBuilder>? logging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
-        logging?.Invoke(builder.Logging);
-        var address = System.Net.IPAddress.Parse(listenAddress);
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            k.Listen(address, grpcPort, l => l.Protocols = HttpProtocols.Http2);
-            k.Listen(address, httpPort, l => l.Protocols = HttpProtocols.Http1);
-            k.Limits.MaxRequestBodySize = 1024 * 1024;
-        });
-        builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = 1024 * 1024);
+        WebApplicationBuilder builder = ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, 1024 * 1024, logging);
         builder.Services.AddSingleton(new CoordinatorKeys(coordinatorKeys));
         builder.Services.AddSingleton(_ =>
         {
