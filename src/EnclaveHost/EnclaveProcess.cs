@@ -49,6 +49,13 @@ public sealed class EnclaveProcess : IAsyncDisposable
                 Stop();
                 throw new RpcException(new Status(StatusCode.Unavailable, $"the enclave stopped: {ex.Message}"));
             }
+            catch (OperationCanceledException)
+            {
+                // An exchange abandoned half way leaves frames in flight; the boundary cannot be resynchronised, so
+                // the enclave (and its round state) is discarded and a fresh one starts on the next request.
+                Stop();
+                throw new RpcException(new Status(StatusCode.Cancelled, "the request was cancelled; the enclave was restarted"));
+            }
         }
         finally
         {
