@@ -1,4 +1,5 @@
 using Enclave.AttestationVerifier.Appraisal;
+using Enclave.AttestationVerifier.Endorsements;
 using Enclave.AttestationVerifier.Evidence;
 using Enclave.AttestationVerifier.Nodes;
 using Enclave.AttestationVerifier.Tokens;
@@ -25,6 +26,7 @@ public sealed class AttestationService : IDisposable
 
     /// <exception cref="ArgumentException">The options are inconsistent.</exception>
     /// <exception cref="InvalidDataException">The signing key in the data directory is not an ECDSA P-256 key.</exception>
+    /// <exception cref="EndorsementException">A configured collateral path is missing or unusable.</exception>
     public AttestationService(VerifierOptions options, ILogger? logger = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -39,7 +41,12 @@ public sealed class AttestationService : IDisposable
         _signingKey = VerifierSigningKey.LoadOrCreate(options.DataDirectory);
         _tokenIssuer = new TokenIssuer(_signingKey, options, timeProvider);
 
-        IEvidenceVerifier[] verifiers = [new SimulatedEvidenceVerifier(options, timeProvider)];
+        EndorsementSet collateral = options.CollateralPaths.Count == 0 ? EndorsementSet.Empty : EndorsementSet.Load(options.CollateralPaths);
+        IEvidenceVerifier[] verifiers =
+        [
+            new SimulatedEvidenceVerifier(options, timeProvider),
+            .. HardwareVerifiers.All.Select(v => new HardwareEvidenceVerifier(v, collateral, timeProvider)),
+        ];
         _verifiers = verifiers.ToDictionary(v => v.Format);
 
         if (options.AllowSimulated)

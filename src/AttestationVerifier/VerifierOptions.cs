@@ -45,6 +45,13 @@ public sealed class VerifierOptions
     /// <summary>Public EC P-256 JWKs of the security-team keys whose signed requests may enrol platforms.</summary>
     public IList<Jwk> EnrollmentKeys { get; } = new List<Jwk>();
 
+    /// <summary>
+    /// Folders or files of hardware collateral (PCK/TCB-signing chains, CRLs, TCB info, QE identities, VCEK/VLEK
+    /// and AMD CA certificates), recognised by content and loaded once at start. Evidence of a hardware kind whose
+    /// collateral is missing is refused as not genuine, never accepted.
+    /// </summary>
+    public IList<string> CollateralPaths { get; } = new List<string>();
+
     /// <summary>What evidence must show before a token is issued. Defaults to <see cref="AppraisalPolicy.Default"/>.</summary>
     public AppraisalPolicy Policy { get; set; } = AppraisalPolicy.Default;
 

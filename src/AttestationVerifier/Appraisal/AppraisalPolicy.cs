@@ -34,6 +34,8 @@ public sealed record AppraisalPolicy
     private readonly IReadOnlyList<string>? _allowedMeasurements;
     private readonly IReadOnlyList<string>? _allowedSigners;
     private readonly IReadOnlyList<string>? _allowedFormats;
+    private readonly IReadOnlyDictionary<string, int>? _minimumSvns;
+    private readonly IReadOnlyDictionary<string, IReadOnlyList<string>>? _measurements;
 
     /// <summary>The policy a verifier uses when none is configured: no debug, UpToDate only, any measurement.</summary>
     public static AppraisalPolicy Default { get; } = new();
@@ -88,6 +90,27 @@ public sealed record AppraisalPolicy
         init => _allowedFormats = CopyNames(value, nameof(AllowedFormats));
     }
 
+    /// <summary>
+    /// Per-name SVN floors for hardware evidence (for example <c>{"isv_svn": 2, "guest_svn": 1}</c>), checked
+    /// against the names the evidence reports. A name the evidence lacks is a violation. Not checked if null.
+    /// </summary>
+    public IReadOnlyDictionary<string, int>? MinimumSvns
+    {
+        get => _minimumSvns;
+        init => _minimumSvns = value is null ? null : CopySvns(value);
+    }
+
+    /// <summary>
+    /// Acceptable values per named measurement of hardware evidence (for example
+    /// <c>{"mr_td": ["…"], "rtmr0": ["…"]}</c>); each named measurement must equal one of its values. A name the
+    /// evidence lacks is a violation. Not checked if null.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>>? Measurements
+    {
+        get => _measurements;
+        init => _measurements = value is null ? null : CopyMeasurements(value);
+    }
+
     /// <exception cref="InvalidDataException">The JSON is not a valid policy document.</exception>
     public static AppraisalPolicy FromJson(string json)
     {
@@ -111,6 +134,38 @@ public sealed record AppraisalPolicy
     }
 
     public string ToJson() => JsonSerializer.Serialize(this, s_jsonOptions);
+
+    private static Dictionary<string, int> CopySvns(IReadOnlyDictionary<string, int> values)
+    {
+        Dictionary<string, int> copy = new(StringComparer.Ordinal);
+        foreach ((string name, int floor) in values)
+        {
+            if (string.IsNullOrWhiteSpace(name) || floor < 0)
+            {
+                throw new ArgumentException($"{nameof(MinimumSvns)}['{name}'] must name an SVN and give a floor of 0 or more", nameof(MinimumSvns));
+            }
+
+            copy[name] = floor;
+        }
+
+        return copy;
+    }
+
+    private static Dictionary<string, IReadOnlyList<string>> CopyMeasurements(IReadOnlyDictionary<string, IReadOnlyList<string>> values)
+    {
+        Dictionary<string, IReadOnlyList<string>> copy = new(StringComparer.Ordinal);
+        foreach ((string name, IReadOnlyList<string> allowed) in values)
+        {
+            if (string.IsNullOrWhiteSpace(name))
+            {
+                throw new ArgumentException($"{nameof(Measurements)} contains an empty name", nameof(Measurements));
+            }
+
+            copy[name] = CopyHex(allowed ?? throw new ArgumentException($"{nameof(Measurements)}['{name}'] is null", nameof(Measurements)), $"{nameof(Measurements)}['{name}']")!;
+        }
+
+        return copy;
+    }
 
     private static string[]? CopyNames(IReadOnlyList<string>? values, string name)
     {

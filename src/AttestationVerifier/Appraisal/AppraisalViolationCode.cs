@@ -18,4 +18,7 @@ public enum AppraisalViolationCode
 
     /// <summary>No security team has enrolled the platform in a region.</summary>
     PlatformNotEnrolled = 9,
+
+    /// <summary>The evidence is not genuine (see the verification errors), so nothing it says can be relied on.</summary>
+    NotGenuine = 10,
 }

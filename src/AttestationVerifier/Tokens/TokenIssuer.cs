@@ -81,18 +81,38 @@ public sealed class TokenIssuer
             ["jti"] = tokenId,
             ["x-ms-ver"] = Version,
             ["x-ms-attestation-type"] = AttestationType(evidence.Format),
-            ["x-ms-sgx-mrenclave"] = evidence.MeasurementHex,
-            ["x-ms-sgx-mrsigner"] = evidence.SignerHex,
-            ["x-ms-sgx-is-debuggable"] = evidence.IsDebug,
-            ["x-ms-sgx-svn"] = evidence.Svn,
-            ["x-ms-sgx-product-id"] = evidence.ProductId,
-            ["x-ms-sgx-report-data"] = evidence.ReportDataHex,
-            ["x-ms-runtime"] = parsed!.Json,
-            ["nonce"] = parsed.Nonce,
-            ["x-enclave-region"] = region,
-            ["x-enclave-platform-id"] = evidence.PlatformId,
-            ["x-enclave-tcb-status"] = evidence.TcbStatus,
         };
+        if (evidence.PlatformClaims.Count == 0)
+        {
+            claims["x-ms-sgx-mrenclave"] = evidence.MeasurementHex;
+            claims["x-ms-sgx-mrsigner"] = evidence.SignerHex;
+            claims["x-ms-sgx-is-debuggable"] = evidence.IsDebug;
+            claims["x-ms-sgx-svn"] = evidence.Svn;
+            claims["x-ms-sgx-product-id"] = evidence.ProductId;
+            claims["x-ms-sgx-report-data"] = evidence.ReportDataHex;
+        }
+        else
+        {
+            // The verifier's own claims (issuer, lifetime, attestation type...) are never overridden.
+            foreach ((string name, object value) in evidence.PlatformClaims.Where(c => !claims.ContainsKey(c.Key)))
+            {
+                claims[name] = value switch
+                {
+                    string text => text,
+                    bool flag => flag,
+                    long number => number,
+                    int number => number,
+                    _ => throw new ArgumentException($"platform claim {name} is a {value.GetType().Name}; only strings, integers and booleans are claims", nameof(evidence)),
+                };
+            }
+        }
+
+        claims["x-ms-runtime"] = parsed!.Json;
+        claims["nonce"] = parsed.Nonce;
+        claims["x-enclave-region"] = region;
+        claims["x-enclave-platform-id"] = evidence.PlatformId;
+        claims["x-enclave-tcb-status"] = evidence.TcbStatus;
+
         if (evidence.IsSimulated)
         {
             claims["x-enclave-simulated"] = true;

@@ -26,4 +26,7 @@ public enum VerificationError
 
     /// <summary>The evidence signature does not verify with the platform key.</summary>
     SignatureInvalid = 8,
+
+    /// <summary>Hardware evidence is not genuine at the instant: its verifier reported the problems in the message.</summary>
+    HardwareNotGenuine = 9,
 }

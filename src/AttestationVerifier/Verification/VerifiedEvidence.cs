@@ -20,7 +20,8 @@ public sealed class VerifiedEvidence
         string platformId,
         string tcbStatus,
         bool isSimulated,
-        DateTimeOffset verifiedAt)
+        DateTimeOffset verifiedAt,
+        IReadOnlyDictionary<string, object>? platformClaims = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(platformId);
         ArgumentException.ThrowIfNullOrEmpty(tcbStatus);
@@ -35,6 +36,7 @@ public sealed class VerifiedEvidence
         TcbStatus = tcbStatus;
         IsSimulated = isSimulated;
         VerifiedAt = verifiedAt;
+        PlatformClaims = platformClaims ?? new Dictionary<string, object>();
     }
 
     public EvidenceFormat Format { get; }
@@ -62,6 +64,12 @@ public sealed class VerifiedEvidence
     public bool IsSimulated { get; }
 
     public DateTimeOffset VerifiedAt { get; }
+
+    /// <summary>
+    /// For hardware evidence: the platform's claims under Azure Attestation names (x-ms-sgx-*, x-ms-sevsnpvm-*,
+    /// TDX EAT profile), which the token carries instead of the simulated enclave's x-ms-sgx-* claims.
+    /// </summary>
+    public IReadOnlyDictionary<string, object> PlatformClaims { get; }
 
     public string MeasurementHex => Convert.ToHexStringLower(Measurement.Span);
 

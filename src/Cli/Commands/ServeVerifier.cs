@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Enclave.AttestationVerifier;
+using Enclave.AttestationVerifier.Appraisal;
 using Enclave.AttestationVerifier.Endorsements;
 using Enclave.AttestationVerifier.Transport;
 using Enclave.Crypto;
@@ -19,7 +20,9 @@ internal static class ServeVerifier
         var allowSimulated = new Option<bool>("--allow-simulated") { Description = "accept SIMULATED enclave evidence (local development only)" };
         var simulatedRoot = new Option<string>("--simulated-root") { Description = "certificate of the simulated root (with --allow-simulated)" };
         var enrollmentKeys = new Option<string[]>("--enrollment-key") { AllowMultipleArgumentsPerToken = true, Description = "public JWK file of a security-team key allowed to enrol nodes (repeat)" };
-        var command = new Command("verifier", "Run the attestation verifier.") { dataDir, grpcPort, httpPort, issuer, allowSimulated, simulatedRoot, enrollmentKeys };
+        var collateral = new Option<string[]>("--collateral") { AllowMultipleArgumentsPerToken = true, Description = "hardware collateral file or folder (PCK/TCB chains, CRLs, TCB info, QE identity, VCEK/VLEK, AMD CAs); repeat" };
+        var policy = new Option<string>("--policy") { Description = "appraisal policy JSON (default: no debug, TCB UpToDate only)" };
+        var command = new Command("verifier", "Run the attestation verifier.") { dataDir, grpcPort, httpPort, issuer, allowSimulated, simulatedRoot, enrollmentKeys, collateral, policy };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
             int http = parse.GetValue(httpPort);
@@ -32,12 +35,39 @@ internal static class ServeVerifier
                 options.SimulatedRoot = SimulatedRoot.LoadFile(rootPath);
             }
 
+            foreach (string path in parse.GetValue(collateral) ?? [])
+            {
+                options.CollateralPaths.Add(Path.GetFullPath(path));
+            }
+
+            if (parse.GetValue(policy) is { } policyPath)
+            {
+                try
+                {
+                    options.Policy = AppraisalPolicy.Load(policyPath);
+                }
+                catch (Exception ex) when (ex is InvalidDataException or IOException)
+                {
+                    throw new CliException($"--policy {policyPath}: {ex.Message}");
+                }
+            }
+
             foreach (string keyFile in parse.GetValue(enrollmentKeys) ?? [])
             {
                 options.EnrollmentKeys.Add(KeyFiles.ReadPublicJwk(keyFile));
             }
 
-            await using WebApplication app = VerifierServer.Build(options, parse.GetValue(grpcPort), http);
+            WebApplication built;
+            try
+            {
+                built = VerifierServer.Build(options, parse.GetValue(grpcPort), http);
+            }
+            catch (EndorsementException ex)
+            {
+                throw new CliException($"--collateral: {ex.Message}");
+            }
+
+            await using WebApplication app = built;
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
             await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
             return 0;

@@ -1,0 +1,29 @@
+namespace Enclave.AttestationVerifier.Verification;
+
+/// <summary>The hardware evidence verifiers this build has, and detection of a kind from the bytes.</summary>
+public static class HardwareVerifiers
+{
+    /// <summary>Every hardware verifier, in detection order (most specific first).</summary>
+    public static IReadOnlyList<IHardwareVerifier> All { get; } = [];
+
+    /// <summary>The kinds, as `--kind` spells them.</summary>
+    public static IEnumerable<string> Kinds => All.Select(v => v.Kind);
+
+    /// <summary>The verifier for <paramref name="kind"/>, or null.</summary>
+    public static IHardwareVerifier? Find(string kind) =>
+        All.FirstOrDefault(v => string.Equals(v.Kind, kind, StringComparison.Ordinal));
+
+    /// <summary>The first verifier that recognises the bytes, or null.</summary>
+    public static IHardwareVerifier? Detect(ReadOnlySpan<byte> evidence)
+    {
+        foreach (IHardwareVerifier verifier in All)
+        {
+            if (verifier.Recognizes(evidence))
+            {
+                return verifier;
+            }
+        }
+
+        return null;
+    }
+}
