@@ -12,4 +12,5 @@ root.Subcommands.Add(KeyCommands.Create());
 root.Subcommands.Add(MeasureCommand.Create());
 root.Subcommands.Add(AuditCommands.Create());
 root.Subcommands.Add(AttestCommands.Create());
+root.Subcommands.Add(BenchCommands.Create());
 return await root.Parse(args).InvokeAsync();
