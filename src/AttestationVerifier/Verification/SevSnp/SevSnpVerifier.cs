@@ -202,7 +202,7 @@ public sealed class SevSnpVerifier : IHardwareVerifier
         else if (!SignatureVerifies(report, vek))
         {
             errors.Add(new(VerificationCodes.EvidenceSignatureInvalid,
-                $"the report signature does not verify with the {(vek.IsVlek ? "VLEK" : "VCEK")} key (ECDSA P-384, SHA-384 over bytes 0x000-0x29F)"));
+                $"the report signature does not verify with the {(vek.IsVlek ? "VLEK" : "VCEK")} key (ECDSA P-384, SHA-384 over bytes 0x000-0x29F; R and S zero above 48 bytes, the rest of SIGNATURE zero)"));
         }
     }
 
@@ -210,7 +210,8 @@ public sealed class SevSnpVerifier : IHardwareVerifier
     {
         if (report.SignatureAlgorithm != SevSnpReport.EcdsaP384Sha384
             || report.SignatureR.Span[48..].IndexOfAnyExcept((byte)0) >= 0
-            || report.SignatureS.Span[48..].IndexOfAnyExcept((byte)0) >= 0)
+            || report.SignatureS.Span[48..].IndexOfAnyExcept((byte)0) >= 0
+            || report.SignatureReserved.Span.IndexOfAnyExcept((byte)0) >= 0)
         {
             return false;
         }
