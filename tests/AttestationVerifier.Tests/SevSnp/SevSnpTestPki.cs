@@ -126,6 +126,25 @@ internal sealed class SevSnpTestPki
     public EndorsementSet StandardEndorsements(X509Certificate2 endorsementKey) =>
         Endorsements(endorsementKey, Ask, Asvk, Ark);
 
+    /// <summary>A CRL issued by <paramref name="issuer"/> (RSASSA-PSS SHA-384) listing <paramref name="revoked"/>.</summary>
+    public static byte[] Crl(X509Certificate2 issuer, RSA issuerKey, DateTimeOffset thisUpdate, DateTimeOffset nextUpdate, params X509Certificate2[] revoked)
+    {
+        CertificateRevocationListBuilder builder = new();
+        foreach (X509Certificate2 certificate in revoked)
+        {
+            builder.AddEntry(certificate.SerialNumberBytes.Span, thisUpdate.AddDays(-1));
+        }
+
+        return builder.Build(
+            issuer.SubjectName,
+            X509SignatureGenerator.CreateForRSA(issuerKey, RSASignaturePadding.Pss),
+            BigInteger.One,
+            nextUpdate,
+            HashAlgorithmName.SHA384,
+            X509AuthorityKeyIdentifierExtension.CreateFromIssuerNameAndSerialNumber(issuer.IssuerName, issuer.SerialNumberBytes.Span),
+            thisUpdate);
+    }
+
     private X509Certificate2 Intermediate(string commonName, RSA key, byte serial)
     {
         CertificateRequest request = new(Name(commonName), key, HashAlgorithmName.SHA384, RSASignaturePadding.Pss);

@@ -66,20 +66,7 @@ internal sealed class AmdCertificate
             // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm AlgorithmIdentifier, signatureValue BIT STRING }
             AsnReader outer = new AsnReader(certificate.RawData, AsnEncodingRules.DER).ReadSequence();
             byte[] tbs = outer.ReadEncodedValue().ToArray();
-            AsnReader algorithm = outer.ReadSequence();
-            string oid = algorithm.ReadObjectIdentifier();
-            string? pssHash = null;
-            if (string.Equals(oid, RsaPssOid, StringComparison.Ordinal) && algorithm.HasData)
-            {
-                // RSASSA-PSS-params ::= SEQUENCE { hashAlgorithm [0] AlgorithmIdentifier, ... }
-                AsnReader parameters = algorithm.ReadSequence();
-                if (parameters.HasData && parameters.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 0)))
-                {
-                    AsnReader hash = parameters.ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0)).ReadSequence();
-                    pssHash = hash.ReadObjectIdentifier();
-                }
-            }
-
+            (string oid, string? pssHash) = ReadSignatureAlgorithm(outer.ReadSequence());
             byte[] signature = outer.ReadBitString(out int unusedBits);
             return unusedBits == 0 ? new AmdCertificate(certificate, tbs, oid, pssHash, signature) : null;
         }
@@ -91,6 +78,26 @@ internal sealed class AmdCertificate
         {
             return null;
         }
+    }
+
+    /// <summary>The algorithm OID and, for RSASSA-PSS, the hash OID from its parameters.</summary>
+    /// <exception cref="AsnContentException">The AlgorithmIdentifier is not well-formed.</exception>
+    public static (string Oid, string? PssHash) ReadSignatureAlgorithm(AsnReader algorithm)
+    {
+        string oid = algorithm.ReadObjectIdentifier();
+        string? pssHash = null;
+        if (string.Equals(oid, RsaPssOid, StringComparison.Ordinal) && algorithm.HasData)
+        {
+            // RSASSA-PSS-params ::= SEQUENCE { hashAlgorithm [0] AlgorithmIdentifier, ... }
+            AsnReader parameters = algorithm.ReadSequence();
+            if (parameters.HasData && parameters.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 0)))
+            {
+                AsnReader hash = parameters.ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0)).ReadSequence();
+                pssHash = hash.ReadObjectIdentifier();
+            }
+        }
+
+        return (oid, pssHash);
     }
 
     /// <summary>True when <paramref name="issuer"/> names this certificate's issuer and its RSA key made the

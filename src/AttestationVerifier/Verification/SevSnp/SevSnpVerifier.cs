@@ -14,7 +14,9 @@ namespace Enclave.AttestationVerifier.Verification.SevSnp;
 /// VLEK → ASVK → ARK (RSASSA-PSS SHA-384) to the embedded, pinned ARK of the product, every certificate valid at
 /// the instant; REPORTED_TCB equal to the TCB the endorsement key certifies (its SPL extensions); and, for a
 /// VCEK, CHIP_ID equal to its hwID (unless MASK_CHIP_KEY). The endorsement key and the ASK/ASVK come from the
-/// endorsements; an ARK given there is ignored in favour of the embedded one.
+/// endorsements; an ARK given there is ignored in favour of the embedded one. A CRL in the endorsements issued
+/// by the ARK (or the ASK/ASVK) must verify and be current at the instant, and must not list the certificate
+/// below it; without a CRL, revocation is not checked (AMD revokes endorsement keys by TCB, not by CRL).
 /// AMD publishes no TCB-info document for SNP, so <see cref="HardwareVerificationReport.TcbStatus"/> is
 /// <see cref="TcbStatus.UpToDate"/> whenever every check passes, and null otherwise: minimum TCB floors are a
 /// policy (appraisal) decision.
@@ -69,7 +71,7 @@ public sealed class SevSnpVerifier : IHardwareVerifier
             }
         }
 
-        ChainResult chain = CheckChain(report, certificates, at, errors);
+        ChainResult chain = CheckChain(report, certificates, endorsements.Crls, at, errors);
         SevSnpProduct product = chain.Product != SevSnpProduct.Unknown
             ? chain.Product
             : report.CpuidProduct != SevSnpProduct.Unknown
@@ -93,7 +95,7 @@ public sealed class SevSnpVerifier : IHardwareVerifier
 
     private sealed record ChainResult(AmdCertificate? EndorsementKey, SevSnpProduct Product);
 
-    private ChainResult CheckChain(SevSnpReport report, List<AmdCertificate> certificates, DateTimeOffset at, List<VerificationProblem> errors)
+    private ChainResult CheckChain(SevSnpReport report, List<AmdCertificate> certificates, IReadOnlyList<EndorsementCrl> crls, DateTimeOffset at, List<VerificationProblem> errors)
     {
         if (report.SignatureAlgorithm != SevSnpReport.EcdsaP384Sha384)
         {
@@ -178,6 +180,8 @@ public sealed class SevSnpVerifier : IHardwareVerifier
             CheckValidity(rootCertificate, $"the ARK of {product}", at, errors);
         }
 
+        CheckRevocation(crls, [(root, issuer.Certificate, issuer.CommonName), (issuer.Certificate, vek.Certificate, wanted)], at, errors);
+
         if (report.CpuidProduct != SevSnpProduct.Unknown && report.CpuidProduct != product)
         {
             errors.Add(new(VerificationCodes.CollateralMismatch,
@@ -203,6 +207,44 @@ public sealed class SevSnpVerifier : IHardwareVerifier
         {
             errors.Add(new(VerificationCodes.EvidenceSignatureInvalid,
                 $"the report signature does not verify with the {(vek.IsVlek ? "VLEK" : "VCEK")} key (ECDSA P-384, SHA-384 over bytes 0x000-0x29F; R and S zero above 48 bytes, the rest of SIGNATURE zero)"));
+        }
+    }
+
+    // AMD KDS publishes a CRL per product signed by the ARK (revoked ASKs/ASVKs). A CRL given in the endorsements
+    // is used when its issuer is a certificate of this chain; it must verify and be current, and then no
+    // certificate it covers may be listed. Without a CRL, revocation is not checked.
+    private static void CheckRevocation(
+        IReadOnlyList<EndorsementCrl> crls, (X509Certificate2 Issuer, X509Certificate2 Subject, string Name)[] links, DateTimeOffset at, List<VerificationProblem> errors)
+    {
+        foreach (EndorsementCrl file in crls)
+        {
+            if (AmdCrl.TryParse(file.Der) is not { } crl)
+            {
+                errors.Add(new(VerificationCodes.CrlInvalid, $"CRL '{file.Name}' is not a well-formed CRL"));
+                continue;
+            }
+
+            foreach ((X509Certificate2 issuer, X509Certificate2 subject, string name) in links)
+            {
+                if (!crl.Issuer.AsSpan().SequenceEqual(issuer.SubjectName.RawData))
+                {
+                    continue;
+                }
+
+                if (!crl.IsSignedBy(issuer))
+                {
+                    errors.Add(new(VerificationCodes.CrlInvalid, $"CRL '{file.Name}' is not signed by '{issuer.Subject}' (RSASSA-PSS SHA-384)"));
+                }
+                else if (at < crl.ThisUpdate || (crl.NextUpdate is { } next && at > next))
+                {
+                    errors.Add(new(VerificationCodes.CrlInvalid,
+                        $"CRL '{file.Name}' is valid from {crl.ThisUpdate:O} to {crl.NextUpdate?.ToString("O", CultureInfo.InvariantCulture) ?? "(no nextUpdate)"}; the instant is {at.ToUniversalTime():O}"));
+                }
+                else if (crl.Lists(subject))
+                {
+                    errors.Add(new(VerificationCodes.CertificateRevoked, $"'{name}' (serial {subject.SerialNumber}) is revoked by CRL '{file.Name}'"));
+                }
+            }
         }
     }
 
