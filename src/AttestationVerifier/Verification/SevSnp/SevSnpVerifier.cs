@@ -466,7 +466,9 @@ public sealed class SevSnpVerifier : IHardwareVerifier
 
         string platformId = vek is { IsVlek: true }
             ? "sev-snp-vlek:" + Convert.ToHexStringLower(SHA256.HashData(vek.Certificate.RawData))
-            : "sev-snp:" + Hex(report.ChipId);
+            : vek is null && report.SigningKey != SevSnpReport.SigningKeyVcek
+                ? "sev-snp-vlek:unknown"
+                : "sev-snp:" + Hex(report.ChipId);
         Dictionary<string, object> tokenClaims = new(StringComparer.Ordinal)
         {
             ["x-ms-attestation-type"] = AttestationType,
