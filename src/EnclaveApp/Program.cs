@@ -33,6 +33,12 @@ for (int i = 0; i < args.Length; i++)
     }
 }
 
+if (allowSimulated && platformDirectory is null)
+{
+    Console.Error.WriteLine("enclave: --allow-simulated needs --platform-dir (the simulated platform's key and certificate)");
+    return 2;
+}
+
 if (evidenceMode == "simulated" && platformDirectory is null)
 {
     Console.Error.WriteLine("enclave: --platform-dir is required (the simulated platform's key and certificate)");
@@ -57,7 +63,7 @@ else
     try
     {
         evidence = EvidenceProviderSelector.Select(
-            new EvidenceProviderOptions { AllowSimulated = allowSimulated && platformDirectory is not null },
+            new EvidenceProviderOptions { AllowSimulated = allowSimulated },
             () => SimulatedPlatform.Load(platformDirectory!, AppContext.BaseDirectory));
     }
     catch (EvidenceUnavailableException ex)
