@@ -19,14 +19,26 @@ namespace Enclave.EnclaveApp;
 internal sealed class EnclaveRuntime
 {
     private readonly BoundaryChannel _channel;
-    private readonly SimulatedPlatform _platform;
+    private readonly IEvidenceProvider _evidence;
+    private readonly byte[] _measurement;
+    private readonly string _platformId;
     private Configure? _configuration;
     private RoundState? _round;
 
     public EnclaveRuntime(BoundaryChannel channel, SimulatedPlatform platform)
+        : this(channel, platform, platform.Measurement, platform.PlatformId)
+    {
+    }
+
+    /// <param name="evidence">Where attestation evidence comes from (hardware or the simulated platform).</param>
+    /// <param name="measurement">The measurement of the code that runs, reported to the host.</param>
+    /// <param name="platformId">The platform identity reported to the host (empty when the verifier derives it).</param>
+    public EnclaveRuntime(BoundaryChannel channel, IEvidenceProvider evidence, byte[] measurement, string platformId)
     {
         _channel = channel;
-        _platform = platform;
+        _evidence = evidence;
+        _measurement = measurement;
+        _platformId = platformId;
     }
 
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -53,9 +65,9 @@ internal sealed class EnclaveRuntime
         {
             Configured = new Configured
             {
-                Measurement = Convert.ToHexStringLower(_platform.Measurement),
-                PlatformId = _platform.PlatformId,
-                Simulated = true,
+                Measurement = Convert.ToHexStringLower(_measurement),
+                PlatformId = _platformId,
+                Simulated = _evidence.Format == SimulatedPlatform.EvidenceFormat,
             },
         };
     }
@@ -253,9 +265,9 @@ internal sealed class EnclaveRuntime
     {
         OcallResult nonce = await _channel.CallAsync(new Ocall { GetNonce = new GetNonceCall() }, cancellationToken).ConfigureAwait(false);
         byte[] runtimeData = keys.CreateRuntimeData(nonce.Nonce, roundId);
-        byte[] evidence = _platform.CreateEvidence(SHA512.HashData(runtimeData));
+        byte[] evidence = _evidence.GetEvidence(SHA512.HashData(runtimeData));
         OcallResult token = await _channel.CallAsync(
-            new Ocall { Attest = new AttestCall { EvidenceFormat = SimulatedPlatform.EvidenceFormat, Evidence = ByteString.CopyFrom(evidence), RuntimeData = ByteString.CopyFrom(runtimeData) } },
+            new Ocall { Attest = new AttestCall { EvidenceFormat = _evidence.Format, Evidence = ByteString.CopyFrom(evidence), RuntimeData = ByteString.CopyFrom(runtimeData) } },
             cancellationToken).ConfigureAwait(false);
         OcallResult jwks = await _channel.CallAsync(new Ocall { GetVerifierKeys = new GetVerifierKeysCall() }, cancellationToken).ConfigureAwait(false);
 
@@ -286,7 +298,7 @@ internal sealed class EnclaveRuntime
 
         // The token must describe this enclave: its own measurement and exactly the runtime data it sent.
         string measurement = claims["x-ms-sgx-mrenclave"]?.GetValue<string>() ?? string.Empty;
-        if (!string.Equals(measurement, Convert.ToHexStringLower(_platform.Measurement), StringComparison.Ordinal))
+        if (!string.Equals(measurement, Convert.ToHexStringLower(_measurement), StringComparison.Ordinal))
         {
             throw new EnclaveFailure("TokenMismatch", "the token does not carry this enclave's measurement");
         }
@@ -442,6 +454,7 @@ internal sealed class EnclaveRuntime
         EncryptedDatasetException d => new Failure { Code = "Dataset" + d.Code, Message = d.Message },
         ExampleSetFormatException e => new Failure { Code = "ExampleSetMalformed", Message = e.Message },
         ParticipantRejectedException p => new Failure { Code = p.Code, Message = p.Message },
+        EvidenceUnavailableException u => new Failure { Code = "EvidenceUnavailable", Message = u.Message },
         ArgumentException a => new Failure { Code = "InvalidRequest", Message = a.Message },
         InvalidOperationException i => new Failure { Code = "InvalidState", Message = i.Message },
         _ => null,

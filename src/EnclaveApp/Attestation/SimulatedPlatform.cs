@@ -10,7 +10,7 @@ using Enclave.Crypto;
 
 namespace Enclave.EnclaveApp.Attestation;
 
-public sealed class SimulatedPlatform : IDisposable
+public sealed class SimulatedPlatform : IEvidenceProvider, IDisposable
 {
     public const string EvidenceFormat = "simulated";
     public const ushort ProductId = 1;
@@ -35,6 +35,13 @@ public sealed class SimulatedPlatform : IDisposable
     public static byte[] Signer { get; } = SHA256.HashData(Encoding.UTF8.GetBytes("enclave-simulated-signer:Enclave.EnclaveApp"));
 
     public string PlatformId { get; }
+
+    string IEvidenceProvider.Format => EvidenceFormat;
+
+    /// <summary>Always: the platform key is a file.</summary>
+    public bool IsAvailable => true;
+
+    public byte[] GetEvidence(ReadOnlySpan<byte> reportData64) => CreateEvidence(reportData64);
 
     /// <summary>Loads platform.key and platform.crt from <paramref name="platformDirectory"/> and measures <paramref name="codeDirectory"/>.</summary>
     public static SimulatedPlatform Load(string platformDirectory, string codeDirectory)
