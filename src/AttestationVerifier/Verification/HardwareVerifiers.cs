@@ -4,7 +4,10 @@ namespace Enclave.AttestationVerifier.Verification;
 public static class HardwareVerifiers
 {
     /// <summary>Every hardware verifier, in detection order (most specific first).</summary>
-    public static IReadOnlyList<IHardwareVerifier> All { get; } = [];
+    public static IReadOnlyList<IHardwareVerifier> All { get; } =
+    [
+        new SevSnp.SevSnpVerifier(),
+    ];
 
     /// <summary>The kinds, as `--kind` spells them.</summary>
     public static IEnumerable<string> Kinds => All.Select(v => v.Kind);
