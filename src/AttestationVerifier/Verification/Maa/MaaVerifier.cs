@@ -3,7 +3,7 @@
 //  1. alg is one of RS256, PS256, ES256, ES384: "none" and HS* (a public key used as an HMAC secret) are refused
 //     with AlgorithmNotAllowed, as is anything else;
 //  2. the token may not name its own key: jwk, x5c, x5u, x5t and x5t#S256 in the header give KeyNotTrusted; a
-//     jku (MAA sets one) is never fetched and must point into the expected issuer's origin; crit is refused;
+//     jku (MAA sets one) is never fetched and must be an https URL in the origin of the token's iss; crit is refused;
 //  3. the signing key is the JWKS key whose kid equals the header's; MAA keys carry an x5c chain, whose first
 //     certificate's key is the key (and must equal n/e or x/y when those are given too), every certificate valid
 //     at the instant and each issued by the next; the key type must fit alg (RSA >= 2048 bits, P-256, P-384);
@@ -98,7 +98,7 @@ public sealed class MaaVerifier : IHardwareVerifier
             return Fail().ToReport(tcbStatus);
         }
 
-        if (!CheckKeyUrl(token, expectedIssuer ?? tokenIssuer, errors))
+        if (!CheckKeyUrl(token, tokenIssuer ?? expectedIssuer, errors))
         {
             return Fail().ToReport(tcbStatus);
         }
@@ -162,7 +162,9 @@ public sealed class MaaVerifier : IHardwareVerifier
         return true;
     }
 
-    // jku is informational only (never fetched): it must name a URL within the issuer's origin.
+    // jku is informational only (never fetched): it must be an https URL within the origin of the token's own
+    // issuer, so a header pointing anywhere else is refused before any key is looked at. Whether that issuer is
+    // the expected one is checked after the signature.
     private static bool CheckKeyUrl(UnverifiedMaaToken token, string? issuer, List<VerificationProblem> errors)
     {
         if (!token.Header.TryGetProperty("jku", out JsonElement jku))
