@@ -138,6 +138,22 @@ public sealed class MaaConformanceTests
         Assert.Equal("OutOfDate", report.TcbStatus);
     }
 
+    [Theory]
+    [InlineData("https://sharedwus.wus.attest.azure.net/certs", "https://sharedwus.wus.attest.azure.net")]
+    [InlineData("https://attest.example:8443/tenant/certs", "https://attest.example:8443")]
+    public void Cli_issuer_is_the_origin_of_the_jwks_address(string jwksUri, string issuer)
+    {
+        Assert.Equal(issuer, MaaVerifierOptions.IssuerFromJwksUri(jwksUri));
+    }
+
+    [Theory]
+    [InlineData("http://sharedwus.wus.attest.azure.net/certs")]
+    [InlineData("certs")]
+    public void Jwks_address_must_be_absolute_https(string jwksUri)
+    {
+        Assert.Throws<ArgumentException>(() => MaaVerifierOptions.IssuerFromJwksUri(jwksUri));
+    }
+
     [Fact]
     public void Recognizes_tokens_only()
     {

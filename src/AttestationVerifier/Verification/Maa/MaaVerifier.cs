@@ -76,6 +76,19 @@ public sealed class MaaVerifier : IHardwareVerifier
             return HardwareVerificationReport.Unusable(KindName, VerificationCodes.Malformed, e.Message);
         }
 
+        try
+        {
+            return VerifyParsed(token, endorsements, at);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or CryptographicException or ArgumentException)
+        {
+            // Defence in depth: a value of an unexpected shape deep inside a token or JWKS.
+            return HardwareVerificationReport.Unusable(KindName, VerificationCodes.Malformed, $"the token or its JWKS could not be processed: {e.Message}");
+        }
+    }
+
+    private HardwareVerificationReport VerifyParsed(UnverifiedMaaToken token, EndorsementSet endorsements, DateTimeOffset at)
+    {
         Dictionary<string, string> claims = BuildClaims(token);
         HardwareIdentity identity = BuildIdentity(token);
         string? tcbStatus = token.Claims.TryGetProperty("attester_tcb_status", out JsonElement tcb) && tcb.ValueKind == JsonValueKind.String
@@ -728,7 +741,7 @@ public sealed class MaaVerifier : IHardwareVerifier
                 JsonValueKind.True => true,
                 JsonValueKind.False => false,
                 JsonValueKind.Number when property.Value.TryGetInt64(out long integer) => integer,
-                JsonValueKind.Number => property.Value.GetDouble(),
+                JsonValueKind.Number when property.Value.TryGetDouble(out double real) && double.IsFinite(real) => real,
                 _ => property.Value.GetRawText(),
             };
         }

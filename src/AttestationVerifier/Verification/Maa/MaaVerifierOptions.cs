@@ -18,6 +18,21 @@ public sealed class MaaVerifierOptions
     /// <summary>Tolerance on exp and nbf; at most <see cref="MaxClockSkew"/>.</summary>
     public TimeSpan ClockSkew { get; init; } = DefaultClockSkew;
 
+    /// <summary>
+    /// The issuer to expect when the JWKS was obtained from <paramref name="jwksUri"/> (as `enclave attest verify`
+    /// does with a provider's /certs address): the URI's origin, e.g. https://sharedwus.wus.attest.azure.net.
+    /// </summary>
+    /// <exception cref="ArgumentException">The URI is not an absolute https URI.</exception>
+    public static string IssuerFromJwksUri(string jwksUri)
+    {
+        if (!Uri.TryCreate(jwksUri, UriKind.Absolute, out Uri? uri) || uri.Scheme != Uri.UriSchemeHttps)
+        {
+            throw new ArgumentException("The JWKS address must be an absolute https URI.", nameof(jwksUri));
+        }
+
+        return uri.GetLeftPart(UriPartial.Authority);
+    }
+
     /// <exception cref="ArgumentException">The skew is negative or too large, or the issuer is blank.</exception>
     public void Validate()
     {

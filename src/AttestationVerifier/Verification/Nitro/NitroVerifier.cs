@@ -82,6 +82,10 @@ public sealed class NitroVerifier : IHardwareVerifier
             CheckSignature(document, leaf, errors);
             CheckTimestamp(document, leaf, at, errors);
         }
+        catch (CryptographicException e)
+        {
+            errors.Add(new VerificationProblem(VerificationCodes.Malformed, $"a certificate's contents could not be decoded: {e.Message}"));
+        }
         finally
         {
             foreach (X509Certificate2 certificate in certificates)
