@@ -71,6 +71,15 @@ public sealed class NitroNegativeTests
         ("user-data-1025-bytes", Malformed),
         ("module-id-bytes-not-text", Malformed),
         ("payload-not-a-map", Malformed),
+        ("unprotected-count-1", Malformed),
+        ("cabundle-count-17", Malformed),
+        ("cabundle-count-5", Malformed),
+        ("pcrs-count-23", Malformed),
+        ("pcrs-count-oversized", Malformed),
+        ("certificate-length-oversized", Malformed),
+        ("module-id-length-oversized", Malformed),
+        ("reserved-additional-information", Malformed),
+        ("float-in-payload", Malformed),
     ];
 
     private readonly NitroVerifier _verifier = new();
@@ -287,10 +296,44 @@ public sealed class NitroNegativeTests
                 return s.WithPayload(p => p["module_id"] = System.Text.Encoding.UTF8.GetBytes((string)p["module_id"]!));
             case "payload-not-a-map":
                 return s.WithEnvelope(e => e[2] = TestCbor.Encode(new List<object?> { 1L }));
+            case "unprotected-count-1":
+                Assert.Equal(0xA0, doc[6]);
+                return Set(doc, 6, 0xA1);
+            case "cabundle-count-17":
+                return SetAfterKey(s, "cabundle", 0x84, 0x91);
+            case "cabundle-count-5":
+                return SetAfterKey(s, "cabundle", 0x84, 0x85);
+            case "pcrs-count-23":
+                return SetAfterKey(s, "pcrs", 0xB0, 0xB7);
+            case "pcrs-count-oversized":
+                // map head with a 4-byte count (0xBA): the count byte and the first PCR index become the argument.
+                return SetAfterKey(s, "pcrs", 0xB0, 0xBA);
+            case "certificate-length-oversized":
+                int head = SetAfterKeyOffset(s, "certificate", 0x59);
+                return Set(Set(doc, head + 1, 0xFF), head + 2, 0xFF);
+            case "module-id-length-oversized":
+                int text = SetAfterKeyOffset(s, "module_id", 0x78);
+                return Set(doc, text + 1, 0xFF);
+            case "reserved-additional-information":
+                return SetAfterKey(s, "timestamp", 0x1B, 0x1C);
+            case "float-in-payload":
+                return SetAfterKey(s, "timestamp", 0x1B, 0xFB);
             default:
                 throw new ArgumentOutOfRangeException(nameof(mutation), mutation, "unknown mutation");
         }
     }
+
+    /// <summary>The offset of the item head that follows the text key <paramref name="key"/> in the payload.</summary>
+    private static int SetAfterKeyOffset(NitroSample s, string key, byte expectedHead)
+    {
+        byte[] encodedKey = TestCbor.Encode(key);
+        int offset = s.OffsetOf(encodedKey) + encodedKey.Length;
+        Assert.Equal(expectedHead, s.Document[offset]);
+        return offset;
+    }
+
+    private static byte[] SetAfterKey(NitroSample s, string key, byte expectedHead, byte value) =>
+        Set(s.Document, SetAfterKeyOffset(s, key, expectedHead), value);
 
     private static byte[] Set(byte[] document, int offset, byte value)
     {
