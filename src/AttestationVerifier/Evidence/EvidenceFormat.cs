@@ -11,6 +11,7 @@ public readonly struct EvidenceFormat : IEquatable<EvidenceFormat>
     private const string TdxValue = "tdx";
     private const string SevSnpValue = "sev-snp";
     private const string NitroValue = "nitro";
+    private const string MaaValue = "maa";
 
     private readonly string? _value;
 
@@ -35,6 +36,9 @@ public readonly struct EvidenceFormat : IEquatable<EvidenceFormat>
 
     /// <summary>AWS Nitro attestation document (COSE_Sign1).</summary>
     public static EvidenceFormat Nitro { get; } = new(NitroValue);
+
+    /// <summary>Microsoft Azure Attestation token (compact JWS) presented as evidence.</summary>
+    public static EvidenceFormat Maa { get; } = new(MaaValue);
 
     /// <summary>The wire name, for example <c>simulated</c>.</summary>
     public string Value => _value ?? string.Empty;

@@ -23,4 +23,19 @@ public enum EvidenceFormatError
 
     /// <summary>A length field is outside the range the format allows.</summary>
     LengthOutOfRange = 7,
+
+    /// <summary>A map or object names the same key or member twice.</summary>
+    DuplicateField = 8,
+
+    /// <summary>A value has the wrong type for its field (text where bytes are required, ...).</summary>
+    UnexpectedType = 9,
+
+    /// <summary>A field that the format requires is absent.</summary>
+    MissingField = 10,
+
+    /// <summary>A field's value is outside what the format allows (unknown key, bad encoding, bad range).</summary>
+    InvalidValue = 11,
+
+    /// <summary>Values are nested deeper than the parser allows.</summary>
+    NestingTooDeep = 12,
 }
