@@ -45,7 +45,7 @@ public sealed class AttestationService : IDisposable
         IEvidenceVerifier[] verifiers =
         [
             new SimulatedEvidenceVerifier(options, timeProvider),
-            .. HardwareVerifiers.All.Select(v => new HardwareEvidenceVerifier(v, collateral, timeProvider)),
+            .. HardwareVerifiers.Evidence.Select(v => new HardwareEvidenceVerifier(v, collateral, timeProvider)),
         ];
         _verifiers = verifiers.ToDictionary(v => v.Format);
 

@@ -21,6 +21,12 @@ internal static class CertificateSignature
             return false;
         }
 
+        return VerifiedSignatureCache.Verify(subject.RawData, issuer.RawData, () => SignatureVerifies(subject, issuer));
+    }
+
+    private static bool SignatureVerifies(X509Certificate2 subject, X509Certificate2 issuer)
+    {
+
         ReadOnlyMemory<byte> tbs;
         string oid;
         byte[] signature;

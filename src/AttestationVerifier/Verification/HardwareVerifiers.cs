@@ -6,8 +6,16 @@ public static class HardwareVerifiers
     /// <summary>Every hardware verifier, in detection order (most specific first).</summary>
     public static IReadOnlyList<IHardwareVerifier> All { get; } =
     [
+        new Maa.MaaVerifier(),
+        new Nitro.NitroVerifier(),
         new SevSnp.SevSnpVerifier(),
     ];
+
+    /// <summary>
+    /// The kinds the verifier service accepts as evidence: everything but Azure Attestation tokens, which are
+    /// another verifier's verdict rather than hardware evidence.
+    /// </summary>
+    public static IEnumerable<IHardwareVerifier> Evidence => All.Where(v => v.Kind != "maa");
 
     /// <summary>The kinds, as `--kind` spells them.</summary>
     public static IEnumerable<string> Kinds => All.Select(v => v.Kind);

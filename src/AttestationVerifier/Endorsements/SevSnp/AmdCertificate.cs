@@ -111,15 +111,18 @@ internal sealed class AmdCertificate
             return false;
         }
 
-        try
+        return VerifiedSignatureCache.Verify(Certificate.RawData, issuer.RawData, () =>
         {
-            using RSA? key = issuer.GetRSAPublicKey();
-            return key is not null && key.VerifyData(_tbs, _signature, HashAlgorithmName.SHA384, RSASignaturePadding.Pss);
-        }
-        catch (CryptographicException)
-        {
-            return false;
-        }
+            try
+            {
+                using RSA? key = issuer.GetRSAPublicKey();
+                return key is not null && key.VerifyData(_tbs, _signature, HashAlgorithmName.SHA384, RSASignaturePadding.Pss);
+            }
+            catch (CryptographicException)
+            {
+                return false;
+            }
+        });
     }
 
     /// <summary>The productName extension ("Milan-B0", "Genoa"), if present.</summary>

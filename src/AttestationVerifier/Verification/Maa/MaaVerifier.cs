@@ -16,6 +16,7 @@
 // arrays as ".0", ".1"; strings as they are, numbers as written, booleans "true"/"false". TcbStatus is the
 // token's attester_tcb_status (MAA TDX profile) when present, else null.
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -26,7 +27,7 @@ using Enclave.AttestationVerifier.Evidence.Maa;
 namespace Enclave.AttestationVerifier.Verification.Maa;
 
 /// <summary>Verifies Azure Attestation tokens against a JWKS endorsement.</summary>
-public sealed class MaaVerifier : IHardwareVerifier
+public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
 {
     public const string KindName = "maa";
 
@@ -43,6 +44,9 @@ public sealed class MaaVerifier : IHardwareVerifier
     private static readonly byte[] s_p256Order = Convert.FromHexString("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
     private static readonly byte[] s_p384Order = Convert.FromHexString(
         "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973");
+
+    // Warm collateral: a JWKS document is parsed once per endorsement set, not once per token.
+    private static readonly ConditionalWeakTable<EndorsementDocument, ParsedDocument> s_parsedDocuments = new();
 
     private readonly MaaVerifierOptions _options;
 
@@ -85,6 +89,23 @@ public sealed class MaaVerifier : IHardwareVerifier
             // Defence in depth: a value of an unexpected shape deep inside a token or JWKS.
             return HardwareVerificationReport.Unusable(KindName, VerificationCodes.Malformed, $"the token or its JWKS could not be processed: {e.Message}");
         }
+    }
+
+    /// <inheritdoc/>
+    /// <exception cref="InvalidOperationException">The token does not parse or its key cannot be resolved.</exception>
+    public Func<bool> CreateSignatureWorkload(ReadOnlyMemory<byte> evidence, EndorsementSet endorsements, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(endorsements);
+        UnverifiedMaaToken token = MaaToken.Parse(evidence.Span);
+        List<VerificationProblem> errors = [];
+        TrustedKey key = ResolveKey(token, endorsements, at, errors)
+            ?? throw new InvalidOperationException($"the token's key does not resolve: {string.Join("; ", errors)}");
+        return () =>
+        {
+            List<VerificationProblem> problems = [];
+            CheckSignature(token, key, problems);
+            return problems.Count == 0;
+        };
     }
 
     private HardwareVerificationReport VerifyParsed(UnverifiedMaaToken token, EndorsementSet endorsements, DateTimeOffset at)
@@ -205,7 +226,7 @@ public sealed class MaaVerifier : IHardwareVerifier
         issuer = null;
         foreach (EndorsementDocument document in endorsements.Documents)
         {
-            using JsonDocument? json = TryParse(document.Bytes);
+            JsonDocument? json = s_parsedDocuments.GetValue(document, d => new ParsedDocument(TryParse(d.Bytes))).Json;
             if (json is null || json.RootElement.ValueKind != JsonValueKind.Object
                 || !json.RootElement.TryGetProperty("issuer", out JsonElement value)
                 || !json.RootElement.TryGetProperty("jwks_uri", out _))
@@ -239,7 +260,7 @@ public sealed class MaaVerifier : IHardwareVerifier
         List<JsonElement> matches = [];
         foreach (EndorsementDocument document in endorsements.Documents)
         {
-            using JsonDocument? json = TryParse(document.Bytes);
+            JsonDocument? json = s_parsedDocuments.GetValue(document, d => new ParsedDocument(TryParse(d.Bytes))).Json;
             if (json is null || json.RootElement.ValueKind != JsonValueKind.Object || !json.RootElement.TryGetProperty("keys", out JsonElement keys))
             {
                 continue;
@@ -704,4 +725,6 @@ public sealed class MaaVerifier : IHardwareVerifier
             Ecdsa?.Dispose();
         }
     }
+
+    private sealed record ParsedDocument(JsonDocument? Json);
 }

@@ -22,7 +22,7 @@ using Enclave.AttestationVerifier.Evidence.Nitro;
 namespace Enclave.AttestationVerifier.Verification.Nitro;
 
 /// <summary>Verifies Nitro attestation documents against the embedded AWS Nitro root. Endorsements are not needed.</summary>
-public sealed class NitroVerifier : IHardwareVerifier
+public sealed class NitroVerifier : IHardwareVerifier, ISignatureWorkload
 {
     public const string KindName = "nitro";
 
@@ -96,6 +96,22 @@ public sealed class NitroVerifier : IHardwareVerifier
 
         bool verified = errors.Count == 0;
         return new HardwareVerificationReport(KindName, verified, verified ? TcbStatus.UpToDate : null, claims, errors, identity);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>A warm verification checks the COSE_Sign1 ES384 signature; the certificate chain's signatures are
+    /// remembered once verified.</remarks>
+    /// <exception cref="EvidenceFormatException">The document does not parse.</exception>
+    public Func<bool> CreateSignatureWorkload(ReadOnlyMemory<byte> evidence, EndorsementSet endorsements, DateTimeOffset at)
+    {
+        UnverifiedNitroDocument document = NitroAttestationDocument.Parse(evidence.Span);
+        X509Certificate2 leaf = X509CertificateLoader.LoadCertificate(document.Certificate);
+        return () =>
+        {
+            List<VerificationProblem> problems = [];
+            CheckSignature(document, leaf, problems);
+            return problems.Count == 0;
+        };
     }
 
     private static void CheckHeader(UnverifiedNitroDocument document, List<VerificationProblem> errors)

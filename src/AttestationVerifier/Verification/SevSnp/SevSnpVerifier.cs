@@ -21,7 +21,7 @@ namespace Enclave.AttestationVerifier.Verification.SevSnp;
 /// <see cref="TcbStatus.UpToDate"/> whenever every check passes, and null otherwise: minimum TCB floors are a
 /// policy (appraisal) decision.
 /// </summary>
-public sealed class SevSnpVerifier : IHardwareVerifier
+public sealed class SevSnpVerifier : IHardwareVerifier, ISignatureWorkload
 {
     public const string KindName = "sev-snp";
     public const string AttestationType = "sevsnpvm";
@@ -93,6 +93,20 @@ public sealed class SevSnpVerifier : IHardwareVerifier
         return new HardwareVerificationReport(Kind, verified, verified ? TcbStatus.UpToDate : null, claims, errors, identity);
     }
 
+    /// <inheritdoc/>
+    /// <remarks>A warm verification checks the report's ECDSA P-384 signature; the VCEK/VLEK → ASK/ASVK → ARK
+    /// signatures are remembered once verified.</remarks>
+    /// <exception cref="InvalidOperationException">The report does not parse or no endorsement key verifies it.</exception>
+    public Func<bool> CreateSignatureWorkload(ReadOnlyMemory<byte> evidence, EndorsementSet endorsements, DateTimeOffset at)
+    {
+        ArgumentNullException.ThrowIfNull(endorsements);
+        SevSnpReport report = SevSnpReport.Parse(evidence.Span);
+        AmdCertificate vek = endorsements.Certificates.Select(AmdCertificate.TryCreate).OfType<AmdCertificate>()
+            .FirstOrDefault(c => (c.IsVcek || c.IsVlek) && SignatureVerifies(report, c))
+            ?? throw new InvalidOperationException("no endorsement key verifies the report");
+        return () => SignatureVerifies(report, vek);
+    }
+
     private sealed record ChainResult(AmdCertificate? EndorsementKey, SevSnpProduct Product);
 
     private ChainResult CheckChain(SevSnpReport report, List<AmdCertificate> certificates, IReadOnlyList<EndorsementCrl> crls, DateTimeOffset at, List<VerificationProblem> errors)
@@ -134,8 +148,13 @@ public sealed class SevSnpVerifier : IHardwareVerifier
             keys = others;
         }
 
-        AmdCertificate vek = keys.FirstOrDefault(k => SignatureVerifies(report, k)) ?? keys[0];
-        CheckReportSignature(report, vek, errors);
+        // Several candidate keys may be offered; the one whose key verifies the report is the endorsement key.
+        AmdCertificate? verifying = keys.FirstOrDefault(k => SignatureVerifies(report, k));
+        AmdCertificate vek = verifying ?? keys[0];
+        if (verifying is null)
+        {
+            CheckReportSignature(report, vek, errors);
+        }
 
         CheckValidity(vek, "the " + (vek.IsVlek ? "VLEK" : "VCEK"), at, errors);
 
