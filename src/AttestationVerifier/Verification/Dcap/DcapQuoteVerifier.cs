@@ -103,8 +103,7 @@ internal sealed class DcapQuoteVerifier
         {
             try
             {
-                string pem = Encoding.ASCII.GetString(quote.CertificationData).TrimEnd('\0');
-                quoteCertificates = EndorsementCollateralSource.PemCertificates(pem);
+                quoteCertificates = StrictPemChain(Encoding.ASCII.GetString(quote.CertificationData).TrimEnd('\0'));
             }
             catch (Exception ex) when (ex is CryptographicException or FormatException)
             {
@@ -195,6 +194,25 @@ internal sealed class DcapQuoteVerifier
         }
 
         Evaluate(s, tcbInfo, qeIdentity);
+    }
+
+    /// <summary>PEM CERTIFICATE blocks separated by whitespace only; anything else makes the chain unusable.</summary>
+    private static List<X509Certificate2> StrictPemChain(string pem)
+    {
+        List<X509Certificate2> result = [];
+        ReadOnlySpan<char> text = pem;
+        while (PemEncoding.TryFind(text, out PemFields fields))
+        {
+            if (!text[..fields.Location.Start].IsWhiteSpace() || !text[fields.Label].SequenceEqual("CERTIFICATE"))
+            {
+                throw new FormatException("the certification data holds text that is not a PEM CERTIFICATE block");
+            }
+
+            result.Add(X509CertificateLoader.LoadCertificate(Convert.FromBase64String(text[fields.Base64Data].ToString())));
+            text = text[fields.Location.End..];
+        }
+
+        return text.IsWhiteSpace() ? result : throw new FormatException("the certification data ends with text that is not a PEM CERTIFICATE block");
     }
 
     private static X509Certificate2? FindPck(DcapQuote quote, List<X509Certificate2> quoteCertificates, DcapCollateral collateral)
