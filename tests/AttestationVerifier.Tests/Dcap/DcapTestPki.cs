@@ -24,6 +24,9 @@ internal sealed record TestQuoteOptions
     public ushort QeIsvSvn { get; init; } = 8;
     public byte[]? QeMrSigner { get; init; }
     public bool IncludeRootInChain { get; init; } = true;
+
+    /// <summary>PEM to carry instead of the PKI's own PCK chain (for swapped-certificate cases).</summary>
+    public string? Chain { get; init; }
 }
 
 /// <summary>What the test collateral says.</summary>
@@ -149,7 +152,7 @@ internal sealed class DcapTestPki : IDisposable
         SHA256.HashData([.. attestationKey, .. authData]).CopyTo(qeReport, 320);
         byte[] qeSignature = PckKey.SignData(qeReport, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
 
-        string pem = Pem(Pck) + Pem(Ca) + (o.IncludeRootInChain ? Pem(Root) : string.Empty);
+        string pem = o.Chain ?? Pem(Pck) + Pem(Ca) + (o.IncludeRootInChain ? Pem(Root) : string.Empty);
         byte[] chain = [.. Encoding.ASCII.GetBytes(pem), 0];
         byte[] qeCertData = [.. qeReport, .. qeSignature, .. U16(32), .. authData, .. U16(5), .. U32(chain.Length), .. chain];
         byte[] signatureData = version == 3

@@ -1,4 +1,3 @@
-using System.Security.Cryptography.X509Certificates;
 using Enclave.AttestationVerifier.Endorsements;
 using Enclave.AttestationVerifier.Verification;
 using Enclave.AttestationVerifier.Verification.Dcap;
@@ -131,6 +130,17 @@ public sealed class DcapTestPkiTests : IDisposable
             data.Add(tdx, "pck_expired", VerificationCodes.CertificateExpired);
             data.Add(tdx, "root_crl_next_update", VerificationCodes.CrlInvalid);
             data.Add(tdx, "pck_crl_next_update", VerificationCodes.CrlInvalid);
+            data.Add(tdx, "pck_swapped", VerificationCodes.QuotingEnclaveInvalid);
+            data.Add(tdx, "pck_not_yet_valid", VerificationCodes.CertificateExpired);
+            data.Add(tdx, "intermediate_expired", VerificationCodes.CertificateExpired);
+            data.Add(tdx, "root_not_yet_valid", VerificationCodes.CertificateExpired);
+            data.Add(tdx, "tcb_signer_not_yet_valid", VerificationCodes.CertificateExpired);
+            data.Add(tdx, "tcb_info_not_yet_issued", VerificationCodes.CollateralExpired);
+            data.Add(tdx, "tcb_info_next_update", VerificationCodes.CollateralExpired);
+            data.Add(tdx, "qe_identity_not_yet_issued", VerificationCodes.CollateralExpired);
+            data.Add(tdx, "qe_identity_next_update", VerificationCodes.CollateralExpired);
+            data.Add(tdx, "root_crl_this_update", VerificationCodes.CrlInvalid);
+            data.Add(tdx, "pck_crl_this_update", VerificationCodes.CrlInvalid);
         }
 
         data.Add(true, "tdx_components_truncated", VerificationCodes.CollateralInvalid);
@@ -172,12 +182,30 @@ public sealed class DcapTestPkiTests : IDisposable
             case "pck_expired": at = DcapTestPki.Year(2038).AddSeconds(1); break;
             case "root_crl_next_update": at = DcapTestPki.RootCrlNext.AddSeconds(1); break;
             case "pck_crl_next_update": at = DcapTestPki.PckCrlNext.AddSeconds(1); break;
+            case "pck_not_yet_valid": at = DcapTestPki.Year(2022).AddSeconds(-1); break;
+            case "intermediate_expired": at = DcapTestPki.Year(2039).AddSeconds(1); break;
+            case "root_not_yet_valid": at = DcapTestPki.Year(2020).AddSeconds(-1); break;
+            case "tcb_signer_not_yet_valid": at = DcapTestPki.Year(2023).AddSeconds(-1); break;
+            case "tcb_info_not_yet_issued": at = DcapTestPki.TcbIssue.AddSeconds(-1); break;
+            case "tcb_info_next_update": at = DcapTestPki.TcbNext.AddSeconds(1); break;
+            case "qe_identity_not_yet_issued": at = DcapTestPki.QeIssue.AddSeconds(-1); break;
+            case "qe_identity_next_update": at = DcapTestPki.QeNext.AddSeconds(1); break;
+            case "root_crl_this_update": at = DcapTestPki.RootCrlThis.AddSeconds(-1); break;
+            case "pck_crl_this_update": at = DcapTestPki.PckCrlThis.AddSeconds(-1); break;
+            case "pck_swapped":
+                {
+                    // Another PCK of the same CA name and shape: its key did not sign the QE report.
+                    using var other = new DcapTestPki();
+                    byte[] quote = _pki.Quote(q with { Chain = DcapTestPki.Pem(other.Pck) + DcapTestPki.Pem(_pki.Ca) + DcapTestPki.Pem(_pki.Root) });
+                    DcapVectorMutationTests.AssertRejected(verifier.Verify(quote, _pki.Collateral(tdx, c), at), code);
+                    return;
+                }
+
             case "intermediate_swapped":
                 {
                     // Same name, other key: the PCK's signature does not verify with the only intermediate offered.
                     using var impostor = new DcapTestPki(caName: "CN=Test SGX PCK Platform CA, O=Enclave Tests");
-                    byte[] quote = _pki.Quote(q with { IncludeRootInChain = false });
-                    ReplaceChain(quote, impostor.Ca);
+                    byte[] quote = _pki.Quote(q with { Chain = DcapTestPki.Pem(_pki.Pck) + DcapTestPki.Pem(impostor.Ca) });
                     EndorsementSet e = Edit(tdx, c, j => j.Remove("pck_crl_issuer_chain"));
                     DcapVectorMutationTests.AssertRejected(verifier.Verify(quote, e, at), code);
                     return;
@@ -236,16 +264,6 @@ public sealed class DcapTestPkiTests : IDisposable
         System.Text.Json.Nodes.JsonObject json = System.Text.Json.Nodes.JsonNode.Parse(_pki.CollateralJson(tdx, c))!.AsObject();
         edit(json);
         return EndorsementSet.FromFiles([("collateral.json", System.Text.Encoding.UTF8.GetBytes(json.ToJsonString()))]);
-    }
-
-    private static void ReplaceChain(byte[] quote, X509Certificate2 ca)
-    {
-        // Put the impostor intermediate (same length: same name, same key size) where the real one is.
-        int start = quote.AsSpan().IndexOf("-----END CERTIFICATE-----"u8) + "-----END CERTIFICATE-----\n".Length;
-        byte[] replacement = System.Text.Encoding.ASCII.GetBytes(DcapTestPki.Pem(ca));
-        int end = start + quote.AsSpan(start).IndexOf("-----END CERTIFICATE-----"u8) + "-----END CERTIFICATE-----\n".Length;
-        Assert.Equal(end - start, replacement.Length);
-        replacement.CopyTo(quote, start);
     }
 
     private HardwareVerificationReport Verify(bool tdx, TestQuoteOptions q, TestCollateralOptions c) =>

@@ -136,6 +136,7 @@ public sealed class DcapVectorMutationTests
             data.Add(kind, "qe_identity.missing", VerificationCodes.CollateralMissing);
             data.Add(kind, "tcb_info_issuer_chain.swapped", VerificationCodes.CollateralInvalid);
             data.Add(kind, "pck_crl.swapped", VerificationCodes.CrlInvalid);
+            data.Add(kind, "root_ca_crl.swapped", VerificationCodes.CrlInvalid);
             data.Add(kind, "tcb_info.swapped", VerificationCodes.CollateralMismatch);
             data.Add(kind, "qe_identity.swapped", VerificationCodes.CollateralMismatch);
         }
@@ -184,6 +185,9 @@ public sealed class DcapVectorMutationTests
             case "pck_crl.swapped":
                 c["pck_crl"] = c["root_ca_crl"]!.GetValue<string>();
                 break;
+            case "root_ca_crl.swapped":
+                c["root_ca_crl"] = c["pck_crl"]!.GetValue<string>();
+                break;
             case "tcb_info.swapped" or "qe_identity.swapped":
                 string doc = change[..change.IndexOf('.', StringComparison.Ordinal)];
                 c[doc] = o[doc]!.GetValue<string>();
@@ -214,6 +218,11 @@ public sealed class DcapVectorMutationTests
             data.Add(kind, "pck_ca.notBefore", -1, VerificationCodes.CertificateExpired);
             data.Add(kind, "tcb_signer.notBefore", -1, VerificationCodes.CertificateExpired);
             data.Add(kind, "tcb_signer.notAfter", 1, VerificationCodes.CertificateExpired);
+            data.Add(kind, "pck_crl.nextUpdate", 1, VerificationCodes.CrlInvalid);
+            data.Add(kind, "root_ca_crl.nextUpdate", 1, VerificationCodes.CrlInvalid);
+            data.Add(kind, "pck_ca.notAfter", 1, VerificationCodes.CertificateExpired);
+            data.Add(kind, "root.notBefore", -1, VerificationCodes.CertificateExpired);
+            data.Add(kind, "root.notAfter", 1, VerificationCodes.CertificateExpired);
         }
 
         return data;
@@ -237,6 +246,11 @@ public sealed class DcapVectorMutationTests
             "qe_identity.nextUpdate" => Field("qe_identity", "nextUpdate"),
             "pck_crl.thisUpdate" => Enclave.AttestationVerifier.Endorsements.Dcap.DcapCrl.Parse(Convert.FromHexString(c["pck_crl"]!.GetValue<string>())).ThisUpdate,
             "root_ca_crl.thisUpdate" => Enclave.AttestationVerifier.Endorsements.Dcap.DcapCrl.Parse(Convert.FromHexString(c["root_ca_crl"]!.GetValue<string>())).ThisUpdate,
+            "pck_crl.nextUpdate" => Enclave.AttestationVerifier.Endorsements.Dcap.DcapCrl.Parse(Convert.FromHexString(c["pck_crl"]!.GetValue<string>())).NextUpdate!.Value,
+            "root_ca_crl.nextUpdate" => Enclave.AttestationVerifier.Endorsements.Dcap.DcapCrl.Parse(Convert.FromHexString(c["root_ca_crl"]!.GetValue<string>())).NextUpdate!.Value,
+            "pck_ca.notAfter" => quoteCerts[1].NotAfter.ToUniversalTime(),
+            "root.notBefore" => quoteCerts[2].NotBefore.ToUniversalTime(),
+            "root.notAfter" => quoteCerts[2].NotAfter.ToUniversalTime(),
             "pck.notBefore" => quoteCerts[0].NotBefore.ToUniversalTime(),
             "pck.notAfter" => quoteCerts[0].NotAfter.ToUniversalTime(),
             "pck_ca.notBefore" => quoteCerts[1].NotBefore.ToUniversalTime(),
