@@ -398,6 +398,28 @@ public sealed class DcapVectorMutationTests
         AssertRejected(Verify(vector.Kind, q, vector.Endorsements(), vector.At), code);
     }
 
+    [Theory]
+    [InlineData("sgx")]
+    [InlineData("tdx")]
+    public void Setting_the_debug_bit_of_a_genuine_quote_breaks_its_signature(string kind)
+    {
+        DcapVector vector = Vector(kind);
+        byte[] q = (byte[])vector.Quote.Clone();
+        if (kind == "sgx")
+        {
+            q[48 + 48] |= 0x02;
+        }
+        else
+        {
+            q[48 + 120] |= 0x01;
+        }
+
+        HardwareVerificationReport report = Verify(kind, q, vector.Endorsements(), vector.At);
+
+        AssertRejected(report, VerificationCodes.EvidenceSignatureInvalid);
+        Assert.True(report.Identity!.Debug);
+    }
+
     [Fact]
     public void Trailing_bytes_after_the_signature_data_are_tolerated_and_counted()
     {
