@@ -93,3 +93,19 @@ public sealed class DcapSyntheticRootTests
         Assert.Equal("00707f000000", report.Claims["pck.fmspc"]);
     }
 }
+
+public sealed class DcapEndorsementLoadingTests
+{
+    [Fact]
+    public void Collateral_json_with_pem_strings_inside_is_a_document_not_a_pem_file()
+    {
+        DcapVector vector = DcapVector.Load("sgx", "dcap-qvl-sgx-v3-processor-ca-2025");
+
+        Enclave.AttestationVerifier.Endorsements.EndorsementSet set = vector.Endorsements();
+
+        Assert.Single(set.Documents);
+        Assert.Single(set.Certificates);
+        Assert.Equal("44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3",
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(set.Certificates[0].RawData)));
+    }
+}

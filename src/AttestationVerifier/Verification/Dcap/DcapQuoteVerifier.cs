@@ -123,7 +123,11 @@ internal sealed class DcapQuoteVerifier
             return;
         }
 
-        DcapCollateral collateral = _collateral.Get(endorsements, new DcapCollateralRequest(_tdx, null));
+        // A quote carrying its PCK chain names its FMSPC before collateral is looked up; otherwise the PCK
+        // certificate itself comes from the collateral and the lookup is repeated once the FMSPC is known.
+        DcapCollateral? collateral = quote.CertificationDataType == DcapQuote.CertificationDataPckChain
+            ? null
+            : _collateral.Get(endorsements, new DcapCollateralRequest(_tdx, null));
         X509Certificate2? pck = FindPck(quote, quoteCertificates, collateral);
         if (pck is null)
         {
@@ -147,10 +151,9 @@ internal sealed class DcapQuoteVerifier
             s.Fail(VerificationCodes.QuotingEnclaveInvalid, "the QE report signature does not verify with the PCK certificate's key");
         }
 
-        if (collateral.TcbInfo is not null && s.Pck is not null)
+        if (collateral is null || (collateral.TcbInfo is not null && s.Pck is not null))
         {
-            // Ask again now that the FMSPC is known, so the right TCB info is picked when several are offered.
-            collateral = _collateral.Get(endorsements, new DcapCollateralRequest(_tdx, Convert.ToHexStringLower(s.Pck.Fmspc)));
+            collateral = _collateral.Get(endorsements, new DcapCollateralRequest(_tdx, s.Pck is null ? null : Convert.ToHexStringLower(s.Pck.Fmspc)));
         }
 
         foreach (string problem in collateral.Problems)
@@ -215,7 +218,7 @@ internal sealed class DcapQuoteVerifier
         return text.IsWhiteSpace() ? result : throw new FormatException("the certification data ends with text that is not a PEM CERTIFICATE block");
     }
 
-    private static X509Certificate2? FindPck(DcapQuote quote, List<X509Certificate2> quoteCertificates, DcapCollateral collateral)
+    private static X509Certificate2? FindPck(DcapQuote quote, List<X509Certificate2> quoteCertificates, DcapCollateral? collateral)
     {
         static bool HasSgxExtension(X509Certificate2 c) => c.Extensions.Any(e => string.Equals(e.Oid?.Value, PckExtensions.ExtensionOid, StringComparison.Ordinal));
 
@@ -224,7 +227,7 @@ internal sealed class DcapQuoteVerifier
             return quoteCertificates.FirstOrDefault(HasSgxExtension);
         }
 
-        List<X509Certificate2> offered = collateral.Certificates.Where(HasSgxExtension).ToList();
+        List<X509Certificate2> offered = collateral?.Certificates.Where(HasSgxExtension).ToList() ?? [];
         if (quote.CertificationDataType == DcapQuote.CertificationDataPpidCleartext)
         {
             byte[] ppid = quote.CertificationData[..16];
