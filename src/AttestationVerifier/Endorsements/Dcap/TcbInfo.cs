@@ -110,8 +110,7 @@ public sealed record TcbInfo(
             }
         }
 
-        DateTimeOffset? date = level.TryGetProperty("tcbDate", out JsonElement d) ? DcapJson.Date(level, "tcbDate") : null;
-        _ = d;
+        DateTimeOffset? date = level.TryGetProperty("tcbDate", out _) ? DcapJson.Date(level, "tcbDate") : null;
         return new TcbLevel(sgx, DcapJson.Int(tcb, "pcesvn"), tdx, date, DcapJson.String(level, "tcbStatus"), DcapJson.Advisories(level));
     }
 

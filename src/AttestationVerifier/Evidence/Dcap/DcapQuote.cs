@@ -243,7 +243,7 @@ public sealed record DcapQuote
         byte[] qeAuthData;
         if (version == 3)
         {
-            (qeReport, qeReportSignature, qeAuthData, certType, certData) = ReadQeReportAndCertification(ref s, allowNestedQeReport: false);
+            (qeReport, qeReportSignature, qeAuthData, certType, certData) = ReadQeReportAndCertification(ref s);
             outerType = certType;
         }
         else
@@ -262,7 +262,7 @@ public sealed record DcapQuote
                 throw new EvidenceFormatException(r.Format, EvidenceFormatError.LengthOutOfRange, "certification_data_len", lengthOffset, $"{outerLength} bytes declared, {s.Remaining} left in the signature data");
             }
 
-            (qeReport, qeReportSignature, qeAuthData, certType, certData) = ReadQeReportAndCertification(ref s, allowNestedQeReport: false);
+            (qeReport, qeReportSignature, qeAuthData, certType, certData) = ReadQeReportAndCertification(ref s);
         }
 
         if (s.Remaining != 0)
@@ -309,7 +309,7 @@ public sealed record DcapQuote
             && BinaryPrimitives.ReadUInt32LittleEndian(evidence[4..]) == teeType;
     }
 
-    private static (SgxReportBody, byte[], byte[], ushort, byte[]) ReadQeReportAndCertification(ref Reader s, bool allowNestedQeReport)
+    private static (SgxReportBody, byte[], byte[], ushort, byte[]) ReadQeReportAndCertification(ref Reader s)
     {
         SgxReportBody qeReport = SgxReportBody.Parse(s.Take(SgxReportBody.Size, "qe_report"));
         byte[] qeReportSignature = s.Take(64, "qe_report_signature").ToArray();
@@ -317,7 +317,7 @@ public sealed record DcapQuote
         byte[] authData = s.Take(authLength, "qe_auth_data").ToArray();
         int typeOffset = s.Offset;
         ushort type = s.U16("certification_data_type");
-        if (type is 0 or > 7 || (type == CertificationDataQeReport && !allowNestedQeReport))
+        if (type is 0 or CertificationDataQeReport or > 7)
         {
             throw new EvidenceFormatException(s.Format, EvidenceFormatError.UnsupportedVersion, "certification_data_type", typeOffset, $"certification data type {type} is not 1..5 or 7");
         }

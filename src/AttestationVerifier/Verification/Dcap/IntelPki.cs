@@ -107,7 +107,7 @@ internal sealed class IntelPki(X509Certificate2 root)
     public static bool VerifyRaw(X509Certificate2 signer, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)
     {
         using ECDsa? key = signer.GetECDsaPublicKey();
-        return key is not null && signature.Length == 64 && CertificateKeysIsP256(key)
+        return key is not null && signature.Length == 64 && IsP256(key)
             && key.VerifyData(data, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
     }
 
@@ -129,7 +129,7 @@ internal sealed class IntelPki(X509Certificate2 root)
         }
     }
 
-    private static bool CertificateKeysIsP256(ECDsa key) => key.KeySize == 256;
+    private static bool IsP256(ECDsa key) => key.KeySize == 256;
 
     private static bool IsSelfIssued(X509Certificate2 certificate) =>
         certificate.SubjectName.RawData.AsSpan().SequenceEqual(certificate.IssuerName.RawData);
