@@ -92,13 +92,14 @@ public sealed class EndorsementSet
                 throw new EndorsementException($"endorsement '{name}' is {bytes.Length} bytes; the limit is {MaxFileBytes}");
             }
 
-            if (LooksLikePem(bytes))
-            {
-                ReadPem(name, bytes, certificates, crls);
-            }
-            else if (LooksLikeJson(bytes))
+            // JSON first: collateral JSON (dcap-qvl) carries PEM chains inside its strings.
+            if (LooksLikeJson(bytes))
             {
                 documents.Add(new EndorsementDocument(name, bytes));
+            }
+            else if (LooksLikePem(bytes))
+            {
+                ReadPem(name, bytes, certificates, crls);
             }
             else if (TryDerCertificate(bytes) is { } certificate)
             {

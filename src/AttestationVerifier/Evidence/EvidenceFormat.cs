@@ -28,7 +28,7 @@ public readonly struct EvidenceFormat : IEquatable<EvidenceFormat>
     /// <summary>Intel SGX DCAP ECDSA quote, version 3.</summary>
     public static EvidenceFormat Sgx { get; } = new(SgxValue);
 
-    /// <summary>Intel TDX quote, version 4.</summary>
+    /// <summary>Intel TDX quote, version 4 or 5 (TD 1.0 or TD 1.5 body).</summary>
     public static EvidenceFormat Tdx { get; } = new(TdxValue);
 
     /// <summary>AMD SEV-SNP attestation report with its VCEK/ASK/ARK chain.</summary>
