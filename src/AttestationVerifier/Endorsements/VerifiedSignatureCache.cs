@@ -42,6 +42,16 @@ internal static class VerifiedSignatureCache
         return true;
     }
 
+    /// <summary>As <see cref="Verify(ReadOnlySpan{byte}, ReadOnlySpan{byte}, Func{bool})"/> for a detached
+    /// signature: the key covers the signed data, the signature and the signer.</summary>
+    public static bool Verify(ReadOnlySpan<byte> signedData, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> signer, Func<bool> verify)
+    {
+        byte[] both = new byte[signedData.Length + signature.Length];
+        signedData.CopyTo(both);
+        signature.CopyTo(both.AsSpan(signedData.Length));
+        return Verify(both, signer, verify);
+    }
+
     /// <summary>Forgets everything (tests and benchmarks that measure cold verification).</summary>
     public static void Clear() => s_verified.Clear();
 

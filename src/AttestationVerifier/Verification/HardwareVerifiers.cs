@@ -9,6 +9,8 @@ public static class HardwareVerifiers
         new Maa.MaaVerifier(),
         new Nitro.NitroVerifier(),
         new SevSnp.SevSnpVerifier(),
+        new Dcap.SgxVerifier(),
+        new Dcap.TdxVerifier(),
     ];
 
     /// <summary>

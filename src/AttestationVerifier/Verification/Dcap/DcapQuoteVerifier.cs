@@ -84,6 +84,21 @@ internal sealed class DcapQuoteVerifier
             DcapClaims.Identity(quote, state.Pck, state.Status));
     }
 
+    /// <summary>The signature checks a warm verification performs per quote: the quote by its attestation key and
+    /// the QE report by the PCK key (chains, CRLs and collateral signatures are remembered once verified).</summary>
+    /// <exception cref="InvalidOperationException">The quote does not parse or names no PCK certificate.</exception>
+    public Func<bool> CreateSignatureWorkload(ReadOnlyMemory<byte> evidence, EndorsementSet endorsements)
+    {
+        DcapQuote quote = DcapQuote.Parse(evidence.Span);
+        List<X509Certificate2> quoteCertificates = quote.CertificationDataType == DcapQuote.CertificationDataPckChain
+            ? StrictPemChain(Encoding.ASCII.GetString(quote.CertificationData).TrimEnd('\0'))
+            : [];
+        DcapCollateral collateral = _collateral.Get(endorsements, new DcapCollateralRequest(_tdx, null));
+        X509Certificate2 pck = FindPck(quote, quoteCertificates, collateral) ?? throw new InvalidOperationException("no PCK certificate for the quote");
+        return () => IntelPki.VerifyWithRawKey(quote.AttestationKey, quote.SignedRegion, quote.Signature)
+            && IntelPki.VerifyRaw(pck, quote.QeReport.Raw, quote.QeReportSignature);
+    }
+
     private void VerifyCore(State s, EndorsementSet endorsements)
     {
         DcapQuote quote = s.Quote;
@@ -334,7 +349,7 @@ internal sealed class DcapQuoteVerifier
         IEnumerable<X509Certificate2> candidates = doc.IssuerChain.Count > 0
             ? doc.IssuerChain.Take(1)
             : collateral.Certificates.Where(c => !IsCa(c) && !c.Extensions.Any(e => string.Equals(e.Oid?.Value, PckExtensions.ExtensionOid, StringComparison.Ordinal)));
-        X509Certificate2? signer = candidates.FirstOrDefault(c => IntelPki.VerifyRaw(c, doc.Body, doc.Signature));
+        X509Certificate2? signer = candidates.FirstOrDefault(c => IntelPki.VerifyRawCollateral(c, doc.Body, doc.Signature));
         if (signer is null)
         {
             s.Fail(VerificationCodes.CollateralInvalid, $"the {what} signature does not verify with the TCB signing certificate ({doc.Source})");

@@ -1,6 +1,7 @@
 using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Enclave.AttestationVerifier.Endorsements;
 using Enclave.AttestationVerifier.Endorsements.Dcap;
 
 namespace Enclave.AttestationVerifier.Verification.Dcap;
@@ -90,7 +91,8 @@ internal sealed class IntelPki(X509Certificate2 root)
             return $"{what} is issued by '{crl.Issuer.Name}', not '{issuer.Subject}'";
         }
 
-        if (!string.Equals(crl.SignatureAlgorithm, EcdsaWithSha256Oid, StringComparison.Ordinal) || !VerifyDer(issuer, crl.SignedBytes, crl.Signature))
+        if (!string.Equals(crl.SignatureAlgorithm, EcdsaWithSha256Oid, StringComparison.Ordinal)
+            || !VerifiedSignatureCache.Verify(crl.SignedBytes, crl.Signature, issuer.RawData, () => VerifyDer(issuer, crl.SignedBytes, crl.Signature)))
         {
             return $"{what}: the signature does not verify with '{issuer.Subject}'";
         }
@@ -110,6 +112,10 @@ internal sealed class IntelPki(X509Certificate2 root)
         return key is not null && signature.Length == 64 && IsP256(key)
             && key.VerifyData(data, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
     }
+
+    /// <summary>As <see cref="VerifyRaw"/> for collateral (TCB info, QE identity): remembered once it verifies.</summary>
+    public static bool VerifyRawCollateral(X509Certificate2 signer, byte[] data, byte[] signature) =>
+        VerifiedSignatureCache.Verify(data, signature, signer.RawData, () => VerifyRaw(signer, data, signature));
 
     /// <summary>ECDSA P-256 SHA-256 with a key given as the raw 64-byte x||y point.</summary>
     public static bool VerifyWithRawKey(ReadOnlySpan<byte> xy, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)
@@ -137,7 +143,10 @@ internal sealed class IntelPki(X509Certificate2 root)
     private static bool IsCa(X509Certificate2 certificate) =>
         certificate.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is { CertificateAuthority: true };
 
-    private static bool VerifiesCertificate(X509Certificate2 child, X509Certificate2 issuer)
+    private static bool VerifiesCertificate(X509Certificate2 child, X509Certificate2 issuer) =>
+        VerifiedSignatureCache.Verify(child.RawData, issuer.RawData, () => CertificateSignatureVerifies(child, issuer));
+
+    private static bool CertificateSignatureVerifies(X509Certificate2 child, X509Certificate2 issuer)
     {
         try
         {

@@ -9,7 +9,7 @@ namespace Enclave.AttestationVerifier.Verification.Dcap;
 /// Verifies Intel SGX DCAP ECDSA quotes (version 3) against the embedded Intel SGX Root CA and the collateral in
 /// the endorsement set (dcap-qvl collateral JSON or raw PCS files). See <see cref="DcapQuoteVerifier"/> for the checks.
 /// </summary>
-public sealed class SgxVerifier : IHardwareVerifier
+public sealed class SgxVerifier : IHardwareVerifier, ISignatureWorkload
 {
     private readonly DcapQuoteVerifier _core;
 
@@ -37,4 +37,7 @@ public sealed class SgxVerifier : IHardwareVerifier
 
     public HardwareVerificationReport Verify(ReadOnlyMemory<byte> evidence, EndorsementSet endorsements, DateTimeOffset at) =>
         _core.Verify(evidence, endorsements, at);
+
+    public Func<bool> CreateSignatureWorkload(ReadOnlyMemory<byte> evidence, EndorsementSet endorsements, DateTimeOffset at) =>
+        _core.CreateSignatureWorkload(evidence, endorsements);
 }
