@@ -112,23 +112,28 @@ public sealed class AuditLog
     /// size, otherwise the one carried by entry <paramref name="treeSize"/> + 1. Its signature is checked.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The size is not between 1 and the current size.</exception>
     /// <exception cref="AuditProofException">The stored tree head does not verify.</exception>
-    public SignedTreeHead GetSignedTreeHead(long treeSize)
+    public SignedTreeHead GetSignedTreeHead(long treeSize) => GetSignedTreeHead(_store, PublicKey, treeSize);
+
+    /// <inheritdoc cref="GetSignedTreeHead(long)"/>
+    public static SignedTreeHead GetSignedTreeHead(IKeyBrokerStore store, Jwk auditPublicKey, long treeSize)
     {
-        AuditHeadRecord head = _store.GetAuditHead() ?? throw new ArgumentOutOfRangeException(nameof(treeSize), "The audit log is empty.");
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(auditPublicKey);
+        AuditHeadRecord head = store.GetAuditHead() ?? throw new ArgumentOutOfRangeException(nameof(treeSize), "The audit log is empty.");
         ArgumentOutOfRangeException.ThrowIfLessThan(treeSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(treeSize, head.Size);
         if (treeSize == head.Size)
         {
-            SignedTreeHead current = SignedTreeHead.Verify(head.Signature, PublicKey);
+            SignedTreeHead current = SignedTreeHead.Verify(head.Signature, auditPublicKey);
             return current.SameValues(head.Size, head.HeadHash)
                 ? current
                 : throw new AuditProofException("the head record differs from what its signature covers");
         }
 
-        AuditEntryRecord next = _store.GetAuditEntry(treeSize + 1)
+        AuditEntryRecord next = store.GetAuditEntry(treeSize + 1)
             ?? throw new AuditProofException($"entry {treeSize + 1}, which carries the tree head of size {treeSize}, is missing");
         SignedTreeHead carried = SignedTreeHead.Verify(EmbeddedTreeHead(next.Body) ?? throw new AuditProofException(
-            $"entry {treeSize + 1} carries no tree head"), PublicKey);
+            $"entry {treeSize + 1} carries no tree head"), auditPublicKey);
         return carried.TreeSize == treeSize
             ? carried
             : throw new AuditProofException($"entry {treeSize + 1} carries the tree head of size {carried.TreeSize}");
@@ -138,32 +143,40 @@ public sealed class AuditLog
     /// <paramref name="treeSize"/> (default: the current size).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The entry or size is out of range.</exception>
     /// <exception cref="AuditProofException">The stored log does not match its signed tree head (run Verify).</exception>
-    public AuditInclusionProof ProveInclusion(long sequence, long? treeSize = null)
+    public AuditInclusionProof ProveInclusion(long sequence, long? treeSize = null) => ProveInclusion(_store, PublicKey, sequence, treeSize);
+
+    /// <inheritdoc cref="ProveInclusion(long, long?)"/>
+    public static AuditInclusionProof ProveInclusion(IKeyBrokerStore store, Jwk auditPublicKey, long sequence, long? treeSize = null)
     {
-        long size = treeSize ?? _store.GetAuditHead()?.Size ?? 0;
+        ArgumentNullException.ThrowIfNull(store);
+        long size = treeSize ?? store.GetAuditHead()?.Size ?? 0;
         ArgumentOutOfRangeException.ThrowIfLessThan(sequence, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(sequence, size);
-        SignedTreeHead head = GetSignedTreeHead(size);
-        List<byte[]> leaves = ReadLeaves(size);
+        SignedTreeHead head = GetSignedTreeHead(store, auditPublicKey, size);
+        List<byte[]> leaves = ReadLeaves(store, size);
         if (!MerkleTree.Root(leaves).AsSpan().SequenceEqual(head.RootHash))
         {
             throw new AuditProofException($"the stored entries 1 to {size} do not hash to the signed root; run audit verify");
         }
 
-        AuditEntry entry = GetEntry(sequence)!;
+        AuditEntry entry = ToEntry(store.GetAuditEntry(sequence)!);
         return new AuditInclusionProof(sequence - 1, leaves[(int)(sequence - 1)], MerkleTree.InclusionPath(leaves, sequence - 1, size), head, entry);
     }
 
     /// <summary>A consistency proof between the signed tree heads of sizes <paramref name="fromSize"/> and <paramref name="toSize"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The sizes are out of range.</exception>
     /// <exception cref="AuditProofException">The stored log does not match its signed tree heads (run Verify).</exception>
-    public AuditConsistencyProof ProveConsistency(long fromSize, long toSize)
+    public AuditConsistencyProof ProveConsistency(long fromSize, long toSize) => ProveConsistency(_store, PublicKey, fromSize, toSize);
+
+    /// <inheritdoc cref="ProveConsistency(long, long)"/>
+    public static AuditConsistencyProof ProveConsistency(IKeyBrokerStore store, Jwk auditPublicKey, long fromSize, long toSize)
     {
+        ArgumentNullException.ThrowIfNull(store);
         ArgumentOutOfRangeException.ThrowIfLessThan(fromSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(fromSize, toSize);
-        SignedTreeHead from = GetSignedTreeHead(fromSize);
-        SignedTreeHead to = GetSignedTreeHead(toSize);
-        List<byte[]> leaves = ReadLeaves(toSize);
+        SignedTreeHead from = GetSignedTreeHead(store, auditPublicKey, fromSize);
+        SignedTreeHead to = GetSignedTreeHead(store, auditPublicKey, toSize);
+        List<byte[]> leaves = ReadLeaves(store, toSize);
         if (!MerkleTree.Root(leaves).AsSpan().SequenceEqual(to.RootHash))
         {
             throw new AuditProofException($"the stored entries 1 to {toSize} do not hash to the signed root; run audit verify");
@@ -436,10 +449,10 @@ public sealed class AuditLog
         return frontier;
     }
 
-    private List<byte[]> ReadLeaves(long size)
+    private static List<byte[]> ReadLeaves(IKeyBrokerStore store, long size)
     {
         var leaves = new List<byte[]>();
-        foreach (AuditEntryRecord record in _store.ReadAuditEntries(1))
+        foreach (AuditEntryRecord record in store.ReadAuditEntries(1))
         {
             if (leaves.Count >= size)
             {
