@@ -25,6 +25,7 @@ public sealed class KeyBrokerService : IDisposable
     private const int MaxOwnerKeyLength = 8 * 1024;
     private const int MaxAuditTextLength = 4096;
     private const int MaxAuditFieldLength = 128;
+    private const string NotOwnedDetail = "the signer owns no key of this name";
     private static readonly string[] s_ownerAlgorithms = ["ES256"];
 
     private readonly KeyBrokerOptions _options;
@@ -154,6 +155,11 @@ public sealed class KeyBrokerService : IDisposable
             return Deny(keyName, null, token, ReasonCode.KeyNotFound, tokenStage: false, "no key of this name exists");
         }
 
+        if (KeyStore.IsDeleted(record))
+        {
+            return Deny(keyName, record.Version, token, ReasonCode.KeyNotFound, tokenStage: false, "the key was deleted by its owner");
+        }
+
         if (!record.Enabled)
         {
             return Deny(keyName, record.Version, token, ReasonCode.KeyDisabled, tokenStage: false, "the latest version of the key is disabled");
@@ -216,6 +222,14 @@ public sealed class KeyBrokerService : IDisposable
     /// <summary>Enables or disables the latest version of an owned key (<c>op</c> "setEnabled").</summary>
     public OwnerRequestOutcome SetKeyEnabled(string ownerJwk, string signedRequest) =>
         HandleOwnerRequest(ownerJwk, signedRequest, OwnerOperation.SetEnabled);
+
+    /// <summary>Adds a version with a new data key (<c>op</c> "rotate"); releases use it from now on.</summary>
+    public OwnerRequestOutcome RotateKey(string ownerJwk, string signedRequest) =>
+        HandleOwnerRequest(ownerJwk, signedRequest, OwnerOperation.Rotate);
+
+    /// <summary>Deletes an owned key (<c>op</c> "delete"): no version is released again.</summary>
+    public OwnerRequestOutcome DeleteKey(string ownerJwk, string signedRequest) =>
+        HandleOwnerRequest(ownerJwk, signedRequest, OwnerOperation.Delete);
 
     /// <summary>Handles any owner request; with <paramref name="expected"/> the request's <c>op</c> must match.</summary>
     public OwnerRequestOutcome HandleOwnerRequest(string ownerJwk, string signedRequest, OwnerOperation? expected = null)
@@ -363,9 +377,16 @@ public sealed class KeyBrokerService : IDisposable
         }
 
         KeyVersionRecord? latest = transaction.GetLatestKey(request.Name);
-        if (latest is not null && !string.Equals(latest.OwnerThumbprint, owner, StringComparison.Ordinal))
+        bool owned = latest is not null && string.Equals(latest.OwnerThumbprint, owner, StringComparison.Ordinal);
+        if (latest is not null && !owned && request.Operation == OwnerOperation.Register)
         {
-            return OwnerRequestOutcome.Failure(OwnerRequestError.NotOwner, "the key name belongs to another owner");
+            return OwnerRequestOutcome.Failure(OwnerRequestError.NotOwner, "the key name is registered to another owner");
+        }
+
+        if (request.Operation != OwnerOperation.Register && (!owned || KeyStore.IsDeleted(latest!)))
+        {
+            // The same answer for a missing key, a deleted key and another owner's key.
+            return OwnerRequestOutcome.Failure(OwnerRequestError.NotOwner, NotOwnedDetail);
         }
 
         KeyVersionRecord result;
@@ -376,16 +397,19 @@ public sealed class KeyBrokerService : IDisposable
                 result = _keys.AddVersion(transaction, request.Name, (latest?.Version ?? 0) + 1, owner, dataKey, policy!.Json);
                 kind = AuditEntryKind.KeyRegistered;
                 break;
+            case OwnerOperation.Rotate:
+                result = _keys.AddVersion(transaction, request.Name, latest!.Version + 1, owner, dataKey, policy?.Json ?? latest.PolicyJson);
+                kind = AuditEntryKind.KeyVersionAdded;
+                break;
+            case OwnerOperation.Delete:
+                result = _keys.Delete(transaction, latest!);
+                kind = AuditEntryKind.KeyDeleted;
+                break;
             case OwnerOperation.UpdatePolicy:
             case OwnerOperation.SetEnabled:
-                if (latest is null)
-                {
-                    return OwnerRequestOutcome.Failure(OwnerRequestError.NotOwner, "the signer owns no key of this name");
-                }
-
                 KeyVersionRecord? replaced = request.Operation == OwnerOperation.UpdatePolicy
-                    ? _keys.Replace(transaction, latest, policy!.Json, latest.Enabled)
-                    : _keys.Replace(transaction, latest, latest.PolicyJson, request.Enabled!.Value);
+                    ? _keys.Replace(transaction, latest!, policy!.Json, latest!.Enabled)
+                    : _keys.Replace(transaction, latest!, latest!.PolicyJson, request.Enabled!.Value);
                 if (replaced is null)
                 {
                     return OwnerRequestOutcome.Failure(OwnerRequestError.KeyIntegrityFailure, "the stored key record does not authenticate under the master key");
@@ -403,6 +427,7 @@ public sealed class KeyBrokerService : IDisposable
             ["key"] = result.Name,
             ["version"] = result.Version,
             ["owner"] = owner,
+            ["operation"] = request.Operation.ToString(),
             ["requestId"] = request.RequestId,
             ["policySha256"] = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(result.PolicyJson))),
             ["enabled"] = result.Enabled,

@@ -57,6 +57,27 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
         });
     }
 
+    public override Task<ManageKeyResponse> ManageKey(SignedOwnerRequest request, ServerCallContext context)
+    {
+        OwnerRequestOutcome outcome = _service.HandleOwnerRequest(request.OwnerKey, request.SignedRequest);
+        if (!outcome.Succeeded)
+        {
+            StatusCode status = outcome.Error is OwnerRequestError.Malformed or OwnerRequestError.InvalidKeyName
+                or OwnerRequestError.InvalidPolicy or OwnerRequestError.InvalidDataKey or OwnerRequestError.UnsupportedOwnerKey
+                ? StatusCode.InvalidArgument
+                : StatusCode.PermissionDenied;
+            throw Rpc(status, outcome.Error?.ToString() ?? "Rejected", outcome.Detail);
+        }
+
+        return Task.FromResult(new ManageKeyResponse
+        {
+            KeyName = outcome.KeyName ?? string.Empty,
+            KeyVersion = outcome.KeyVersion?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty,
+            ReceiptId = outcome.ReceiptId ?? string.Empty,
+            Detail = outcome.Detail,
+        });
+    }
+
     public override Task<GetImportKeyResponse> GetImportKey(GetImportKeyRequest request, ServerCallContext context) =>
         Task.FromResult(new GetImportKeyResponse { Jwk = _service.ImportKey.ToJson() });
 
