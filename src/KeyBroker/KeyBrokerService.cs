@@ -121,10 +121,17 @@ public sealed class KeyBrokerService : IDisposable
     /// <paramref name="attestationToken"/> describes, or denies. Both outcomes are in the audit log when
     /// this returns.</summary>
     /// <exception cref="Microsoft.Data.Sqlite.SqliteException">The store failed; nothing was released.</exception>
-    public async Task<ReleaseOutcome> ReleaseAsync(string keyName, string attestationToken, CancellationToken cancellationToken = default)
+    public Task<ReleaseOutcome> ReleaseAsync(string keyName, string attestationToken, CancellationToken cancellationToken = default) =>
+        ReleaseAsync(new ReleaseKeyOptions(keyName, attestationToken), cancellationToken);
+
+    /// <summary>Releases as <see cref="ReleaseAsync(string, string, CancellationToken)"/>, with the optional
+    /// version, expected nonce and algorithm of <paramref name="options"/>.</summary>
+    /// <exception cref="Microsoft.Data.Sqlite.SqliteException">The store failed; nothing was released.</exception>
+    public async Task<ReleaseOutcome> ReleaseAsync(ReleaseKeyOptions options, CancellationToken cancellationToken = default)
     {
-        keyName ??= string.Empty;
-        attestationToken ??= string.Empty;
+        ArgumentNullException.ThrowIfNull(options);
+        string keyName = options.KeyName;
+        string attestationToken = options.AttestationToken;
 
         TokenValidationResult validation = await _tokens.ValidateAsync(attestationToken, cancellationToken).ConfigureAwait(false);
         if (!validation.IsValid)
@@ -139,9 +146,21 @@ public sealed class KeyBrokerService : IDisposable
                 "the token derives from simulated evidence and this broker is not in simulated mode");
         }
 
+        if (options.Nonce is not null && !string.Equals(options.Nonce, token.Nonce, StringComparison.Ordinal))
+        {
+            return Deny(keyName, null, token, ReasonCode.NonceMismatch, tokenStage: true, "the request's nonce is not the token's nonce");
+        }
+
         if (!EnclaveEncryptionKey.TryGet(token.Claims, out Jwk? encryptionKey, out string keyProblem))
         {
             return Deny(keyName, null, token, ReasonCode.NoEncryptionKey, tokenStage: true, keyProblem);
+        }
+
+        if (options.Algorithm is not null
+            && !string.Equals(options.Algorithm, encryptionKey!.IsEc ? Jwe.EcdhEsA256Kw : Jwe.RsaOaep256, StringComparison.Ordinal))
+        {
+            return Deny(keyName, null, token, ReasonCode.NoEncryptionKey, tokenStage: true,
+                $"the token's first encryption key is {encryptionKey.Kty}, which cannot be used with \"{Clip(options.Algorithm, MaxAuditFieldLength)}\"");
         }
 
         if (!KeyName.IsValid(keyName))
@@ -158,6 +177,12 @@ public sealed class KeyBrokerService : IDisposable
         if (KeyStore.IsDeleted(record))
         {
             return Deny(keyName, record.Version, token, ReasonCode.KeyNotFound, tokenStage: false, "the key was deleted by its owner");
+        }
+
+        if (options.Version is int version && version != record.Version)
+        {
+            return Deny(keyName, record.Version, token, ReasonCode.KeyNotFound, tokenStage: false,
+                $"version {version} was requested; only the latest version ({record.Version}) is released");
         }
 
         if (!record.Enabled)
