@@ -378,6 +378,11 @@ public sealed class KeyBrokerService : IDisposable
         }
     }
 
+    /// <summary>Records a node enrolment signed by a configured security-team key in the audit log.</summary>
+    /// <exception cref="FormatException">The enrolment does not verify or is malformed; nothing is recorded.</exception>
+    public AuditEntry RecordNodeEnrollment(string signedEnrollment) =>
+        _audit.Append(AuditEntryKind.NodeEnrolled, NodeEnrollmentRecord.CreateBody(signedEnrollment, _options.EnrollmentKeys));
+
     /// <summary>Verifies the audit log (see <see cref="AuditLog.Verify()"/>).</summary>
     public AuditVerificationResult VerifyAudit() => _audit.Verify();
 

@@ -118,6 +118,19 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
         return Task.FromResult(new RecordManifestResponse { ReceiptId = entry.Id });
     }
 
+    public override Task<RecordEnrollmentResponse> RecordEnrollment(RecordEnrollmentRequest request, ServerCallContext context)
+    {
+        try
+        {
+            AuditEntry entry = _service.RecordNodeEnrollment(request.SignedEnrollment);
+            return Task.FromResult(new RecordEnrollmentResponse { ReceiptId = entry.Id });
+        }
+        catch (FormatException ex)
+        {
+            throw Rpc(StatusCode.PermissionDenied, "EnrollmentNotTrusted", ex.Message);
+        }
+    }
+
     private static RpcException Rpc(StatusCode status, string reason, string message) =>
         new(new Status(status, message), new Metadata { { "reason-code", reason } });
 }
