@@ -29,6 +29,10 @@ public sealed class KeyBrokerOptions
     /// <summary>Longest accepted token lifetime.</summary>
     public TimeSpan MaxTokenLifetime { get; init; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>Public keys of the security team whose signed node enrolments the broker records in its
+    /// audit log (as relayed by the verifier or the enrolling tool).</summary>
+    public IReadOnlyList<Crypto.Jwk> EnrollmentKeys { get; init; } = [];
+
     /// <summary>Store connection string; null means the SQLite file <c>keybroker.db</c> in <see cref="DataDirectory"/>.</summary>
     public string? ConnectionString { get; init; }
 

@@ -25,6 +25,7 @@ public sealed class KeyBrokerService : IDisposable
     private const int MaxOwnerKeyLength = 8 * 1024;
     private const int MaxAuditTextLength = 4096;
     private const int MaxAuditFieldLength = 128;
+    private const string NotOwnedDetail = "the signer owns no key of this name";
     private static readonly string[] s_ownerAlgorithms = ["ES256"];
 
     private readonly KeyBrokerOptions _options;
@@ -120,10 +121,17 @@ public sealed class KeyBrokerService : IDisposable
     /// <paramref name="attestationToken"/> describes, or denies. Both outcomes are in the audit log when
     /// this returns.</summary>
     /// <exception cref="Microsoft.Data.Sqlite.SqliteException">The store failed; nothing was released.</exception>
-    public async Task<ReleaseOutcome> ReleaseAsync(string keyName, string attestationToken, CancellationToken cancellationToken = default)
+    public Task<ReleaseOutcome> ReleaseAsync(string keyName, string attestationToken, CancellationToken cancellationToken = default) =>
+        ReleaseAsync(new ReleaseKeyOptions(keyName, attestationToken), cancellationToken);
+
+    /// <summary>Releases as <see cref="ReleaseAsync(string, string, CancellationToken)"/>, with the optional
+    /// version, expected nonce and algorithm of <paramref name="options"/>.</summary>
+    /// <exception cref="Microsoft.Data.Sqlite.SqliteException">The store failed; nothing was released.</exception>
+    public async Task<ReleaseOutcome> ReleaseAsync(ReleaseKeyOptions options, CancellationToken cancellationToken = default)
     {
-        keyName ??= string.Empty;
-        attestationToken ??= string.Empty;
+        ArgumentNullException.ThrowIfNull(options);
+        string keyName = options.KeyName;
+        string attestationToken = options.AttestationToken;
 
         TokenValidationResult validation = await _tokens.ValidateAsync(attestationToken, cancellationToken).ConfigureAwait(false);
         if (!validation.IsValid)
@@ -138,9 +146,21 @@ public sealed class KeyBrokerService : IDisposable
                 "the token derives from simulated evidence and this broker is not in simulated mode");
         }
 
+        if (options.Nonce is not null && !string.Equals(options.Nonce, token.Nonce, StringComparison.Ordinal))
+        {
+            return Deny(keyName, null, token, ReasonCode.NonceMismatch, tokenStage: true, "the request's nonce is not the token's nonce");
+        }
+
         if (!EnclaveEncryptionKey.TryGet(token.Claims, out Jwk? encryptionKey, out string keyProblem))
         {
             return Deny(keyName, null, token, ReasonCode.NoEncryptionKey, tokenStage: true, keyProblem);
+        }
+
+        if (options.Algorithm is not null
+            && !string.Equals(options.Algorithm, encryptionKey!.IsEc ? Jwe.EcdhEsA256Kw : Jwe.RsaOaep256, StringComparison.Ordinal))
+        {
+            return Deny(keyName, null, token, ReasonCode.NoEncryptionKey, tokenStage: true,
+                $"the token's first encryption key is {encryptionKey.Kty}, which cannot be used with \"{Clip(options.Algorithm, MaxAuditFieldLength)}\"");
         }
 
         if (!KeyName.IsValid(keyName))
@@ -152,6 +172,17 @@ public sealed class KeyBrokerService : IDisposable
         if (record is null)
         {
             return Deny(keyName, null, token, ReasonCode.KeyNotFound, tokenStage: false, "no key of this name exists");
+        }
+
+        if (KeyStore.IsDeleted(record))
+        {
+            return Deny(keyName, record.Version, token, ReasonCode.KeyNotFound, tokenStage: false, "the key was deleted by its owner");
+        }
+
+        if (options.Version is int version && version != record.Version)
+        {
+            return Deny(keyName, record.Version, token, ReasonCode.KeyNotFound, tokenStage: false,
+                $"version {version} was requested; only the latest version ({record.Version}) is released");
         }
 
         if (!record.Enabled)
@@ -216,6 +247,14 @@ public sealed class KeyBrokerService : IDisposable
     /// <summary>Enables or disables the latest version of an owned key (<c>op</c> "setEnabled").</summary>
     public OwnerRequestOutcome SetKeyEnabled(string ownerJwk, string signedRequest) =>
         HandleOwnerRequest(ownerJwk, signedRequest, OwnerOperation.SetEnabled);
+
+    /// <summary>Adds a version with a new data key (<c>op</c> "rotate"); releases use it from now on.</summary>
+    public OwnerRequestOutcome RotateKey(string ownerJwk, string signedRequest) =>
+        HandleOwnerRequest(ownerJwk, signedRequest, OwnerOperation.Rotate);
+
+    /// <summary>Deletes an owned key (<c>op</c> "delete"): no version is released again.</summary>
+    public OwnerRequestOutcome DeleteKey(string ownerJwk, string signedRequest) =>
+        HandleOwnerRequest(ownerJwk, signedRequest, OwnerOperation.Delete);
 
     /// <summary>Handles any owner request; with <paramref name="expected"/> the request's <c>op</c> must match.</summary>
     public OwnerRequestOutcome HandleOwnerRequest(string ownerJwk, string signedRequest, OwnerOperation? expected = null)
@@ -339,6 +378,11 @@ public sealed class KeyBrokerService : IDisposable
         }
     }
 
+    /// <summary>Records a node enrolment signed by a configured security-team key in the audit log.</summary>
+    /// <exception cref="FormatException">The enrolment does not verify or is malformed; nothing is recorded.</exception>
+    public AuditEntry RecordNodeEnrollment(string signedEnrollment) =>
+        _audit.Append(AuditEntryKind.NodeEnrolled, NodeEnrollmentRecord.CreateBody(signedEnrollment, _options.EnrollmentKeys));
+
     /// <summary>Verifies the audit log (see <see cref="AuditLog.Verify()"/>).</summary>
     public AuditVerificationResult VerifyAudit() => _audit.Verify();
 
@@ -363,9 +407,16 @@ public sealed class KeyBrokerService : IDisposable
         }
 
         KeyVersionRecord? latest = transaction.GetLatestKey(request.Name);
-        if (latest is not null && !string.Equals(latest.OwnerThumbprint, owner, StringComparison.Ordinal))
+        bool owned = latest is not null && string.Equals(latest.OwnerThumbprint, owner, StringComparison.Ordinal);
+        if (latest is not null && !owned && request.Operation == OwnerOperation.Register)
         {
-            return OwnerRequestOutcome.Failure(OwnerRequestError.NotOwner, "the key name belongs to another owner");
+            return OwnerRequestOutcome.Failure(OwnerRequestError.NotOwner, "the key name is registered to another owner");
+        }
+
+        if (request.Operation != OwnerOperation.Register && (!owned || KeyStore.IsDeleted(latest!)))
+        {
+            // The same answer for a missing key, a deleted key and another owner's key.
+            return OwnerRequestOutcome.Failure(OwnerRequestError.NotOwner, NotOwnedDetail);
         }
 
         KeyVersionRecord result;
@@ -376,16 +427,19 @@ public sealed class KeyBrokerService : IDisposable
                 result = _keys.AddVersion(transaction, request.Name, (latest?.Version ?? 0) + 1, owner, dataKey, policy!.Json);
                 kind = AuditEntryKind.KeyRegistered;
                 break;
+            case OwnerOperation.Rotate:
+                result = _keys.AddVersion(transaction, request.Name, latest!.Version + 1, owner, dataKey, policy?.Json ?? latest.PolicyJson);
+                kind = AuditEntryKind.KeyVersionAdded;
+                break;
+            case OwnerOperation.Delete:
+                result = _keys.Delete(transaction, latest!);
+                kind = AuditEntryKind.KeyDeleted;
+                break;
             case OwnerOperation.UpdatePolicy:
             case OwnerOperation.SetEnabled:
-                if (latest is null)
-                {
-                    return OwnerRequestOutcome.Failure(OwnerRequestError.NotOwner, "the signer owns no key of this name");
-                }
-
                 KeyVersionRecord? replaced = request.Operation == OwnerOperation.UpdatePolicy
-                    ? _keys.Replace(transaction, latest, policy!.Json, latest.Enabled)
-                    : _keys.Replace(transaction, latest, latest.PolicyJson, request.Enabled!.Value);
+                    ? _keys.Replace(transaction, latest!, policy!.Json, latest!.Enabled)
+                    : _keys.Replace(transaction, latest!, latest!.PolicyJson, request.Enabled!.Value);
                 if (replaced is null)
                 {
                     return OwnerRequestOutcome.Failure(OwnerRequestError.KeyIntegrityFailure, "the stored key record does not authenticate under the master key");
@@ -403,6 +457,7 @@ public sealed class KeyBrokerService : IDisposable
             ["key"] = result.Name,
             ["version"] = result.Version,
             ["owner"] = owner,
+            ["operation"] = request.Operation.ToString(),
             ["requestId"] = request.RequestId,
             ["policySha256"] = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(result.PolicyJson))),
             ["enabled"] = result.Enabled,

@@ -4,8 +4,8 @@ namespace Enclave.KeyBroker;
 
 public enum ReasonCode
 {
-    /// <summary>The token is malformed, unsigned, signed with a disallowed algorithm or an unknown key,
-    /// lacks a required claim, lives too long, or the issuer's keys could not be obtained.</summary>
+    /// <summary>The token is not a well-formed compact JWT with the required claims (for example no
+    /// <c>iss</c>, no <c>exp</c>, neither <c>iat</c> nor <c>nbf</c>, or a claim of the wrong type).</summary>
     TokenInvalid,
 
     /// <summary>The token's <c>exp</c> has passed (beyond the allowed clock skew).</summary>
@@ -61,4 +61,32 @@ public enum ReasonCode
 
     /// <summary>The stored key record failed authentication under the master key (the row was altered).</summary>
     KeyIntegrityFailure,
+
+    /// <summary>The token header names or carries its own key (<c>jwk</c>, <c>jku</c>, <c>x5u</c>, <c>x5c</c>,
+    /// <c>x5t</c>, <c>x5t#S256</c>); keys come only from the configured verifiers' published key sets.</summary>
+    KeyInTokenHeader,
+
+    /// <summary>The token's <c>alg</c> is not on the allow-list (ES256, ES384): <c>none</c>, HMAC, RSA or unknown.</summary>
+    AlgorithmNotAllowed,
+
+    /// <summary>The signature does not verify under the issuer's key named by <c>kid</c>.</summary>
+    SignatureInvalid,
+
+    /// <summary>The ECDSA signature's r or s is zero or not below the curve order (CVE-2022-21449).</summary>
+    SignatureScalarInvalid,
+
+    /// <summary>No key of the issuer's published key set has the token's <c>kid</c> (or the token has none).</summary>
+    UnknownSigningKey,
+
+    /// <summary>The trusted issuer's key set could not be obtained; fails closed.</summary>
+    VerifierKeysUnavailable,
+
+    /// <summary><c>exp</c> minus <c>iat</c>/<c>nbf</c> exceeds the configured maximum lifetime.</summary>
+    TokenLifetimeTooLong,
+
+    /// <summary>The token's <c>nonce</c> and <c>x-ms-runtime.nonce</c> differ.</summary>
+    NonceMismatch,
+
+    /// <summary>The token header has <c>crit</c> or another member this broker does not understand.</summary>
+    UnsupportedTokenHeader,
 }

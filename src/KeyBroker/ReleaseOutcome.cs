@@ -49,7 +49,9 @@ public sealed class ReleaseOutcome
     public ReasonCode? Reason { get; }
 
     /// <summary>Denied: what the caller may learn. Token-stage failures (decided before any key is looked
-    /// up: TokenInvalid, TokenExpired, TokenNotYetValid, WrongIssuer, WrongAudience, NonceMissing,
+    /// up: TokenInvalid, KeyInTokenHeader, UnsupportedTokenHeader, AlgorithmNotAllowed, WrongIssuer,
+    /// SignatureScalarInvalid, UnknownSigningKey, SignatureInvalid, VerifierKeysUnavailable, TokenExpired,
+    /// TokenNotYetValid, TokenLifetimeTooLong, WrongAudience, NonceMissing, NonceMismatch,
     /// NonceUnknownOrReused, NoEncryptionKey, and AttestationTypeNotAllowed for simulated tokens on a
     /// production broker) are reported as such; every later denial (unknown or disabled key, any policy
     /// failure, integrity failure) is <see cref="CoarseDenial"/>, so a caller cannot tell an unknown key

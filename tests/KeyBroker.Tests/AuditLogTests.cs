@@ -1,55 +1,79 @@
 using System.Text.Json.Nodes;
+using Enclave.Crypto;
 using Enclave.KeyBroker.Audit;
 using Enclave.KeyBroker.Storage;
 using Enclave.KeyBroker.Tests.Support;
+using Microsoft.Data.Sqlite;
 
 namespace Enclave.KeyBroker.Tests;
 
-/// <summary>The hash-chained log detects edited, deleted, reordered and truncated rows.</summary>
-public sealed class AuditLogTests : IDisposable
+/// <summary>The Merkle audit log against a store: every edit, deletion, reordering and truncation of the
+/// stored rows is found and the first bad entry named; proofs check offline with only the public key.
+/// A store implementation runs these by deriving from this class (see <see cref="SqliteAuditLogTests"/>).</summary>
+public abstract class AuditLogContractTests : IDisposable
 {
-    private readonly TempDirectory _directory = new();
-    private readonly ManualTimeProvider _time = new(new DateTimeOffset(2026, 1, 15, 10, 0, 0, TimeSpan.Zero));
-    private readonly SqliteKeyBrokerStore _store;
-    private readonly AuditSigningKey _key;
-    private readonly AuditLog _log;
+    private const int Entries = 6;
 
-    public AuditLogTests()
+    private readonly ManualTimeProvider _time = new(new DateTimeOffset(2026, 1, 15, 10, 0, 0, TimeSpan.Zero));
+    private readonly AuditSigningKey _key = AuditSigningKey.CreateEphemeral();
+    private IKeyBrokerStore? _store;
+    private AuditLog? _log;
+
+    /// <summary>The store, holding the populated log.</summary>
+    protected IKeyBrokerStore Store
     {
-        _store = new SqliteKeyBrokerStore(SqliteKeyBrokerStore.ConnectionStringFor(_directory.Path));
-        _store.Initialize();
-        _key = AuditSigningKey.LoadOrCreate(_directory.Combine(AuditSigningKey.DefaultFileName));
-        _log = new AuditLog(_store, _key, _time);
-        for (int i = 1; i <= 6; i++)
+        get
         {
-            _time.Advance(TimeSpan.FromSeconds(1));
-            _log.Append(i % 2 == 0 ? AuditEntryKind.ReleaseGranted : AuditEntryKind.ReleaseDenied, new JsonObject
-            {
-                ["key"] = "fashion-eu",
-                ["version"] = 1,
-                ["jti"] = $"token-{i}",
-                ["reason"] = i % 2 == 0 ? "Granted" : "SvnTooLow",
-            });
+            _ = Log;
+            return _store!;
         }
     }
 
-    private string DatabasePath => _directory.Combine(SqliteKeyBrokerStore.DefaultFileName);
+    /// <summary>The log, populated with six entries on first use.</summary>
+    protected AuditLog Log => _log ??= CreatePopulatedLog();
+
+    /// <summary>Opens the test's store (the same database every time; called again to simulate a restart).</summary>
+    protected abstract IKeyBrokerStore OpenStore();
+
+    /// <summary>Runs raw SQL against the store's database, as an attacker with database access would;
+    /// parameters are named <c>@name</c>.</summary>
+    protected abstract void ExecuteSql(string sql, params (string Name, object Value)[] parameters);
 
     [Fact]
-    public void Intact_log_verifies()
+    public void Intact_log_verifies_and_its_root_is_the_merkle_root_of_the_stored_leaves()
     {
-        AuditVerificationResult result = _log.Verify();
+        AuditVerificationResult result = Log.Verify();
 
         Assert.True(result.IsValid, result.Detail);
-        Assert.Equal(6, result.VerifiedEntries);
-        Assert.Equal(6, _log.GetHead()!.Size);
-        Assert.Equal(Enumerable.Range(1, 6).Select(i => (long)i), _log.ReadEntries().Select(e => e.Sequence));
+        Assert.Equal(Entries, result.VerifiedEntries);
+        AuditHeadRecord head = Log.GetHead()!;
+        Assert.Equal(Entries, head.Size);
+        List<byte[]> leaves = Store.ReadAuditEntries().Select(e => e.EntryHash).ToList();
+        Assert.Equal(MerkleTree.Root(leaves), head.HeadHash);
+        Assert.Equal(head.HeadHash, result.RootHash);
+        Assert.Equal(Enumerable.Range(1, Entries).Select(i => (long)i), Log.ReadEntries().Select(e => e.Sequence));
+    }
+
+    [Fact]
+    public void Entries_link_to_their_predecessor_and_carry_the_tree_head_before_them()
+    {
+        AuditEntry[] entries = Log.ReadEntries().ToArray();
+
+        Assert.Equal(new string('0', 64), entries[0].PreviousId);
+        Assert.DoesNotContain(AuditLog.TreeHeadMember, entries[0].Body, StringComparison.Ordinal);
+        for (int i = 1; i < entries.Length; i++)
+        {
+            Assert.Equal(entries[i - 1].Id, entries[i].PreviousId);
+            string jws = JsonNode.Parse(entries[i].Body)![AuditLog.TreeHeadMember]!.GetValue<string>();
+            SignedTreeHead carried = SignedTreeHead.Verify(jws, _key.PublicJwk);
+            Assert.Equal(i, carried.TreeSize);
+        }
     }
 
     [Fact]
     public void Edited_body_names_the_entry()
     {
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET body = replace(body, 'SvnTooLow', 'Granted') WHERE seq = 3");
+        Execute("UPDATE audit_entries SET body = replace(body, 'SvnTooLow', 'Granted') WHERE seq = 3");
 
         AssertFault(AuditFault.EntryEdited, 3);
     }
@@ -57,25 +81,33 @@ public sealed class AuditLogTests : IDisposable
     [Fact]
     public void Edited_time_or_kind_names_the_entry()
     {
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET time_ms = time_ms + 1 WHERE seq = 4");
+        Execute("UPDATE audit_entries SET time_ms = time_ms + 1 WHERE seq = 4");
         AssertFault(AuditFault.EntryEdited, 4);
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET time_ms = time_ms - 1, kind = 'ReleaseGranted' WHERE seq = 3");
+        Execute("UPDATE audit_entries SET time_ms = time_ms - 1, kind = 'ReleaseGranted' WHERE seq = 3");
         AssertFault(AuditFault.EntryEdited, 3);
     }
 
     [Fact]
     public void Deleted_entry_is_named()
     {
-        ReleaseTests.Execute(DatabasePath, "DELETE FROM audit_entries WHERE seq = 3");
+        Execute("DELETE FROM audit_entries WHERE seq = 3");
 
         AssertFault(AuditFault.EntryMissing, 3);
     }
 
     [Fact]
+    public void Deleted_first_entry_is_named()
+    {
+        Execute("DELETE FROM audit_entries WHERE seq = 1");
+
+        AssertFault(AuditFault.EntryMissing, 1);
+    }
+
+    [Fact]
     public void Deleted_and_renumbered_entries_break_the_chain()
     {
-        ReleaseTests.Execute(DatabasePath, "DELETE FROM audit_entries WHERE seq = 3");
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET seq = seq - 1 WHERE seq > 3");
+        Execute("DELETE FROM audit_entries WHERE seq = 3");
+        Execute("UPDATE audit_entries SET seq = seq - 1 WHERE seq > 3");
 
         AssertFault(AuditFault.ChainBroken, 3);
     }
@@ -83,9 +115,9 @@ public sealed class AuditLogTests : IDisposable
     [Fact]
     public void Reordered_entries_are_named()
     {
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET seq = 100 WHERE seq = 3");
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET seq = 3 WHERE seq = 4");
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET seq = 4 WHERE seq = 100");
+        Execute("UPDATE audit_entries SET seq = 100 WHERE seq = 3");
+        Execute("UPDATE audit_entries SET seq = 3 WHERE seq = 4");
+        Execute("UPDATE audit_entries SET seq = 4 WHERE seq = 100");
 
         AssertFault(AuditFault.ChainBroken, 3);
     }
@@ -93,7 +125,7 @@ public sealed class AuditLogTests : IDisposable
     [Fact]
     public void Truncated_tail_is_detected_against_the_signed_head()
     {
-        ReleaseTests.Execute(DatabasePath, "DELETE FROM audit_entries WHERE seq > 4");
+        Execute("DELETE FROM audit_entries WHERE seq > 4");
 
         AssertFault(AuditFault.Truncated, 5);
     }
@@ -101,42 +133,57 @@ public sealed class AuditLogTests : IDisposable
     [Fact]
     public void Truncated_tail_with_a_forged_head_size_fails_the_head_signature()
     {
-        ReleaseTests.Execute(DatabasePath, "DELETE FROM audit_entries WHERE seq > 4");
-        ReleaseTests.Execute(DatabasePath,
-            "UPDATE audit_head SET size = 4, head_hash = (SELECT entry_hash FROM audit_entries WHERE seq = 4)");
+        Execute("DELETE FROM audit_entries WHERE seq > 4");
+        Execute("UPDATE audit_head SET size = 4");
 
-        AuditVerificationResult result = _log.Verify();
+        AuditVerificationResult result = Log.Verify();
         Assert.Equal(AuditFault.HeadSignatureInvalid, result.Fault);
         Assert.Null(result.FirstBadSequence);
     }
 
     [Fact]
-    public void Rewritten_chain_is_detected_by_the_signed_head()
+    public void Rollback_to_an_older_genuine_tree_head_is_found_with_the_head_an_auditor_kept()
     {
-        List<AuditEntryRecord> entries = _store.ReadAuditEntries().ToList();
-        byte[] previous = entries[1].EntryHash;
-        for (int i = 2; i < entries.Count; i++)
-        {
-            string body = i == 2 ? entries[i].Body.Replace("SvnTooLow", "Granted", StringComparison.Ordinal) : entries[i].Body;
-            byte[] hash = AuditLog.ComputeEntryHash(entries[i].Sequence, entries[i].Time, entries[i].Kind, body, previous);
-            ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET body = $b, prev_hash = $p, entry_hash = $h WHERE seq = $s",
-                ("$b", body), ("$p", previous), ("$h", hash), ("$s", entries[i].Sequence));
-            previous = hash;
-        }
+        SignedTreeHead kept = Log.GetSignedTreeHead(Entries);
+        SignedTreeHead older = Log.GetSignedTreeHead(4);
+        Execute("DELETE FROM audit_entries WHERE seq > 4");
+        Execute("UPDATE audit_head SET size = @s, head_hash = @h, time_ms = @t, signature = @j",
+            ("@s", older.TreeSize), ("@h", older.RootHash), ("@t", older.Timestamp.ToUnixTimeMilliseconds()), ("@j", older.Signature));
+        Assert.True(Log.Verify().IsValid, "without outside knowledge a rollback to a genuine head is self-consistent");
 
-        AssertFault(AuditFault.HeadMismatch, 6);
+        AuditVerificationResult result = AuditLog.Verify(Store, _key.PublicJwk, kept);
+
+        Assert.Equal(AuditFault.Truncated, result.Fault);
+        Assert.Equal(5, result.FirstBadSequence);
+    }
+
+    [Fact]
+    public void Rewritten_entry_with_all_later_hashes_recomputed_is_named()
+    {
+        RewriteFrom(3);
+
+        AssertFault(AuditFault.TreeHeadMismatch, 3);
+    }
+
+    [Fact]
+    public void Rewritten_last_entry_is_named_by_the_signed_head()
+    {
+        RewriteFrom(Entries);
+
+        AssertFault(AuditFault.HeadMismatch, Entries);
     }
 
     [Fact]
     public void Entries_appended_without_the_audit_key_are_detected()
     {
-        AuditEntryRecord last = _store.ReadAuditEntries(6).Single();
+        AuditEntryRecord last = Store.ReadAuditEntries(Entries).Single();
         DateTimeOffset time = last.Time.AddSeconds(1);
-        byte[] hash = AuditLog.ComputeEntryHash(7, time, "ReleaseGranted", "{}", last.EntryHash);
-        ReleaseTests.Execute(DatabasePath, "INSERT INTO audit_entries VALUES (7, $t, 'ReleaseGranted', '{}', $p, $h)",
-            ("$t", time.ToUnixTimeMilliseconds()), ("$p", last.EntryHash), ("$h", hash));
+        string body = new JsonObject { [AuditLog.TreeHeadMember] = Store.GetAuditHead()!.Signature }.ToJsonString();
+        byte[] hash = AuditLog.ComputeLeafHash(Entries + 1, time, "ReleaseGranted", body, last.EntryHash);
+        Execute("INSERT INTO audit_entries (seq, time_ms, kind, body, prev_hash, entry_hash) VALUES (@q, @t, 'ReleaseGranted', @b, @p, @h)",
+            ("@q", Entries + 1), ("@t", time.ToUnixTimeMilliseconds()), ("@b", body), ("@p", last.EntryHash), ("@h", hash));
 
-        AssertFault(AuditFault.UnsignedEntries, 7);
+        AssertFault(AuditFault.UnsignedEntries, Entries + 1);
     }
 
     [Fact]
@@ -144,41 +191,224 @@ public sealed class AuditLogTests : IDisposable
     {
         using AuditSigningKey other = AuditSigningKey.CreateEphemeral();
 
-        Assert.Equal(AuditFault.HeadSignatureInvalid, _log.Verify(other.PublicJwk).Fault);
+        Assert.Equal(AuditFault.HeadSignatureInvalid, Log.Verify(other.PublicJwk).Fault);
     }
 
     [Fact]
     public void Deleted_head_is_detected()
     {
-        ReleaseTests.Execute(DatabasePath, "DELETE FROM audit_head");
+        Execute("DELETE FROM audit_head");
 
         AssertFault(AuditFault.HeadMissing, 1);
     }
 
     [Fact]
-    public void Appends_continue_the_chain_after_a_restart()
+    public void Appends_continue_the_tree_after_a_restart_and_after_another_writer()
     {
-        var reopened = new AuditLog(new SqliteKeyBrokerStore(SqliteKeyBrokerStore.ConnectionStringFor(_directory.Path)), _key, _time);
+        _ = Log;
+        using IKeyBrokerStore reopened = OpenInitializedStore();
+        var restarted = new AuditLog(reopened, _key, _time);
 
-        AuditEntry entry = reopened.Append(AuditEntryKind.KeyRegistered, new JsonObject { ["key"] = "x" });
+        AuditEntry entry = restarted.Append(AuditEntryKind.KeyRegistered, new JsonObject { ["key"] = "x" });
+        AuditEntry next = Log.Append(AuditEntryKind.KeyRegistered, new JsonObject { ["key"] = "y" });
 
-        Assert.Equal(7, entry.Sequence);
-        Assert.True(_log.Verify().IsValid);
+        Assert.Equal(Entries + 1, entry.Sequence);
+        Assert.Equal(Entries + 2, next.Sequence);
+        AuditVerificationResult result = Log.Verify();
+        Assert.True(result.IsValid, result.Detail);
+        Assert.Equal(MerkleTree.Root(Store.ReadAuditEntries().Select(e => e.EntryHash).ToList()), result.RootHash);
+    }
+
+    [Fact]
+    public void Rolled_back_append_leaves_no_trace()
+    {
+        using (IKeyBrokerTransaction transaction = Store.BeginWrite())
+        {
+            Log.Append(transaction, AuditEntryKind.KeyRegistered, new JsonObject { ["key"] = "lost" });
+        }
+
+        AuditEntry entry = Log.Append(AuditEntryKind.KeyRegistered, new JsonObject { ["key"] = "kept" });
+
+        Assert.Equal(Entries + 1, entry.Sequence);
+        Assert.True(Log.Verify().IsValid);
+    }
+
+    [Fact]
+    public void Reserved_member_is_refused()
+    {
+        Assert.Throws<ArgumentException>(() => Log.Append(AuditEntryKind.KeyRegistered, new JsonObject { [AuditLog.TreeHeadMember] = "x" }));
+    }
+
+    [Fact]
+    public void Inclusion_proofs_of_every_entry_at_every_size_check_offline()
+    {
+        Jwk published = Jwk.Parse(_key.PublicJwk.ToJson());
+        for (long size = 1; size <= Entries; size++)
+        {
+            for (long sequence = 1; sequence <= size; sequence++)
+            {
+                string json = Log.ProveInclusion(sequence, size).ToJson().ToJsonString();
+
+                AuditInclusionProof checkedProof = AuditInclusionProof.Check(json, published);
+
+                Assert.Equal(sequence, checkedProof.Entry.Sequence);
+                Assert.Equal(size, checkedProof.TreeHead.TreeSize);
+            }
+        }
+    }
+
+    [Fact]
+    public void Altered_inclusion_proofs_fail()
+    {
+        JsonObject proof = Log.ProveInclusion(3).ToJson();
+        using AuditSigningKey other = AuditSigningKey.CreateEphemeral();
+
+        AssertRejected(Mutate(proof, p => p["entry"]!["body"] = p["entry"]!["body"]!.GetValue<string>().Replace("SvnTooLow", "Granted", StringComparison.Ordinal)));
+        AssertRejected(Mutate(proof, p => p["leafIndex"] = 3));
+        AssertRejected(Mutate(proof, p => p["treeSize"] = 5));
+        AssertRejected(Mutate(proof, p => p["signedTreeHead"]!["treeSize"] = 5));
+        AssertRejected(Mutate(proof, p => p["auditPath"]!.AsArray().RemoveAt(0)));
+        AssertRejected(Mutate(proof, p => p["auditPath"]![0] = new string('0', 64)));
+        Assert.Throws<AuditProofException>(() => AuditInclusionProof.Check(proof.ToJsonString(), other.PublicJwk));
+        AuditInclusionProof.Check(proof.ToJsonString(), _key.PublicJwk);
+    }
+
+    [Fact]
+    public void Consistency_proofs_between_all_sizes_check_offline_and_altered_ones_fail()
+    {
+        for (long from = 1; from <= Entries; from++)
+        {
+            for (long to = from; to <= Entries; to++)
+            {
+                AuditConsistencyProof.Check(Log.ProveConsistency(from, to).ToJson().ToJsonString(), _key.PublicJwk);
+            }
+        }
+
+        JsonObject proof = Log.ProveConsistency(3, Entries).ToJson();
+        AssertConsistencyRejected(Mutate(proof, p => p["proof"]![0] = new string('0', 64)));
+        AssertConsistencyRejected(Mutate(proof, p => p["from"] = Log.GetSignedTreeHead(2).ToJson()));
+        AssertConsistencyRejected(Mutate(proof, p => p["fromSize"] = 2));
+    }
+
+    [Fact]
+    public void Proofs_are_refused_when_the_store_no_longer_matches_its_signed_heads()
+    {
+        RewriteFrom(3);
+
+        Assert.Throws<AuditProofException>(() => Log.ProveInclusion(2));
+        Assert.Throws<AuditProofException>(() => Log.ProveConsistency(2, Entries));
     }
 
     public void Dispose()
     {
+        _store?.Dispose();
         _key.Dispose();
-        _store.Dispose();
-        _directory.Dispose();
+        DisposeStorage();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases whatever backs the store (files, databases).</summary>
+    protected virtual void DisposeStorage()
+    {
+    }
+
+    /// <summary>Tampers with the rows of the populated log.</summary>
+    private void Execute(string sql, params (string Name, object Value)[] parameters)
+    {
+        _ = Log;
+        ExecuteSql(sql, parameters);
+    }
+
+    private IKeyBrokerStore OpenInitializedStore()
+    {
+        IKeyBrokerStore store = OpenStore();
+        store.Initialize();
+        return store;
+    }
+
+    private AuditLog CreatePopulatedLog()
+    {
+        _store ??= OpenInitializedStore();
+        var log = new AuditLog(_store, _key, _time);
+        for (int i = 1; i <= Entries; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            log.Append(i % 2 == 0 ? AuditEntryKind.ReleaseGranted : AuditEntryKind.ReleaseDenied, new JsonObject
+            {
+                ["key"] = "fashion-eu",
+                ["version"] = 1,
+                ["jti"] = $"token-{i}",
+                ["reason"] = i % 2 == 0 ? "Granted" : "SvnTooLow",
+            });
+        }
+
+        return log;
+    }
+
+    /// <summary>Edits entry <paramref name="first"/> and recomputes every link and leaf hash after it, as an
+    /// attacker without the audit key can.</summary>
+    private void RewriteFrom(long first)
+    {
+        _ = Log;
+        List<AuditEntryRecord> entries = Store.ReadAuditEntries().ToList();
+        byte[] previous = entries[(int)first - 2].EntryHash;
+        for (int i = (int)first - 1; i < entries.Count; i++)
+        {
+            string body = i == first - 1 ? entries[i].Body.Replace("token-", "forged-", StringComparison.Ordinal) : entries[i].Body;
+            byte[] hash = AuditLog.ComputeLeafHash(entries[i].Sequence, entries[i].Time, entries[i].Kind, body, previous);
+            Execute("UPDATE audit_entries SET body = @b, prev_hash = @p, entry_hash = @h WHERE seq = @s",
+                ("@b", body), ("@p", previous), ("@h", hash), ("@s", entries[i].Sequence));
+            previous = hash;
+        }
     }
 
     private void AssertFault(AuditFault fault, long firstBad)
     {
-        AuditVerificationResult result = _log.Verify();
+        AuditVerificationResult result = Log.Verify();
         Assert.False(result.IsValid);
         Assert.Equal(fault, result.Fault);
         Assert.Equal(firstBad, result.FirstBadSequence);
-        Assert.Contains(firstBad.ToString(System.Globalization.CultureInfo.InvariantCulture), result.Detail, StringComparison.Ordinal);
+        Assert.Contains($"entry {firstBad.ToString(System.Globalization.CultureInfo.InvariantCulture)}", result.Detail, StringComparison.Ordinal);
     }
+
+    private static string Mutate(JsonObject proof, Action<JsonObject> change)
+    {
+        var copy = (JsonObject)proof.DeepClone();
+        change(copy);
+        return copy.ToJsonString();
+    }
+
+    private void AssertRejected(string json) =>
+        Assert.Throws<AuditProofException>(() => AuditInclusionProof.Check(json, _key.PublicJwk));
+
+    private void AssertConsistencyRejected(string json) =>
+        Assert.Throws<AuditProofException>(() => AuditConsistencyProof.Check(json, _key.PublicJwk));
+}
+
+/// <summary>The audit log contract against the embedded SQLite store.</summary>
+public sealed class SqliteAuditLogTests : AuditLogContractTests
+{
+    private readonly TempDirectory _directory = new();
+
+    protected override IKeyBrokerStore OpenStore() => new SqliteKeyBrokerStore(SqliteKeyBrokerStore.ConnectionStringFor(_directory.Path));
+
+    protected override void ExecuteSql(string sql, params (string Name, object Value)[] parameters)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = _directory.Combine(SqliteKeyBrokerStore.DefaultFileName),
+            Pooling = false,
+        }.ToString());
+        connection.Open();
+        using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach ((string name, object value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        command.ExecuteNonQuery();
+    }
+
+    protected override void DisposeStorage() => _directory.Dispose();
 }

@@ -11,11 +11,7 @@ public sealed class ReasonCodeTests
 {
     private static readonly Dictionary<ReasonCode, Func<BrokerHarness, Task<ReleaseOutcome>>> s_scenarios = new()
     {
-        [ReasonCode.TokenInvalid] = h =>
-        {
-            using var foreign = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            return h.ReleaseAsync(h.IssueToken(h.Claims(h.Broker.IssueNonce().Value), foreign, h.VerifierJwk.Kid));
-        },
+        [ReasonCode.TokenInvalid] = h => h.ReleaseAsync(h.Token(c => c.Remove("exp"))),
         [ReasonCode.TokenExpired] = h =>
         {
             string token = h.Token();
@@ -71,6 +67,31 @@ public sealed class ReasonCodeTests
             c["iat"] = later;
             c["exp"] = later + 600;
         })),
+        [ReasonCode.KeyInTokenHeader] = h => h.ReleaseAsync(TokenAttacks.WithHeader(h, "jku", "https://evil.test/keys")),
+        [ReasonCode.AlgorithmNotAllowed] = h => h.ReleaseAsync(TokenAttacks.Hs256WithPublicKey(h)),
+        [ReasonCode.SignatureInvalid] = h =>
+        {
+            using var foreign = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            return h.ReleaseAsync(h.IssueToken(h.Claims(h.Broker.IssueNonce().Value), foreign, h.VerifierJwk.Kid));
+        },
+        [ReasonCode.SignatureScalarInvalid] = h => h.ReleaseAsync(TokenAttacks.ZeroSignature(h.Token())),
+        [ReasonCode.UnknownSigningKey] = h =>
+        {
+            using var foreign = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            return h.ReleaseAsync(h.IssueToken(h.Claims(h.Broker.IssueNonce().Value), foreign));
+        },
+        [ReasonCode.VerifierKeysUnavailable] = h =>
+        {
+            h.VerifierKeysUnavailable = true;
+            return h.ReleaseAsync(h.Token());
+        },
+        [ReasonCode.TokenLifetimeTooLong] = h => h.ReleaseAsync(h.Token(c => c["exp"] = c["iat"]!.GetValue<long>() + 7200)),
+        [ReasonCode.NonceMismatch] = h =>
+        {
+            string other = h.Broker.IssueNonce().Value;
+            return h.ReleaseAsync(h.Token(c => c["x-ms-runtime"]!["nonce"] = other));
+        },
+        [ReasonCode.UnsupportedTokenHeader] = h => h.ReleaseAsync(TokenAttacks.WithHeader(h, "crit", new JsonArray("exp"))),
         [ReasonCode.KeyIntegrityFailure] = h =>
         {
             ReleaseTests.Execute(h.DatabasePath,
@@ -107,7 +128,9 @@ public sealed class ReasonCodeTests
                 "TokenInvalid", "TokenExpired", "WrongIssuer", "WrongAudience", "NonceMissing", "NonceUnknownOrReused",
                 "MeasurementNotAllowed", "DebugNotAllowed", "TcbNotAllowed", "SvnTooLow", "AttestationTypeNotAllowed",
                 "RegionNotAllowed", "PolicyNotSatisfied", "KeyNotFound", "KeyDisabled", "NoEncryptionKey",
-                "TokenNotYetValid", "KeyIntegrityFailure",
+                "TokenNotYetValid", "KeyIntegrityFailure", "KeyInTokenHeader", "AlgorithmNotAllowed", "SignatureInvalid",
+                "SignatureScalarInvalid", "UnknownSigningKey", "VerifierKeysUnavailable", "TokenLifetimeTooLong",
+                "NonceMismatch", "UnsupportedTokenHeader",
             ],
             Enum.GetNames<ReasonCode>());
     }
@@ -124,19 +147,19 @@ public sealed class ReasonCodeTests
     }
 
     [Fact]
-    public async Task Token_living_longer_than_allowed_is_invalid()
+    public async Task Token_living_longer_than_allowed_is_refused()
     {
         using var harness = new BrokerHarness();
         harness.RegisterDefaultKey();
 
         ReleaseOutcome outcome = await harness.ReleaseAsync(harness.Token(c => c["exp"] = c["iat"]!.GetValue<long>() + 7200));
 
-        Assert.Equal(ReasonCode.TokenInvalid, outcome.Reason);
+        Assert.Equal(ReasonCode.TokenLifetimeTooLong, outcome.Reason);
         Assert.Contains("LifetimeTooLong", outcome.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task Disagreeing_nonces_are_invalid()
+    public async Task Disagreeing_nonces_are_refused()
     {
         using var harness = new BrokerHarness();
         harness.RegisterDefaultKey();
@@ -144,7 +167,7 @@ public sealed class ReasonCodeTests
 
         ReleaseOutcome outcome = await harness.ReleaseAsync(harness.Token(c => c["x-ms-runtime"]!["nonce"] = other));
 
-        Assert.Equal(ReasonCode.TokenInvalid, outcome.Reason);
+        Assert.Equal(ReasonCode.NonceMismatch, outcome.Reason);
     }
 
     [Fact]
@@ -166,7 +189,7 @@ public sealed class ReasonCodeTests
         JsonObject claims = harness.Claims(harness.Broker.IssueNonce().Value);
         using var foreign = ECDsa.Create(ECCurve.NamedCurves.nistP256);
 
-        Assert.Equal(ReasonCode.TokenInvalid, (await harness.ReleaseAsync(harness.IssueToken(claims, foreign, harness.VerifierJwk.Kid))).Reason);
+        Assert.Equal(ReasonCode.SignatureInvalid, (await harness.ReleaseAsync(harness.IssueToken(claims, foreign, harness.VerifierJwk.Kid))).Reason);
         Assert.True((await harness.ReleaseAsync(harness.IssueToken(claims))).IsGranted);
     }
 }

@@ -208,12 +208,12 @@ public sealed class ReleaseTests
         ReleaseOutcome none = await broker.ReleaseAsync("any", TestData.ReadText("maa-jwt", "sharedwus-draft-policy-unsigned-2022-05-31", "token.jwt"));
         ReleaseOutcome rs256WithoutJku = await broker.ReleaseAsync("any", WithoutJku(TestData.ReadText("maa-jwt", "sharedwus-sgx-enclave-2022-05-31", "token.jwt")));
 
-        Assert.Equal(ReasonCode.TokenInvalid, rs256.Reason);
-        Assert.Contains("ForbiddenHeader", rs256.Detail, StringComparison.Ordinal);
-        Assert.Equal(ReasonCode.TokenInvalid, rs256WithoutJku.Reason);
-        Assert.Contains("UnsupportedAlgorithm", rs256WithoutJku.Detail, StringComparison.Ordinal);
-        Assert.Equal(ReasonCode.TokenInvalid, none.Reason);
-        Assert.Equal("TokenInvalid", none.WireReason);
+        Assert.Equal(ReasonCode.KeyInTokenHeader, rs256.Reason);
+        Assert.Contains("jku", rs256.Detail, StringComparison.Ordinal);
+        Assert.Equal(ReasonCode.AlgorithmNotAllowed, rs256WithoutJku.Reason);
+        Assert.Contains("RS256", rs256WithoutJku.Detail, StringComparison.Ordinal);
+        Assert.Equal(ReasonCode.KeyInTokenHeader, none.Reason);
+        Assert.Equal("KeyInTokenHeader", none.WireReason);
         Assert.Contains("a9d25f4489950bd8f154f6ee448d37ef29475d14eaecc80f68c174dd3a7c89e2",
             broker.Audit.GetEntry(rs256.AuditSequence!.Value)!.Body, StringComparison.Ordinal);
     }
@@ -231,7 +231,7 @@ public sealed class ReleaseTests
 
         ReleaseOutcome outcome = await harness.ReleaseAsync(header + "." + payload + "." + signature);
 
-        Assert.Equal(ReasonCode.TokenInvalid, outcome.Reason);
+        Assert.Equal(ReasonCode.AlgorithmNotAllowed, outcome.Reason);
     }
 
     [Fact]
@@ -252,8 +252,8 @@ public sealed class ReleaseTests
 
         ReleaseOutcome outcome = await harness.ReleaseAsync(header + "." + payload + "." + Base64Url.Encode(signature));
 
-        Assert.Equal(ReasonCode.TokenInvalid, outcome.Reason);
-        Assert.Contains("ForbiddenHeader", outcome.Detail, StringComparison.Ordinal);
+        Assert.Equal(ReasonCode.KeyInTokenHeader, outcome.Reason);
+        Assert.Contains("\"jwk\"", outcome.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -266,7 +266,7 @@ public sealed class ReleaseTests
 
         ReleaseOutcome outcome = await harness.ReleaseAsync(harness.IssueToken(claims));
 
-        Assert.Equal(ReasonCode.TokenInvalid, outcome.Reason);
+        Assert.Equal(ReasonCode.UnknownSigningKey, outcome.Reason);
         Assert.Contains("UnknownKey", outcome.Detail, StringComparison.Ordinal);
     }
 

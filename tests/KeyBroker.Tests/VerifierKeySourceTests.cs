@@ -74,7 +74,7 @@ public sealed class VerifierKeySourceTests
     }
 
     [Fact]
-    public async Task Unreachable_verifier_denies_release_as_token_invalid()
+    public async Task Unreachable_verifier_denies_release_as_keys_unavailable()
     {
         using var harness = new BrokerHarness();
         var source = new HttpVerifierKeySource(new HttpClient(new StubHandler(_ => throw new HttpRequestException("connection refused"))), harness.Time);
@@ -83,7 +83,7 @@ public sealed class VerifierKeySourceTests
 
         TokenValidationResult result = await validator.ValidateAsync(harness.IssueToken(harness.Claims(nonces.Issue(TimeSpan.FromMinutes(1)))));
 
-        Assert.Equal(ReasonCode.TokenInvalid, result.Reason);
+        Assert.Equal(ReasonCode.VerifierKeysUnavailable, result.Reason);
         Assert.Contains("unavailable", result.Detail, StringComparison.Ordinal);
     }
 

@@ -76,7 +76,97 @@ internal static class KeyCommands
         key.Subcommands.Add(policy);
         key.Subcommands.Add(register);
         key.Subcommands.Add(probe);
+        key.Subcommands.Add(CreateRotate());
+        key.Subcommands.Add(CreateUpdatePolicy());
+        key.Subcommands.Add(CreateSetEnabled("disable", enabled: false));
+        key.Subcommands.Add(CreateSetEnabled("enable", enabled: true));
+        key.Subcommands.Add(CreateDelete());
         return key;
+    }
+
+    /// <summary>Sends a signed owner request (any operation) to the broker's ManageKey RPC.</summary>
+    public static async Task<ManageKeyResponse> ManageAsync(Uri broker, Func<Jwk, (string OwnerJwk, string SignedRequest)> sign, CancellationToken cancellationToken)
+    {
+        using GrpcChannel channel = GrpcChannel.ForAddress(broker);
+        var client = new Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
+        try
+        {
+            Jwk importKey = Jwk.Parse((await client.GetImportKeyAsync(new GetImportKeyRequest(), cancellationToken: cancellationToken).ConfigureAwait(false)).Jwk);
+            (string ownerJwk, string signed) = sign(importKey);
+            return await client.ManageKeyAsync(new SignedOwnerRequest { OwnerKey = ownerJwk, SignedRequest = signed }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException ex)
+        {
+            throw new CliException($"the broker refused ({ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString()}): {ex.Status.Detail}");
+        }
+    }
+
+    private static (Option<string> Broker, Option<string> Name, Option<string> Owner) OwnerOptions() =>
+    (
+        new Option<string>("--broker") { Required = true, Description = "key broker gRPC URL" },
+        new Option<string>("--name") { Required = true, Description = "key name ([a-z0-9-])" },
+        new Option<string>("--owner-key") { Required = true, Description = "owner's signing key (PEM), the one that registered the key" }
+    );
+
+    private static Command Managed(Command command, Option<string> broker, Option<string> name, Option<string> owner, Func<ParseResult, ECDsa, string, Jwk, (string, string)> sign)
+    {
+        command.Options.Add(broker);
+        command.Options.Add(name);
+        command.Options.Add(owner);
+        command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
+        {
+            using ECDsa ownerKey = KeyFiles.ReadSigningKey(parse.GetValue(owner)!);
+            string keyName = parse.GetValue(name)!;
+            ManageKeyResponse response = await ManageAsync(
+                CliErrors.ParseUri(parse.GetValue(broker)!, "--broker"), importKey => sign(parse, ownerKey, keyName, importKey), cancellationToken).ConfigureAwait(false);
+            Console.WriteLine($"{response.Detail} (audit receipt {response.ReceiptId})");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CreateRotate()
+    {
+        (Option<string> broker, Option<string> name, Option<string> owner) = OwnerOptions();
+        var keyFile = new Option<string>("--key-file") { Required = true, Description = "the new 32-byte data key" };
+        var policyFile = new Option<string>("--policy") { Description = "a new release policy JSON (default: keep the latest)" };
+        var rotate = new Command("rotate", "Add a new version with a new data key; releases use it from now on.") { keyFile, policyFile };
+        return Managed(rotate, broker, name, owner, (parse, ownerKey, keyName, importKey) =>
+        {
+            byte[] dataKey = File.ReadAllBytes(parse.GetValue(keyFile)!);
+            try
+            {
+                string? policyPath = parse.GetValue(policyFile);
+                return OwnerRequests.Rotate(ownerKey, keyName, dataKey, policyPath is null ? null : File.ReadAllText(policyPath), importKey);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(dataKey);
+            }
+        });
+    }
+
+    private static Command CreateUpdatePolicy()
+    {
+        (Option<string> broker, Option<string> name, Option<string> owner) = OwnerOptions();
+        var policyFile = new Option<string>("--policy") { Required = true, Description = "the new release policy JSON" };
+        var update = new Command("update-policy", "Replace the release policy of the latest version.") { policyFile };
+        return Managed(update, broker, name, owner, (parse, ownerKey, keyName, importKey) =>
+            OwnerRequests.UpdatePolicy(ownerKey, keyName, File.ReadAllText(parse.GetValue(policyFile)!), importKey));
+    }
+
+    private static Command CreateSetEnabled(string verb, bool enabled)
+    {
+        (Option<string> broker, Option<string> name, Option<string> owner) = OwnerOptions();
+        var command = new Command(verb, enabled ? "Re-enable the latest version of a key." : "Disable the latest version: no release until re-enabled.");
+        return Managed(command, broker, name, owner, (_, ownerKey, keyName, importKey) => OwnerRequests.SetEnabled(ownerKey, keyName, enabled, importKey));
+    }
+
+    private static Command CreateDelete()
+    {
+        (Option<string> broker, Option<string> name, Option<string> owner) = OwnerOptions();
+        var command = new Command("delete", "Delete a key: no version is released again; the name stays yours.");
+        return Managed(command, broker, name, owner, (_, ownerKey, keyName, importKey) => OwnerRequests.Delete(ownerKey, keyName, importKey));
     }
 
     public static string BuildPolicy(string issuer, IEnumerable<string> measurements, IEnumerable<string> regions, bool allowSimulated)

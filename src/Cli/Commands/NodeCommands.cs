@@ -47,12 +47,19 @@ internal static class NodeCommands
         var platformId = new Option<string>("--platform-id") { Required = true, Description = "platform identity to enrol" };
         var region = new Option<string>("--region") { Required = true, Description = "region the platform sits in" };
         var replace = new Option<bool>("--replace") { Description = "confirm moving an enrolled platform to another region" };
-        var enroll = new Command("enroll", "Enrol a platform with its region in the verifier's node registry (signed, audited).") { verifier, teamKey, platformId, region, replace };
+        var broker = new Option<string>("--broker") { Description = "key broker gRPC URL: also record the signed enrolment in the broker's audit log" };
+        var enroll = new Command("enroll", "Enrol a platform with its region in the verifier's node registry (signed, audited).") { verifier, teamKey, platformId, region, replace, broker };
         enroll.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
             using ECDsa key = KeyFiles.ReadSigningKey(parse.GetValue(teamKey)!);
-            EnrollNodeResponse response = await EnrollAsync(CliErrors.ParseUri(parse.GetValue(verifier)!, "--verifier"), key, parse.GetValue(platformId)!, parse.GetValue(region)!, parse.GetValue(replace), cancellationToken).ConfigureAwait(false);
+            string signed = EnrollmentRequest.Create(key, parse.GetValue(platformId)!, parse.GetValue(region)!, parse.GetValue(replace));
+            EnrollNodeResponse response = await SendEnrollmentAsync(CliErrors.ParseUri(parse.GetValue(verifier)!, "--verifier"), signed, cancellationToken).ConfigureAwait(false);
             Console.WriteLine($"enrolled {response.PlatformId} in {response.Region}");
+            if (parse.GetValue(broker) is { } brokerUrl)
+            {
+                string receipt = await RecordEnrollmentAsync(CliErrors.ParseUri(brokerUrl, "--broker"), signed, cancellationToken).ConfigureAwait(false);
+                Console.WriteLine($"recorded in the broker's audit log (receipt {receipt})");
+            }
             return 0;
         }));
 
@@ -61,6 +68,36 @@ internal static class NodeCommands
         node.Subcommands.Add(keygen);
         node.Subcommands.Add(enroll);
         return node;
+    }
+
+    /// <summary>Appends a signed enrolment to the key broker's audit log; returns the receipt id.</summary>
+    public static async Task<string> RecordEnrollmentAsync(Uri broker, string signedEnrollment, CancellationToken cancellationToken)
+    {
+        using GrpcChannel channel = GrpcChannel.ForAddress(broker);
+        var client = new Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
+        try
+        {
+            var response = await client.RecordEnrollmentAsync(new Protocol.Broker.RecordEnrollmentRequest { SignedEnrollment = signedEnrollment }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return response.ReceiptId;
+        }
+        catch (RpcException ex)
+        {
+            throw new CliException($"the broker did not record the enrolment ({ex.StatusCode}): {ex.Status.Detail}");
+        }
+    }
+
+    private static async Task<EnrollNodeResponse> SendEnrollmentAsync(Uri verifier, string signedEnrollment, CancellationToken cancellationToken)
+    {
+        using GrpcChannel channel = GrpcChannel.ForAddress(verifier);
+        var client = new Protocol.Verifier.AttestationVerifier.AttestationVerifierClient(channel);
+        try
+        {
+            return await client.EnrollNodeAsync(new EnrollNodeRequest { SignedEnrollment = signedEnrollment }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException ex)
+        {
+            throw new CliException($"enrolment refused ({ex.StatusCode}): {ex.Status.Detail}");
+        }
     }
 
     public static async Task<EnrollNodeResponse> EnrollAsync(Uri verifier, ECDsa key, string platformId, string region, bool replace, CancellationToken cancellationToken)

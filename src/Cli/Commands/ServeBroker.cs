@@ -18,7 +18,8 @@ internal static class ServeBroker
         var audience = new Option<string>("--audience") { Description = "required token audience", DefaultValueFactory = _ => "enclave-key-broker" };
         var simulated = new Option<bool>("--simulated") { Description = "simulated mode: file master key, SIMULATED tokens accepted" };
         var coordinatorKeys = new Option<string[]>("--coordinator-key") { AllowMultipleArgumentsPerToken = true, Description = "public JWK file of a coordinator whose round manifests are recorded (repeat)" };
-        var command = new Command("broker", "Run the key broker.") { dataDir, grpcPort, httpPort, issuers, audience, simulated, coordinatorKeys };
+        var enrollmentKeys = new Option<string[]>("--enrollment-key") { AllowMultipleArgumentsPerToken = true, Description = "public JWK file of the security team whose node enrolments are recorded (repeat)" };
+        var command = new Command("broker", "Run the key broker.") { dataDir, grpcPort, httpPort, issuers, audience, simulated, coordinatorKeys, enrollmentKeys };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
             var options = new KeyBrokerOptions
@@ -27,6 +28,7 @@ internal static class ServeBroker
                 TrustedIssuers = parse.GetValue(issuers)!.Select(i => CliErrors.ParseUri(i, "--verifier-issuer").ToString().TrimEnd('/')).ToArray(),
                 Audience = parse.GetValue(audience),
                 SimulatedMode = parse.GetValue(simulated),
+                EnrollmentKeys = (parse.GetValue(enrollmentKeys) ?? []).Select(KeyFiles.ReadPublicJwk).ToArray(),
             };
             Directory.CreateDirectory(options.DataDirectory);
             Jwk[] coordinators = (parse.GetValue(coordinatorKeys) ?? []).Select(KeyFiles.ReadPublicJwk).ToArray();

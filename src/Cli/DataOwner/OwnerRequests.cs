@@ -27,6 +27,29 @@ internal static class OwnerRequests
         return Sign(ownerKey, payload);
     }
 
+    /// <summary>A new version with a new data key; the latest policy is kept unless <paramref name="policyJson"/> is given.</summary>
+    public static (string OwnerJwk, string SignedRequest) Rotate(ECDsa ownerKey, string keyName, ReadOnlySpan<byte> dataKey, string? policyJson, Jwk brokerImportKey)
+    {
+        var payload = Base(ownerKey, "rotate", keyName, brokerImportKey);
+        payload["key"] = Jwe.Encrypt(dataKey, brokerImportKey);
+        if (policyJson is not null)
+        {
+            payload["policy"] = JsonNode.Parse(policyJson);
+        }
+
+        return Sign(ownerKey, payload);
+    }
+
+    public static (string OwnerJwk, string SignedRequest) SetEnabled(ECDsa ownerKey, string keyName, bool enabled, Jwk brokerImportKey)
+    {
+        var payload = Base(ownerKey, "setEnabled", keyName, brokerImportKey);
+        payload["enabled"] = enabled;
+        return Sign(ownerKey, payload);
+    }
+
+    public static (string OwnerJwk, string SignedRequest) Delete(ECDsa ownerKey, string keyName, Jwk brokerImportKey) =>
+        Sign(ownerKey, Base(ownerKey, "delete", keyName, brokerImportKey));
+
     private static JsonObject Base(ECDsa ownerKey, string operation, string keyName, Jwk brokerImportKey) => new()
     {
         ["op"] = operation,

@@ -336,7 +336,7 @@ internal sealed class DemoRunner
         }
 
         _out.WriteLine(audit.IsValid
-            ? $"  audit log: {audit.VerifiedEntries} entries, hash chain and signed head verified"
+            ? $"  audit log: {audit.VerifiedEntries} entries, Merkle root matches the signed tree head"
             : $"  audit log: INVALID at entry {audit.FirstBadSequence}: {audit.Detail}");
         _out.WriteLine();
     }

@@ -1,13 +1,20 @@
-// Append-only, hash-chained audit log with a signed chain head.
+// Append-only audit log kept as an RFC 6962 Merkle tree over the stored entry rows.
 //
-// Entry hash = SHA-256 of the canonical encoding (all integers big-endian):
-//   "enclave-audit-entry-v1" | 0x00 | u64 sequence | i64 time (Unix ms) | u32 length | kind (UTF-8)
-//   | u32 length | body (UTF-8 JSON, the exact stored text) | previous entry hash (32 bytes; zeros for entry 1)
-// Sequences start at 1 and have no gaps. After every append the single chain-head record is replaced by
-// (size, hash of the last entry, time, signature), the signature being a compact JWS (ES256, typ
-// "enclave-audit-head+jws", kid = RFC 7638 thumbprint of the audit key) over
-//   {"size":<n>,"head":"<lower-case hex>","time":<Unix ms>}
-// so that editing, deleting, reordering or truncating stored rows is found by Verify.
+// Entry encoding (all integers big-endian):
+//   "enclave-audit-entry-v2" | 0x00 | u64 sequence | i64 time (Unix ms) | u32 length | kind (UTF-8)
+//   | u32 length | body (UTF-8 JSON, the exact stored text) | previous leaf hash (32 bytes; zeros for entry 1)
+// Leaf hash = SHA-256(0x00 | encoding) (MerkleTree.HashLeaf); it is the entry id and receipt id and is stored
+// as AuditEntryRecord.EntryHash; AuditEntryRecord.PreviousHash is the previous entry's leaf hash. Leaf index
+// = sequence - 1; sequences start at 1 and have no gaps.
+//
+// After every append the single head record holds the signed tree head (SignedTreeHead) of the whole log:
+// its size, the Merkle root (AuditHeadRecord.HeadHash), the time and the JWS. The body of entry k > 1
+// carries, as its last member "treeHead", the compact JWS of the signed tree head of size k - 1, so every
+// past tree head stays available for proofs, and Verify can name the first rewritten entry even when all
+// hashes after it were recomputed.
+//
+// Appends are O(log n): the right edge of the tree (MerkleFrontier) is kept in memory, rebuilt from the
+// stored leaf hashes at startup and whenever another writer appended.
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
@@ -20,15 +27,17 @@ namespace Enclave.KeyBroker.Audit;
 
 public sealed class AuditLog
 {
-    public const string HeadType = "enclave-audit-head+jws";
+    /// <summary>The body member holding the signed tree head that precedes the entry.</summary>
+    public const string TreeHeadMember = "treeHead";
 
-    private const string EntryDomain = "enclave-audit-entry-v1";
-    private const int HashSize = 32;
-    private static readonly string[] s_headAlgorithms = ["ES256"];
+    private const string EntryDomain = "enclave-audit-entry-v2";
+    private const int HashSize = MerkleTree.HashSize;
 
     private readonly IKeyBrokerStore _store;
     private readonly AuditSigningKey _signingKey;
     private readonly TimeProvider _time;
+    private readonly Lock _gate = new();
+    private MerkleFrontier _frontier;
 
     public AuditLog(IKeyBrokerStore store, AuditSigningKey signingKey, TimeProvider time)
     {
@@ -38,9 +47,10 @@ public sealed class AuditLog
         _store = store;
         _signingKey = signingKey;
         _time = time;
+        _frontier = Rebuild(long.MaxValue);
     }
 
-    /// <summary>The public key that verifies chain heads.</summary>
+    /// <summary>The public key that verifies signed tree heads.</summary>
     public Jwk PublicKey => _signingKey.PublicJwk;
 
     /// <summary>Appends an entry in its own transaction; it is durable when this returns.</summary>
@@ -53,20 +63,41 @@ public sealed class AuditLog
     }
 
     /// <summary>Appends an entry inside <paramref name="transaction"/>; it exists only if that commits.</summary>
+    /// <exception cref="ArgumentException">The body already has a <see cref="TreeHeadMember"/> member.</exception>
     public AuditEntry Append(IKeyBrokerTransaction transaction, AuditEntryKind kind, JsonObject body)
     {
         ArgumentNullException.ThrowIfNull(transaction);
         ArgumentNullException.ThrowIfNull(body);
+        if (body.ContainsKey(TreeHeadMember))
+        {
+            throw new ArgumentException($"\"{TreeHeadMember}\" is reserved in audit entry bodies.", nameof(body));
+        }
+
         AuditEntryRecord? last = transaction.GetLastAuditEntry();
-        long sequence = (last?.Sequence ?? 0) + 1;
-        byte[] previous = last?.EntryHash ?? new byte[HashSize];
+        long size = last?.Sequence ?? 0;
+        MerkleFrontier frontier = CurrentFrontier(last);
         DateTimeOffset now = TruncateToMs(_time.GetUtcNow());
+        var stored = (JsonObject)body.DeepClone();
+        if (size > 0)
+        {
+            stored[TreeHeadMember] = PreviousTreeHead(transaction, size, frontier.Root(), now);
+        }
+
+        long sequence = size + 1;
+        byte[] previous = last?.EntryHash ?? new byte[HashSize];
         string kindText = kind.ToString();
-        string bodyText = body.ToJsonString();
-        byte[] hash = ComputeEntryHash(sequence, now, kindText, bodyText, previous);
-        transaction.InsertAuditEntry(new AuditEntryRecord(sequence, now, kindText, bodyText, previous, hash));
-        transaction.SetAuditHead(new AuditHeadRecord(sequence, hash, now, SignHead(sequence, hash, now)));
-        return new AuditEntry(sequence, now, kindText, bodyText, Convert.ToHexStringLower(hash));
+        string bodyText = stored.ToJsonString();
+        byte[] leaf = ComputeLeafHash(sequence, now, kindText, bodyText, previous);
+        transaction.InsertAuditEntry(new AuditEntryRecord(sequence, now, kindText, bodyText, previous, leaf));
+        MerkleFrontier next = frontier.Append(leaf);
+        SignedTreeHead head = SignedTreeHead.Create(sequence, next.Root(), now, _signingKey);
+        transaction.SetAuditHead(new AuditHeadRecord(head.TreeSize, head.RootHash, head.Timestamp, head.Signature));
+        lock (_gate)
+        {
+            _frontier = next;
+        }
+
+        return new AuditEntry(sequence, now, kindText, bodyText, Convert.ToHexStringLower(leaf), Convert.ToHexStringLower(previous));
     }
 
     public IEnumerable<AuditEntry> ReadEntries(long fromSequence = 1) =>
@@ -74,53 +105,176 @@ public sealed class AuditLog
 
     public AuditEntry? GetEntry(long sequence) => _store.GetAuditEntry(sequence) is { } record ? ToEntry(record) : null;
 
-    /// <summary>The current signed chain head (null for an empty log).</summary>
+    /// <summary>The current head record (null for an empty log).</summary>
     public AuditHeadRecord? GetHead() => _store.GetAuditHead();
 
-    /// <summary>Verifies every entry and the signed head with this log's key.</summary>
+    /// <summary>The signed tree head of size <paramref name="treeSize"/>: the head record for the current
+    /// size, otherwise the one carried by entry <paramref name="treeSize"/> + 1. Its signature is checked.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The size is not between 1 and the current size.</exception>
+    /// <exception cref="AuditProofException">The stored tree head does not verify.</exception>
+    public SignedTreeHead GetSignedTreeHead(long treeSize) => GetSignedTreeHead(_store, PublicKey, treeSize);
+
+    /// <inheritdoc cref="GetSignedTreeHead(long)"/>
+    public static SignedTreeHead GetSignedTreeHead(IKeyBrokerStore store, Jwk auditPublicKey, long treeSize)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(auditPublicKey);
+        AuditHeadRecord head = store.GetAuditHead() ?? throw new ArgumentOutOfRangeException(nameof(treeSize), "The audit log is empty.");
+        ArgumentOutOfRangeException.ThrowIfLessThan(treeSize, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(treeSize, head.Size);
+        if (treeSize == head.Size)
+        {
+            SignedTreeHead current = SignedTreeHead.Verify(head.Signature, auditPublicKey);
+            return current.SameValues(head.Size, head.HeadHash)
+                ? current
+                : throw new AuditProofException("the head record differs from what its signature covers");
+        }
+
+        AuditEntryRecord next = store.GetAuditEntry(treeSize + 1)
+            ?? throw new AuditProofException($"entry {treeSize + 1}, which carries the tree head of size {treeSize}, is missing");
+        SignedTreeHead carried = SignedTreeHead.Verify(EmbeddedTreeHead(next.Body) ?? throw new AuditProofException(
+            $"entry {treeSize + 1} carries no tree head"), auditPublicKey);
+        return carried.TreeSize == treeSize
+            ? carried
+            : throw new AuditProofException($"entry {treeSize + 1} carries the tree head of size {carried.TreeSize}");
+    }
+
+    /// <summary>An inclusion proof of entry <paramref name="sequence"/> in the tree of size
+    /// <paramref name="treeSize"/> (default: the current size).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The entry or size is out of range.</exception>
+    /// <exception cref="AuditProofException">The stored log does not match its signed tree head (run Verify).</exception>
+    public AuditInclusionProof ProveInclusion(long sequence, long? treeSize = null) => ProveInclusion(_store, PublicKey, sequence, treeSize);
+
+    /// <inheritdoc cref="ProveInclusion(long, long?)"/>
+    public static AuditInclusionProof ProveInclusion(IKeyBrokerStore store, Jwk auditPublicKey, long sequence, long? treeSize = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        long size = treeSize ?? store.GetAuditHead()?.Size ?? 0;
+        ArgumentOutOfRangeException.ThrowIfLessThan(sequence, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(sequence, size);
+        SignedTreeHead head = GetSignedTreeHead(store, auditPublicKey, size);
+        List<byte[]> leaves = ReadLeaves(store, size);
+        if (!MerkleTree.Root(leaves).AsSpan().SequenceEqual(head.RootHash))
+        {
+            throw new AuditProofException($"the stored entries 1 to {size} do not hash to the signed root; run audit verify");
+        }
+
+        AuditEntry entry = ToEntry(store.GetAuditEntry(sequence)!);
+        return new AuditInclusionProof(sequence - 1, leaves[(int)(sequence - 1)], MerkleTree.InclusionPath(leaves, sequence - 1, size), head, entry);
+    }
+
+    /// <summary>A consistency proof between the signed tree heads of sizes <paramref name="fromSize"/> and <paramref name="toSize"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The sizes are out of range.</exception>
+    /// <exception cref="AuditProofException">The stored log does not match its signed tree heads (run Verify).</exception>
+    public AuditConsistencyProof ProveConsistency(long fromSize, long toSize) => ProveConsistency(_store, PublicKey, fromSize, toSize);
+
+    /// <inheritdoc cref="ProveConsistency(long, long)"/>
+    public static AuditConsistencyProof ProveConsistency(IKeyBrokerStore store, Jwk auditPublicKey, long fromSize, long toSize)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentOutOfRangeException.ThrowIfLessThan(fromSize, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(fromSize, toSize);
+        SignedTreeHead from = GetSignedTreeHead(store, auditPublicKey, fromSize);
+        SignedTreeHead to = GetSignedTreeHead(store, auditPublicKey, toSize);
+        List<byte[]> leaves = ReadLeaves(store, toSize);
+        if (!MerkleTree.Root(leaves).AsSpan().SequenceEqual(to.RootHash))
+        {
+            throw new AuditProofException($"the stored entries 1 to {toSize} do not hash to the signed root; run audit verify");
+        }
+
+        return new AuditConsistencyProof(from, to, MerkleTree.ConsistencyProof(leaves, fromSize, toSize));
+    }
+
+    /// <summary>Verifies every entry and the signed tree heads with this log's key.</summary>
     public AuditVerificationResult Verify() => Verify(_store, PublicKey);
 
     /// <summary>Verifies the log against a given audit public key (for example one an auditor kept).</summary>
     public AuditVerificationResult Verify(Jwk? auditPublicKey) => Verify(_store, auditPublicKey ?? PublicKey);
 
-    /// <summary>Verifies the stored chain: contiguous sequences, each previous-hash link, each entry hash,
-    /// then the signed head (its signature, the size it covers and the hash at that size).</summary>
-    public static AuditVerificationResult Verify(IKeyBrokerStore store, Jwk auditPublicKey)
+    /// <summary>Recomputes everything from the stored rows: the head record's signature; for each entry in
+    /// order its sequence, its previous-hash link, its leaf hash, and the signed tree head it carries against
+    /// the Merkle root of the entries before it; finally the head's size and root. The first failure is
+    /// reported with the first entry that cannot be trusted.</summary>
+    /// <param name="store">The store to read.</param>
+    /// <param name="auditPublicKey">The published audit key.</param>
+    /// <param name="knownTreeHead">A signed tree head the auditor obtained earlier (already verified); the
+    /// stored log must still contain it, which detects a rollback to an older, genuinely signed head.</param>
+    public static AuditVerificationResult Verify(IKeyBrokerStore store, Jwk auditPublicKey, SignedTreeHead? knownTreeHead = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(auditPublicKey);
 
         AuditHeadRecord? head = store.GetAuditHead();
+        if (head is not null)
+        {
+            string? problem = null;
+            try
+            {
+                SignedTreeHead signed = SignedTreeHead.Verify(head.Signature, auditPublicKey);
+                if (!signed.SameValues(head.Size, head.HeadHash) || signed.Timestamp != head.Time)
+                {
+                    problem = "the head signature covers another size, root or time than the stored head";
+                }
+            }
+            catch (AuditProofException e)
+            {
+                problem = e.Message;
+            }
+
+            if (problem is not null)
+            {
+                return AuditVerificationResult.Invalid(0, null, AuditFault.HeadSignatureInvalid, problem);
+            }
+        }
+
+        MerkleFrontier frontier = MerkleFrontier.Empty;
         long expected = 1;
         byte[] previous = new byte[HashSize];
-        byte[]? hashAtHead = null;
+        byte[]? rootAtHead = null;
+        byte[]? rootAtKnown = null;
         foreach (AuditEntryRecord entry in store.ReadAuditEntries(1))
         {
+            long verified = expected - 1;
             if (entry.Sequence != expected)
             {
-                return AuditVerificationResult.Invalid(expected - 1, expected, AuditFault.EntryMissing,
+                return AuditVerificationResult.Invalid(verified, expected, AuditFault.EntryMissing,
                     $"entry {expected} is missing (next stored entry is {entry.Sequence})");
             }
 
             if (!CryptographicOperations.FixedTimeEquals(entry.PreviousHash, previous))
             {
-                return AuditVerificationResult.Invalid(expected - 1, expected, AuditFault.ChainBroken,
+                return AuditVerificationResult.Invalid(verified, expected, AuditFault.ChainBroken,
                     $"entry {expected} does not link to entry {expected - 1}: entries were reordered, inserted or removed");
             }
 
-            byte[] computed = ComputeEntryHash(entry.Sequence, entry.Time, entry.Kind, entry.Body, entry.PreviousHash);
-            if (!CryptographicOperations.FixedTimeEquals(computed, entry.EntryHash))
+            byte[] leaf = ComputeLeafHash(entry.Sequence, entry.Time, entry.Kind, entry.Body, entry.PreviousHash);
+            if (!CryptographicOperations.FixedTimeEquals(leaf, entry.EntryHash))
             {
-                return AuditVerificationResult.Invalid(expected - 1, expected, AuditFault.EntryEdited,
+                return AuditVerificationResult.Invalid(verified, expected, AuditFault.EntryEdited,
                     $"entry {expected} does not match its hash: its content was edited");
             }
 
-            if (head is not null && entry.Sequence == head.Size)
+            if (expected > 1)
             {
-                hashAtHead = computed;
+                AuditVerificationResult? carried = CheckCarriedTreeHead(entry, frontier, auditPublicKey);
+                if (carried is not null)
+                {
+                    return carried;
+                }
             }
 
-            previous = computed;
+            frontier = frontier.Append(leaf);
+            if (head is not null && expected == head.Size)
+            {
+                rootAtHead = frontier.Root();
+            }
+
+            if (knownTreeHead is not null && expected == knownTreeHead.TreeSize)
+            {
+                rootAtKnown = frontier.Root();
+            }
+
+            previous = leaf;
             expected++;
         }
 
@@ -128,41 +282,56 @@ public sealed class AuditLog
         if (head is null)
         {
             return count == 0
-                ? AuditVerificationResult.Valid(0)
-                : AuditVerificationResult.Invalid(count, 1, AuditFault.HeadMissing,
-                    $"entries 1 to {count} are not covered by any signed head: the head record was removed");
-        }
-
-        if (!HeadSignatureCovers(head, auditPublicKey, out string problem))
-        {
-            return AuditVerificationResult.Invalid(count, null, AuditFault.HeadSignatureInvalid, problem);
+                ? AuditVerificationResult.Valid(0, MerkleTree.EmptyRoot())
+                : AuditVerificationResult.Invalid(0, 1, AuditFault.HeadMissing,
+                    $"entries 1 to {count} are not covered by any signed tree head: the head record was removed");
         }
 
         if (count < head.Size)
         {
             return AuditVerificationResult.Invalid(count, count + 1, AuditFault.Truncated,
-                $"the signed head covers {head.Size} entries but only {count} are stored: entries {count + 1} to {head.Size} were removed");
+                $"the signed tree head covers {head.Size} entries but only {count} are stored: entries {count + 1} to {head.Size} were removed");
         }
 
-        if (hashAtHead is null || !CryptographicOperations.FixedTimeEquals(hashAtHead, head.HeadHash))
+        if (rootAtHead is null || !CryptographicOperations.FixedTimeEquals(rootAtHead, head.HeadHash))
         {
-            return AuditVerificationResult.Invalid(count, head.Size, AuditFault.HeadMismatch,
-                $"entry {head.Size} does not hash to the signed head: the chain was rewritten");
+            return AuditVerificationResult.Invalid(head.Size - 1, head.Size, AuditFault.HeadMismatch,
+                $"entries 1 to {head.Size} do not hash to the signed root: entry {head.Size} was rewritten");
         }
 
         if (count > head.Size)
         {
             return AuditVerificationResult.Invalid(head.Size, head.Size + 1, AuditFault.UnsignedEntries,
-                $"entries {head.Size + 1} to {count} are not covered by the signed head");
+                $"entries {head.Size + 1} to {count} are not covered by the signed tree head");
         }
 
-        return AuditVerificationResult.Valid(count);
+        if (knownTreeHead is not null && knownTreeHead.TreeSize > 0)
+        {
+            if (knownTreeHead.TreeSize > count)
+            {
+                return AuditVerificationResult.Invalid(count, count + 1, AuditFault.Truncated,
+                    $"the log was rolled back: a tree head of size {knownTreeHead.TreeSize} was signed, but only {count} entries are stored");
+            }
+
+            if (!CryptographicOperations.FixedTimeEquals(rootAtKnown!, knownTreeHead.RootHash))
+            {
+                return AuditVerificationResult.Invalid(knownTreeHead.TreeSize - 1, knownTreeHead.TreeSize, AuditFault.TreeHeadMismatch,
+                    $"entries 1 to {knownTreeHead.TreeSize} do not hash to the root of the known tree head: the log was rewritten up to entry {knownTreeHead.TreeSize}");
+            }
+        }
+
+        return AuditVerificationResult.Valid(count, rootAtHead);
     }
 
-    internal static byte[] ComputeEntryHash(long sequence, DateTimeOffset time, string kind, string body, byte[] previousHash)
+    /// <summary>The Merkle leaf hash of an entry (see the file header for the encoding).</summary>
+    public static byte[] ComputeLeafHash(long sequence, DateTimeOffset time, string kind, string body, byte[] previousHash)
     {
+        ArgumentNullException.ThrowIfNull(kind);
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(previousHash);
         if (previousHash.Length != HashSize)
         {
+            // A stored row with a link of the wrong length can never verify; hash it to nothing valid.
             return new byte[HashSize];
         }
 
@@ -183,52 +352,123 @@ public sealed class AuditLog
         bodyBytes.CopyTo(span[4..]);
         span = span[(4 + bodyBytes.Length)..];
         previousHash.CopyTo(span);
-        return SHA256.HashData(buffer);
+        return MerkleTree.HashLeaf(buffer);
     }
 
-    private string SignHead(long size, byte[] hash, DateTimeOffset time) =>
-        Jws.Sign(HeadPayload(size, hash, time), _signingKey.Key, _signingKey.PublicJwk.Kid, HeadType);
-
-    private static byte[] HeadPayload(long size, byte[] hash, DateTimeOffset time) =>
-        Encoding.UTF8.GetBytes(new JsonObject
-        {
-            ["size"] = size,
-            ["head"] = Convert.ToHexStringLower(hash),
-            ["time"] = time.ToUnixTimeMilliseconds(),
-        }.ToJsonString());
-
-    private static bool HeadSignatureCovers(AuditHeadRecord head, Jwk publicKey, out string problem)
+    private static AuditVerificationResult? CheckCarriedTreeHead(AuditEntryRecord entry, MerkleFrontier before, Jwk auditPublicKey)
     {
-        string thumbprint = publicKey.ComputeThumbprint();
-        JwsVerified verified;
+        long sequence = entry.Sequence;
+        string? jws = EmbeddedTreeHead(entry.Body);
+        if (jws is null)
+        {
+            return AuditVerificationResult.Invalid(sequence - 1, sequence, AuditFault.EntryEdited,
+                $"entry {sequence} carries no signed tree head of size {sequence - 1}: its content was replaced");
+        }
+
+        SignedTreeHead carried;
         try
         {
-            verified = Jws.Verify(head.Signature, kid => kid == thumbprint ? publicKey : null, s_headAlgorithms);
+            carried = SignedTreeHead.Verify(jws, auditPublicKey);
         }
-        catch (JoseException e)
+        catch (AuditProofException e)
         {
-            problem = $"the head signature does not verify ({e.Code}: {e.Message})";
-            return false;
+            return AuditVerificationResult.Invalid(sequence - 1, sequence, AuditFault.EntryEdited,
+                $"entry {sequence} carries a tree head that does not verify ({e.Message}): its content was edited");
         }
 
-        if (verified.Header["typ"]?.GetValue<string>() != HeadType)
+        if (carried.TreeSize != sequence - 1)
         {
-            problem = "the head signature is not an audit head";
-            return false;
+            return AuditVerificationResult.Invalid(sequence - 1, sequence, AuditFault.EntryEdited,
+                $"entry {sequence} carries the tree head of size {carried.TreeSize} instead of {sequence - 1}: entries were moved");
         }
 
-        if (!verified.Payload.AsSpan().SequenceEqual(HeadPayload(head.Size, head.HeadHash, head.Time)))
+        if (!CryptographicOperations.FixedTimeEquals(carried.RootHash, before.Root()))
         {
-            problem = "the head signature covers another size, hash or time than the stored head";
-            return false;
+            return AuditVerificationResult.Invalid(sequence - 2, sequence - 1, AuditFault.TreeHeadMismatch,
+                $"entries 1 to {sequence - 1} do not hash to the root signed in entry {sequence}: entry {sequence - 1} was rewritten and the hashes after it recomputed");
         }
 
-        problem = string.Empty;
-        return true;
+        return null;
+    }
+
+    private static string? EmbeddedTreeHead(string body)
+    {
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty(TreeHeadMember, out JsonElement value)
+                && value.ValueKind == JsonValueKind.String
+                    ? value.GetString()
+                    : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private string PreviousTreeHead(IKeyBrokerTransaction transaction, long size, byte[] root, DateTimeOffset now)
+    {
+        AuditHeadRecord? head = transaction.GetAuditHead();
+        if (head is not null && head.Size == size && CryptographicOperations.FixedTimeEquals(head.HeadHash, root))
+        {
+            return head.Signature;
+        }
+
+        return SignedTreeHead.Create(size, root, now, _signingKey).Signature;
+    }
+
+    private MerkleFrontier CurrentFrontier(AuditEntryRecord? last)
+    {
+        MerkleFrontier frontier;
+        lock (_gate)
+        {
+            frontier = _frontier;
+        }
+
+        long size = last?.Sequence ?? 0;
+        bool current = frontier.Size == size
+            && (size == 0 || (frontier.LastLeaf is not null && CryptographicOperations.FixedTimeEquals(frontier.LastLeaf, last!.EntryHash)));
+        return current ? frontier : Rebuild(size);
+    }
+
+    private MerkleFrontier Rebuild(long size)
+    {
+        MerkleFrontier frontier = MerkleFrontier.Empty;
+        foreach (AuditEntryRecord record in _store.ReadAuditEntries(1))
+        {
+            if (frontier.Size >= size)
+            {
+                break;
+            }
+
+            frontier = frontier.Append(record.EntryHash.Length == HashSize ? record.EntryHash : new byte[HashSize]);
+        }
+
+        return frontier;
+    }
+
+    private static List<byte[]> ReadLeaves(IKeyBrokerStore store, long size)
+    {
+        var leaves = new List<byte[]>();
+        foreach (AuditEntryRecord record in store.ReadAuditEntries(1))
+        {
+            if (leaves.Count >= size)
+            {
+                break;
+            }
+
+            leaves.Add(record.EntryHash);
+        }
+
+        return leaves.Count == size
+            ? leaves
+            : throw new AuditProofException($"only {leaves.Count} of {size} entries are stored; run audit verify");
     }
 
     private static AuditEntry ToEntry(AuditEntryRecord record) =>
-        new(record.Sequence, record.Time, record.Kind, record.Body, Convert.ToHexStringLower(record.EntryHash));
+        new(record.Sequence, record.Time, record.Kind, record.Body, Convert.ToHexStringLower(record.EntryHash), Convert.ToHexStringLower(record.PreviousHash));
 
     private static DateTimeOffset TruncateToMs(DateTimeOffset time) =>
         DateTimeOffset.FromUnixTimeMilliseconds(time.ToUnixTimeMilliseconds());

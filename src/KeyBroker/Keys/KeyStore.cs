@@ -70,6 +70,28 @@ public sealed class KeyStore
         return record;
     }
 
+    /// <summary>True for the record that marks a deleted key: no wrapped key, no policy, disabled.</summary>
+    public static bool IsDeleted(KeyVersionRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return record.WrappedKey.Length == 0;
+    }
+
+    /// <summary>Deletes a key inside <paramref name="transaction"/>: the latest version's wrapped key is
+    /// destroyed and a deleted-marker version is added on top, so no version can be released again and the
+    /// name stays pinned to its owner.</summary>
+    public KeyVersionRecord Delete(IKeyBrokerTransaction transaction, KeyVersionRecord latest)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        ArgumentNullException.ThrowIfNull(latest);
+        transaction.UpdateKeyVersion(latest with { WrappedKey = [], PolicyJson = string.Empty, Enabled = false });
+        var marker = new KeyVersionRecord(
+            latest.Name, latest.Version + 1, latest.OwnerThumbprint, [], string.Empty, false,
+            DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds()));
+        transaction.InsertKeyVersion(marker);
+        return marker;
+    }
+
     /// <summary>Replaces the policy and enabled flag of a version, re-wrapping its data key to the new
     /// record; null when the stored record does not authenticate.</summary>
     public KeyVersionRecord? Replace(IKeyBrokerTransaction transaction, KeyVersionRecord current, string policyJson, bool enabled)

@@ -6,6 +6,8 @@
 //    data key to the broker import key>"}
 //   {"op":"updatePolicy", name, iat, jti, aud, "policy":{...}}
 //   {"op":"setEnabled",   name, iat, jti, aud, "enabled":true|false}
+//   {"op":"rotate",       name, iat, jti, aud, "key":"<JWE of the new 32-byte data key>", "policy"?:{...}}
+//   {"op":"delete",       name, iat, jti, aud}
 //
 // No other members are accepted. iat must be within five minutes of the broker's clock, and a jti is
 // accepted once per owner.
@@ -18,6 +20,12 @@ public enum OwnerOperation
     Register,
     UpdatePolicy,
     SetEnabled,
+
+    /// <summary>A new version with a new data key (and the latest policy unless one is given).</summary>
+    Rotate,
+
+    /// <summary>Destroys the key: no version can be released again; the name stays the owner's.</summary>
+    Delete,
 }
 
 internal sealed record OwnerRequest(
@@ -76,6 +84,8 @@ internal sealed record OwnerRequest(
                 "register" => OwnerOperation.Register,
                 "updatePolicy" => OwnerOperation.UpdatePolicy,
                 "setEnabled" => OwnerOperation.SetEnabled,
+                "rotate" => OwnerOperation.Rotate,
+                "delete" => OwnerOperation.Delete,
                 string other => throw new FormatException($"Unknown operation \"{other}\"."),
             };
             string name = RequiredString(root, "name");
@@ -97,11 +107,13 @@ internal sealed record OwnerRequest(
             string? key = null;
             bool? enabled = null;
             bool needsPolicy = operation is OwnerOperation.Register or OwnerOperation.UpdatePolicy;
+            bool allowsPolicy = needsPolicy || operation == OwnerOperation.Rotate;
+            bool needsKey = operation is OwnerOperation.Register or OwnerOperation.Rotate;
             if (root.TryGetProperty("policy", out JsonElement policyElement))
             {
-                if (!needsPolicy || policyElement.ValueKind != JsonValueKind.Object)
+                if (!allowsPolicy || policyElement.ValueKind != JsonValueKind.Object)
                 {
-                    throw new FormatException("\"policy\" must be an object and is allowed only for register and updatePolicy.");
+                    throw new FormatException("\"policy\" must be an object and is allowed only for register, rotate and updatePolicy.");
                 }
 
                 policy = policyElement.GetRawText();
@@ -113,14 +125,14 @@ internal sealed record OwnerRequest(
 
             if (root.TryGetProperty("key", out JsonElement keyElement))
             {
-                if (operation != OwnerOperation.Register || keyElement.ValueKind != JsonValueKind.String)
+                if (!needsKey || keyElement.ValueKind != JsonValueKind.String)
                 {
-                    throw new FormatException("\"key\" must be a string and is allowed only for register.");
+                    throw new FormatException("\"key\" must be a string and is allowed only for register and rotate.");
                 }
 
                 key = keyElement.GetString();
             }
-            else if (operation == OwnerOperation.Register)
+            else if (needsKey)
             {
                 throw new FormatException("The request has no \"key\".");
             }

@@ -1,8 +1,13 @@
-// Validation of attestation tokens (docs/formats.md section 4) in this order: size; issuer among the
-// configured verifiers; signature by a key of that issuer's JWKS with ES256 or ES384 only (no "none",
-// no RSA/HMAC, no keys from headers); exp/nbf/iat with bounded skew; lifetime; audience; then the nonce
-// ("nonce", or "x-ms-runtime.nonce"; if both are present they must agree), which must have been issued
-// by this broker and is consumed, so a token is accepted at most once.
+// Validation of attestation tokens (docs/formats.md section 4) in this order, each rejection with its own
+// ReasonCode: size and shape (TokenInvalid); the header: no key-carrying member (jwk, jku, x5u, x5c, x5t,
+// x5t#S256: KeyInTokenHeader), no crit/b64 (UnsupportedTokenHeader), alg ES256 or ES384 only (none,
+// HMAC, RSA: AlgorithmNotAllowed); issuer among the configured verifiers (WrongIssuer); ECDSA r and s in
+// [1, n - 1] (SignatureScalarInvalid); signature by the key of that issuer's published JWKS named by kid
+// (UnknownSigningKey, SignatureInvalid, VerifierKeysUnavailable); exp, nbf, iat with bounded skew
+// (TokenExpired, TokenNotYetValid); lifetime (TokenLifetimeTooLong); audience when configured
+// (WrongAudience); then the nonce ("nonce", or "x-ms-runtime.nonce"; if both are present they must agree:
+// NonceMismatch), which must have been issued by this broker and is consumed, so a token is accepted at
+// most once (NonceMissing, NonceUnknownOrReused).
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Enclave.Crypto;
@@ -13,6 +18,12 @@ namespace Enclave.KeyBroker.Tokens;
 public sealed class TokenValidator
 {
     private static readonly string[] s_algorithms = ["ES256", "ES384"];
+    private static readonly string[] s_keyCarryingHeaders = ["jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"];
+
+    // Curve orders (SEC 2 section 2.4.2 and 2.5.1), big-endian.
+    private static readonly byte[] s_p256Order = Convert.FromHexString("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
+    private static readonly byte[] s_p384Order = Convert.FromHexString(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973");
 
     private readonly TokenValidatorOptions _options;
     private readonly IVerifierKeySource _keys;
@@ -41,6 +52,11 @@ public sealed class TokenValidator
             return TokenValidationResult.Invalid(ReasonCode.TokenInvalid, "the token is empty or longer than 64 KiB");
         }
 
+        if (InspectHeader(token) is TokenValidationResult headerProblem)
+        {
+            return headerProblem;
+        }
+
         string issuer;
         try
         {
@@ -63,6 +79,11 @@ public sealed class TokenValidator
             return TokenValidationResult.Invalid(ReasonCode.WrongIssuer, $"the issuer \"{Clip(issuer)}\" is not a trusted verifier");
         }
 
+        if (InspectSignatureScalars(token) is TokenValidationResult scalarProblem)
+        {
+            return scalarProblem;
+        }
+
         JwtValidated validated;
         try
         {
@@ -70,7 +91,7 @@ public sealed class TokenValidator
         }
         catch (VerifierKeysUnavailableException e)
         {
-            return TokenValidationResult.Invalid(ReasonCode.TokenInvalid, $"the verifier's keys are unavailable: {e.Message}");
+            return TokenValidationResult.Invalid(ReasonCode.VerifierKeysUnavailable, $"the verifier's keys are unavailable: {e.Message}");
         }
         catch (JoseException e)
         {
@@ -86,7 +107,7 @@ public sealed class TokenValidator
 
         if (nonce is not null && runtimeNonce is not null && !string.Equals(nonce, runtimeNonce, StringComparison.Ordinal))
         {
-            return TokenValidationResult.Invalid(ReasonCode.TokenInvalid, "\"nonce\" and \"x-ms-runtime.nonce\" differ");
+            return TokenValidationResult.Invalid(ReasonCode.NonceMismatch, "\"nonce\" and \"x-ms-runtime.nonce\" differ");
         }
 
         string effectiveNonce = (nonce ?? runtimeNonce)!;
@@ -130,9 +151,89 @@ public sealed class TokenValidator
         JoseError.NotYetValid => ReasonCode.TokenNotYetValid,
         JoseError.WrongIssuer => ReasonCode.WrongIssuer,
         JoseError.WrongAudience => ReasonCode.WrongAudience,
+        JoseError.UnsupportedAlgorithm => ReasonCode.AlgorithmNotAllowed,
+        JoseError.ForbiddenHeader => ReasonCode.UnsupportedTokenHeader,
+        JoseError.UnknownKey => ReasonCode.UnknownSigningKey,
+        JoseError.BadSignature or JoseError.UnsupportedKey => ReasonCode.SignatureInvalid,
+        JoseError.LifetimeTooLong => ReasonCode.TokenLifetimeTooLong,
         JoseError.MissingClaim when _options.Audience is not null && LacksAudienceOnly(token) => ReasonCode.WrongAudience,
         _ => ReasonCode.TokenInvalid,
     };
+
+    /// <summary>Checks the protected header before anything else is trusted: no key may come from the token
+    /// itself, no extension may be critical, and only the allowed algorithms are considered.</summary>
+    private static TokenValidationResult? InspectHeader(string token)
+    {
+        int dot = token.IndexOf('.', StringComparison.Ordinal);
+        if (dot <= 0 || !Base64Url.TryDecode(token.AsSpan(0, dot), out byte[] headerBytes))
+        {
+            return TokenValidationResult.Invalid(ReasonCode.TokenInvalid, "the token has no base64url header");
+        }
+
+        JsonObject header;
+        try
+        {
+            header = JsonNode.Parse(headerBytes, documentOptions: new JsonDocumentOptions { MaxDepth = 16 }) as JsonObject
+                ?? throw new JsonException("not an object");
+        }
+        catch (JsonException)
+        {
+            return TokenValidationResult.Invalid(ReasonCode.TokenInvalid, "the token header is not a JSON object");
+        }
+
+        foreach (string name in s_keyCarryingHeaders)
+        {
+            if (header.ContainsKey(name))
+            {
+                return TokenValidationResult.Invalid(ReasonCode.KeyInTokenHeader,
+                    $"the token header carries \"{name}\"; keys are taken only from the configured verifiers' published key sets");
+            }
+        }
+
+        if (header.ContainsKey("crit") || header.ContainsKey("b64"))
+        {
+            return TokenValidationResult.Invalid(ReasonCode.UnsupportedTokenHeader, "the token header has \"crit\" or \"b64\", which this broker does not understand");
+        }
+
+        string? alg = GetString(header, "alg");
+        if (alg is null || !s_algorithms.Contains(alg, StringComparer.Ordinal))
+        {
+            return TokenValidationResult.Invalid(ReasonCode.AlgorithmNotAllowed,
+                $"the token's alg \"{Clip(alg ?? "(missing)")}\" is not allowed (ES256 and ES384 only; never none, HMAC or RSA)");
+        }
+
+        return null;
+    }
+
+    /// <summary>Refuses ECDSA signatures whose r or s is 0 or not below the curve order, before any
+    /// verification (a verifier that skips this accepts r = s = 0 for every message: CVE-2022-21449).</summary>
+    private static TokenValidationResult? InspectSignatureScalars(string token)
+    {
+        int last = token.LastIndexOf('.');
+        if (last < 0 || !Base64Url.TryDecode(token.AsSpan(last + 1), out byte[] signature))
+        {
+            return TokenValidationResult.Invalid(ReasonCode.TokenInvalid, "the token's signature is not base64url");
+        }
+
+        byte[]? order = signature.Length switch
+        {
+            64 => s_p256Order,
+            96 => s_p384Order,
+            _ => null,
+        };
+        if (order is null)
+        {
+            return null;
+        }
+
+        int size = order.Length;
+        ReadOnlySpan<byte> r = signature.AsSpan(0, size);
+        ReadOnlySpan<byte> s = signature.AsSpan(size);
+        bool Invalid(ReadOnlySpan<byte> scalar) => !scalar.ContainsAnyExcept((byte)0) || scalar.SequenceCompareTo(order) >= 0;
+        return Invalid(r) || Invalid(s)
+            ? TokenValidationResult.Invalid(ReasonCode.SignatureScalarInvalid, "the ECDSA signature has r or s equal to zero or not below the curve order")
+            : null;
+    }
 
     private static bool LacksAudienceOnly(string token)
     {

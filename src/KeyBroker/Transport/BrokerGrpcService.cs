@@ -57,6 +57,27 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
         });
     }
 
+    public override Task<ManageKeyResponse> ManageKey(SignedOwnerRequest request, ServerCallContext context)
+    {
+        OwnerRequestOutcome outcome = _service.HandleOwnerRequest(request.OwnerKey, request.SignedRequest);
+        if (!outcome.Succeeded)
+        {
+            StatusCode status = outcome.Error is OwnerRequestError.Malformed or OwnerRequestError.InvalidKeyName
+                or OwnerRequestError.InvalidPolicy or OwnerRequestError.InvalidDataKey or OwnerRequestError.UnsupportedOwnerKey
+                ? StatusCode.InvalidArgument
+                : StatusCode.PermissionDenied;
+            throw Rpc(status, outcome.Error?.ToString() ?? "Rejected", outcome.Detail);
+        }
+
+        return Task.FromResult(new ManageKeyResponse
+        {
+            KeyName = outcome.KeyName ?? string.Empty,
+            KeyVersion = outcome.KeyVersion?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty,
+            ReceiptId = outcome.ReceiptId ?? string.Empty,
+            Detail = outcome.Detail,
+        });
+    }
+
     public override Task<GetImportKeyResponse> GetImportKey(GetImportKeyRequest request, ServerCallContext context) =>
         Task.FromResult(new GetImportKeyResponse { Jwk = _service.ImportKey.ToJson() });
 
@@ -95,6 +116,19 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
         };
         AuditEntry entry = _service.Audit.Append(AuditEntryKind.RoundManifest, body);
         return Task.FromResult(new RecordManifestResponse { ReceiptId = entry.Id });
+    }
+
+    public override Task<RecordEnrollmentResponse> RecordEnrollment(RecordEnrollmentRequest request, ServerCallContext context)
+    {
+        try
+        {
+            AuditEntry entry = _service.RecordNodeEnrollment(request.SignedEnrollment);
+            return Task.FromResult(new RecordEnrollmentResponse { ReceiptId = entry.Id });
+        }
+        catch (FormatException ex)
+        {
+            throw Rpc(StatusCode.PermissionDenied, "EnrollmentNotTrusted", ex.Message);
+        }
     }
 
     private static RpcException Rpc(StatusCode status, string reason, string message) =>

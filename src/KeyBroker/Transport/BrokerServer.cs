@@ -1,6 +1,5 @@
 // Starts the key broker: gRPC on loopback for enclaves (through their hosts), owners and the coordinator, and an
 // HTTP/JSON endpoint in the Key Vault shape for clients that expect it.
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Enclave.Crypto;
 using Enclave.KeyBroker.Keys;
@@ -31,36 +30,33 @@ public static class BrokerServer
         WebApplication app = builder.Build();
         KeyBrokerService broker = app.Services.GetRequiredService<KeyBrokerService>();
         File.WriteAllText(Path.Combine(options.DataDirectory, AuditPublicKeyFileName), broker.AuditPublicKey.ToJson());
-        app.MapGrpcService<BrokerGrpcService>();
-
-        // Key Vault shape: POST /keys/{name}/{version}/release {"target": <attestation token>, "nonce"?, "enc"?}
-        app.MapPost("/keys/{name}/{version}/release", async (string name, string version, HttpRequest request, KeyBrokerService service) =>
-        {
-            JsonObject? body;
-            try
-            {
-                body = await JsonSerializer.DeserializeAsync<JsonObject>(request.Body).ConfigureAwait(false);
-            }
-            catch (JsonException ex)
-            {
-                return Error(400, "MalformedRequest", $"request body is not JSON: {ex.Message}");
-            }
-
-            if (body?["target"] is not JsonValue target || !target.TryGetValue(out string? token))
-            {
-                return Error(400, "MalformedRequest", "request needs 'target', the attestation token");
-            }
-
-            ReleaseOutcome outcome = await service.ReleaseAsync(name, token, request.HttpContext.RequestAborted).ConfigureAwait(false);
-            return outcome.IsGranted
-                ? Results.Json(new JsonObject { ["value"] = outcome.WrappedKey, ["version"] = outcome.KeyVersion, ["receipt"] = outcome.ReceiptId })
-                : Error(403, outcome.WireReason, $"release denied (audit receipt {outcome.ReceiptId})");
-        });
-        app.MapGet("/import-key", (KeyBrokerService service) => Results.Text(service.ImportKey.ToJson(), "application/json"));
-        app.MapGet("/audit-key", (KeyBrokerService service) => Results.Text(service.AuditPublicKey.ToJson(), "application/json"));
+        MapEndpoints(app, broker);
         return app;
     }
 
-    private static IResult Error(int status, string code, string message) =>
-        Results.Json(new JsonObject { ["error"] = new JsonObject { ["code"] = code, ["message"] = message } }, statusCode: status);
+    /// <summary>Serves an existing broker (which the caller keeps and disposes): gRPC on
+    /// <paramref name="grpcPort"/>, HTTP/1 JSON on <paramref name="httpPort"/>.</summary>
+    public static WebApplication Build(KeyBrokerService broker, IEnumerable<Jwk> coordinatorKeys, int grpcPort, int httpPort, string listenAddress = "127.0.0.1", Action<ILoggingBuilder>? logging = null)
+    {
+        ArgumentNullException.ThrowIfNull(broker);
+        WebApplicationBuilder builder = ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, 1024 * 1024, logging);
+        builder.Services.AddSingleton(new CoordinatorKeys(coordinatorKeys));
+        builder.Services.AddSingleton(broker);
+        WebApplication app = builder.Build();
+        MapEndpoints(app, broker);
+        return app;
+    }
+
+    private static void MapEndpoints(WebApplication app, KeyBrokerService broker)
+    {
+        app.MapGrpcService<BrokerGrpcService>();
+        KeyVaultReleaseEndpoint.Map(app, broker);
+        app.MapPost("/nonce", () =>
+        {
+            IssuedNonce nonce = broker.IssueNonce();
+            return Results.Json(new JsonObject { ["nonce"] = nonce.Value, ["expiresAt"] = nonce.ExpiresAt.ToUnixTimeSeconds() });
+        });
+        app.MapGet("/import-key", () => Results.Text(broker.ImportKey.ToJson(), "application/json"));
+        app.MapGet("/audit-key", () => Results.Text(broker.AuditPublicKey.ToJson(), "application/json"));
+    }
 }

@@ -51,7 +51,7 @@ internal sealed class BrokerHarness : IDisposable
                 SimulatedMode = simulatedMode,
                 Time = Time,
             },
-            VerifierKeys,
+            new SwitchableKeySource(this),
             _masterKey,
             store);
     }
@@ -69,6 +69,9 @@ internal sealed class BrokerHarness : IDisposable
     public ECDsa OtherVerifierKey { get; }
 
     public StaticVerifierKeySource VerifierKeys { get; }
+
+    /// <summary>When set, the broker cannot obtain any verifier's keys (as when the verifier is unreachable).</summary>
+    public bool VerifierKeysUnavailable { get; set; }
 
     public ECDsa OwnerKey { get; }
 
@@ -226,5 +229,13 @@ internal sealed class BrokerHarness : IDisposable
         EnclaveEncryptionKey.Dispose();
         EnclaveSigningKey.Dispose();
         Directory.Dispose();
+    }
+
+    private sealed class SwitchableKeySource(BrokerHarness harness) : IVerifierKeySource
+    {
+        public ValueTask<JwkSet> GetKeysAsync(string issuer, bool refresh, CancellationToken cancellationToken = default) =>
+            harness.VerifierKeysUnavailable
+                ? ValueTask.FromException<JwkSet>(new VerifierKeysUnavailableException("the verifier's JWKS endpoint did not answer"))
+                : harness.VerifierKeys.GetKeysAsync(issuer, refresh, cancellationToken);
     }
 }
