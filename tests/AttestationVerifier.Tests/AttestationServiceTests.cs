@@ -178,7 +178,7 @@ public sealed class AttestationServiceTests : IDisposable
     {
         AttestationService service = _context.CreateService();
 
-        AttestationOutcome outcome = service.Attest(EvidenceFormat.Sgx, new byte[] { 1, 2, 3 }, RuntimeDataBuilder.Create());
+        AttestationOutcome outcome = service.Attest(new EvidenceFormat("tpm"), new byte[] { 1, 2, 3 }, RuntimeDataBuilder.Create());
 
         Assert.Equal(AttestationError.UnsupportedFormat, outcome.Error);
         Assert.Equal(AttestationError.UnsupportedFormat, service.Attest(default, new byte[] { 1 }, new byte[] { 1 }).Error);
