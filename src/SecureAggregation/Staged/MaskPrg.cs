@@ -1,7 +1,8 @@
 // Mask expansion for the staged protocol: AES-256-CTR keystream (the 32-byte seed is the AES key; counter
 // block j is the 128-bit big-endian integer j, as Enclave.Crypto.AesCtrPrg), read as little-endian uint32
-// ring elements and added to or subtracted from a vector in Z_2^32. Counter blocks are written into a
-// reusable batch and encrypted with one Aes.EncryptEcb call per batch; the addition is vectorised.
+// ring elements and added to or subtracted from a vector in Z_2^32. Every seed's keystream starts at counter 0,
+// so the counter blocks are written once per instance (in batches, as long as the longest vector seen) and then
+// encrypted under each seed with one Aes.EncryptEcb call per batch; the addition is vectorised.
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.InteropServices;
@@ -16,7 +17,7 @@ public sealed class MaskPrg : IDisposable
     private const int BatchBytes = 128 * 1024;
     private const int BlockSize = 16;
 
-    private readonly byte[] _counters = new byte[BatchBytes];
+    private readonly List<byte[]> _counterBatches = [];
     private readonly byte[] _keystream = new byte[BatchBytes];
     private readonly Aes _aes = Aes.Create();
 
@@ -30,18 +31,12 @@ public sealed class MaskPrg : IDisposable
         }
 
         _aes.SetKey(seed);
-        ulong block = 0;
         int perBatch = BatchBytes / sizeof(uint);
-        for (int offset = 0; offset < target.Length; offset += perBatch)
+        for (int offset = 0, batch = 0; offset < target.Length; offset += perBatch, batch++)
         {
             int count = Math.Min(perBatch, target.Length - offset);
             int bytes = ((count * sizeof(uint)) + BlockSize - 1) / BlockSize * BlockSize;
-            for (int b = 0; b < bytes; b += BlockSize)
-            {
-                BinaryPrimitives.WriteUInt64BigEndian(_counters.AsSpan(b + 8, 8), block++);
-            }
-
-            _aes.EncryptEcb(_counters.AsSpan(0, bytes), _keystream.AsSpan(0, bytes), PaddingMode.None);
+            _aes.EncryptEcb(Counters(batch).AsSpan(0, bytes), _keystream.AsSpan(0, bytes), PaddingMode.None);
             ReadOnlySpan<uint> mask = MemoryMarshal.Cast<byte, uint>(_keystream.AsSpan(0, bytes))[..count];
             if (!BitConverter.IsLittleEndian)
             {
@@ -52,6 +47,23 @@ public sealed class MaskPrg : IDisposable
         }
 
         CryptographicOperations.ZeroMemory(_keystream);
+    }
+
+    private byte[] Counters(int batch)
+    {
+        while (_counterBatches.Count <= batch)
+        {
+            var counters = new byte[BatchBytes];
+            ulong first = (ulong)_counterBatches.Count * (BatchBytes / BlockSize);
+            for (int b = 0; b < BatchBytes; b += BlockSize)
+            {
+                BinaryPrimitives.WriteUInt64BigEndian(counters.AsSpan(b + 8, 8), first + (ulong)(b / BlockSize));
+            }
+
+            _counterBatches.Add(counters);
+        }
+
+        return _counterBatches[batch];
     }
 
     /// <summary>Keystream only (no addition), for measuring the raw PRG rate.</summary>
