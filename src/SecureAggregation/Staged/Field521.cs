@@ -137,6 +137,7 @@ internal struct Field521
     }
 
     /// <summary>a * x + c for a small multiplier x (any 64-bit value).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Field521 MulSmallAdd(in Field521 a, ulong x, in Field521 c)
     {
         Span<ulong> product = stackalloc ulong[Limbs + 1];
@@ -166,6 +167,7 @@ internal struct Field521
         return r;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Field521 Mul(in Field521 a, in Field521 b)
     {
         Span<ulong> t = stackalloc ulong[2 * Limbs];
@@ -254,6 +256,7 @@ internal struct Field521
     }
 
     /// <summary>Brings a value below 2^576 into canonical form.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Reduce(ref Field521 r)
     {
         while ((r[8] >> 9) != 0)

@@ -1,11 +1,15 @@
 // Mask expansion for the staged protocol: AES-256-CTR keystream (the 32-byte seed is the AES key; counter
 // block j is the 128-bit big-endian integer j, as Enclave.Crypto.AesCtrPrg), read as little-endian uint32
-// ring elements and added to or subtracted from a vector in Z_2^32. Every seed's keystream starts at counter 0,
-// so the counter blocks are written once per instance (in batches, as long as the longest vector seen) and then
-// encrypted under each seed with one Aes.EncryptEcb call per batch; the addition is vectorised.
+// ring elements and added to or subtracted from a vector in Z_2^32. Counter blocks are encrypted in batches of
+// 8192 blocks with one Aes.EncryptEcb call per batch. Block j = 8192 b + i (i < 8192) has the bits of b and i
+// disjoint, so batch b's counters are a fixed template (the i part, written once) OR-ed with b << 13 in the low
+// counter word: a vectorised pass over a cache-resident buffer instead of one scalar write per block. The
+// addition into the target is vectorised too.
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Security.Cryptography;
 
 namespace Enclave.SecureAggregation.Staged;
@@ -17,12 +21,25 @@ public sealed class MaskPrg : IDisposable
     private const int BatchBytes = 128 * 1024;
     private const int BlockSize = 16;
 
-    private readonly List<byte[]> _counterBatches = [];
+    private const int BatchBlocks = BatchBytes / BlockSize;
+    private const int BatchShift = 13;
+
+    private readonly byte[] _template = new byte[BatchBytes];
+    private readonly byte[] _counters = new byte[BatchBytes];
     private readonly byte[] _keystream = new byte[BatchBytes];
     private readonly Aes _aes = Aes.Create();
 
+    public MaskPrg()
+    {
+        for (int i = 0; i < BatchBlocks; i++)
+        {
+            BinaryPrimitives.WriteUInt64BigEndian(_template.AsSpan((i * BlockSize) + 8, 8), (ulong)i);
+        }
+    }
+
     /// <summary>target[i] += sign * PRG(seed)[i] (mod 2^32), with sign +1 when <paramref name="add"/>.</summary>
     /// <exception cref="ArgumentException">The seed is not 32 bytes.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Apply(Span<uint> target, ReadOnlySpan<byte> seed, bool add)
     {
         if (seed.Length != SeedLength)
@@ -36,7 +53,8 @@ public sealed class MaskPrg : IDisposable
         {
             int count = Math.Min(perBatch, target.Length - offset);
             int bytes = ((count * sizeof(uint)) + BlockSize - 1) / BlockSize * BlockSize;
-            _aes.EncryptEcb(Counters(batch).AsSpan(0, bytes), _keystream.AsSpan(0, bytes), PaddingMode.None);
+            SetCounters(batch, bytes);
+            _aes.EncryptEcb(_counters.AsSpan(0, bytes), _keystream.AsSpan(0, bytes), PaddingMode.None);
             ReadOnlySpan<uint> mask = MemoryMarshal.Cast<byte, uint>(_keystream.AsSpan(0, bytes))[..count];
             if (!BitConverter.IsLittleEndian)
             {
@@ -49,21 +67,19 @@ public sealed class MaskPrg : IDisposable
         CryptographicOperations.ZeroMemory(_keystream);
     }
 
-    private byte[] Counters(int batch)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void SetCounters(int batch, int bytes)
     {
-        while (_counterBatches.Count <= batch)
+        Span<byte> pattern = stackalloc byte[BlockSize];
+        pattern.Clear();
+        BinaryPrimitives.WriteUInt64BigEndian(pattern[8..], (ulong)batch << BatchShift);
+        Vector128<byte> or = Vector128.Create((ReadOnlySpan<byte>)pattern);
+        ReadOnlySpan<Vector128<byte>> template = MemoryMarshal.Cast<byte, Vector128<byte>>(_template.AsSpan(0, bytes));
+        Span<Vector128<byte>> counters = MemoryMarshal.Cast<byte, Vector128<byte>>(_counters.AsSpan(0, bytes));
+        for (int k = 0; k < counters.Length; k++)
         {
-            var counters = new byte[BatchBytes];
-            ulong first = (ulong)_counterBatches.Count * (BatchBytes / BlockSize);
-            for (int b = 0; b < BatchBytes; b += BlockSize)
-            {
-                BinaryPrimitives.WriteUInt64BigEndian(counters.AsSpan(b + 8, 8), first + (ulong)(b / BlockSize));
-            }
-
-            _counterBatches.Add(counters);
+            counters[k] = template[k] | or;
         }
-
-        return _counterBatches[batch];
     }
 
     /// <summary>Keystream only (no addition), for measuring the raw PRG rate.</summary>
@@ -74,6 +90,7 @@ public sealed class MaskPrg : IDisposable
     }
 
     /// <summary>target[i] += (or -=) values[i] mod 2^32, vectorised.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Combine(Span<uint> target, ReadOnlySpan<uint> values, bool add)
     {
         if (values.Length != target.Length)

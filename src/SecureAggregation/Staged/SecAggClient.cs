@@ -14,6 +14,7 @@ public sealed class SecAggClient : IDisposable
     private readonly HashSet<int> _neighbours;
     private readonly Dictionary<int, AdvertiseKeys> _peerKeys = new();
     private readonly Dictionary<int, (Field521 SelfMask, Field521 MaskKey)> _held = new();
+    private readonly Dictionary<int, byte[]> _shareKeys = new();
     private ECDiffieHellman? _encryptionKey;
     private ECDiffieHellman? _maskingKey;
     private byte[]? _selfSeed;
@@ -110,7 +111,7 @@ public sealed class SecAggClient : IDisposable
                 using ECDiffieHellman peer = SecAggCrypto.ImportPublic(_peerKeys[holder].EncryptionKey, $"encryption key of {holder}");
                 byte[] key = SecAggCrypto.ShareKey(_encryptionKey!, peer, _round.RoundId, Self, holder);
                 encrypted.Add(new EncryptedShare(holder, SecAggCrypto.EncryptShare(key, _round.RoundId, Self, holder, selfShares[i], keyShares[i])));
-                CryptographicOperations.ZeroMemory(key);
+                _shareKeys[holder] = key;
             }
 
             Array.Clear(selfShares);
@@ -130,13 +131,9 @@ public sealed class SecAggClient : IDisposable
             throw new ArgumentException($"the input has {input.Length} elements, the round {_round.VectorLength}", nameof(input));
         }
 
-        uint ringMask = _round.RingMask;
-        foreach (uint v in input)
+        if (!FitsRing(input, _round.RingMask))
         {
-            if ((v & ~ringMask) != 0)
-            {
-                throw new ArgumentException($"an input element exceeds the {_round.RingBits}-bit ring", nameof(input));
-            }
+            throw new ArgumentException($"an input element exceeds the {_round.RingBits}-bit ring", nameof(input));
         }
 
         uint[] vector = input.ToArray();
@@ -272,6 +269,7 @@ public sealed class SecAggClient : IDisposable
 
     public void Dispose()
     {
+        ForgetShareKeys();
         _encryptionKey?.Dispose();
         _maskingKey?.Dispose();
         if (_selfSeed is not null)
@@ -313,13 +311,22 @@ public sealed class SecAggClient : IDisposable
                 throw new SecAggException(SecAggErrorCode.UnexpectedSender, $"client {Self}: a share from {share.Peer}, which did not advertise keys to it or sent twice");
             }
 
-            using ECDiffieHellman peer = SecAggCrypto.ImportPublic(keys.EncryptionKey, $"encryption key of {share.Peer}");
-            byte[] key = SecAggCrypto.ShareKey(_encryptionKey!, peer, _round.RoundId, Self, share.Peer);
-            _held[share.Peer] = SecAggCrypto.DecryptShare(key, _round.RoundId, share.Peer, Self, share.Ciphertext);
+            _held[share.Peer] = SecAggCrypto.DecryptShare(_shareKeys[share.Peer], _round.RoundId, share.Peer, Self, share.Ciphertext);
+        }
+
+        ForgetShareKeys();
+
+        RequireHolders(_held.Count, "neighbours that shared their secrets");
+    }
+
+    private void ForgetShareKeys()
+    {
+        foreach (byte[] key in _shareKeys.Values)
+        {
             CryptographicOperations.ZeroMemory(key);
         }
 
-        RequireHolders(_held.Count, "neighbours that shared their secrets");
+        _shareKeys.Clear();
     }
 
     private void ApplyMasks(uint[] vector, IReadOnlySet<int>? omitPairwise)
@@ -347,6 +354,23 @@ public sealed class SecAggClient : IDisposable
                 vector[i] &= mask;
             }
         }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static bool FitsRing(ReadOnlySpan<uint> input, uint ringMask)
+    {
+        if (ringMask == uint.MaxValue)
+        {
+            return true;
+        }
+
+        uint any = 0;
+        foreach (uint v in input)
+        {
+            any |= v;
+        }
+
+        return (any & ~ringMask) == 0;
     }
 
     private void RequireHolders(int live, string what)

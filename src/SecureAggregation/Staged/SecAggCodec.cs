@@ -47,6 +47,25 @@ public static class SecAggCodec
         return w.WrittenSpan.ToArray();
     }
 
+    /// <summary>Feeds the signed bytes of <paramref name="message"/> to <paramref name="hash"/> without copying a masked vector.</summary>
+    internal static void AppendSignedBytes(IncrementalHash hash, SecAggMessage message)
+    {
+        if (message is MaskedInput m)
+        {
+            var w = new ArrayBufferWriter<byte>(256);
+            WriteUnsigned(w, m with { Vector = [] });
+            int headerLength = w.WrittenCount - 4;
+            hash.AppendData(w.WrittenSpan[..headerLength]);
+            Span<byte> length = stackalloc byte[4];
+            BinaryPrimitives.WriteUInt32LittleEndian(length, (uint)m.Vector.Length);
+            hash.AppendData(length);
+            hash.AppendData(MemoryMarshal.AsBytes(m.Vector.AsSpan()));
+            return;
+        }
+
+        hash.AppendData(SignedBytes(message));
+    }
+
     /// <summary>The message kind used for signatures of <paramref name="message"/>.</summary>
     public static string SignatureKind(SecAggMessage message) => $"secagg/{message.Type}";
 

@@ -58,8 +58,14 @@ public sealed class SecAggRound
 
     internal bool Verify(int signer, SecAggMessage message, byte[] signature) =>
         signer >= 1 && signer <= VerificationKeys.Count
-        && MessageSignature.Verify(VerificationKeys[signer - 1], SecAggCodec.SignatureKind(message), SecAggCodec.SignedBytes(message), signature);
+        && MessageSignature.VerifyDigest(VerificationKeys[signer - 1], Digest(message), signature);
 
-    internal static byte[] Sign(ECDsa key, SecAggMessage unsigned) =>
-        MessageSignature.Sign(key, SecAggCodec.SignatureKind(unsigned), SecAggCodec.SignedBytes(unsigned));
+    internal static byte[] Sign(ECDsa key, SecAggMessage unsigned) => MessageSignature.SignDigest(key, Digest(unsigned));
+
+    private static byte[] Digest(SecAggMessage message)
+    {
+        using IncrementalHash hash = MessageSignature.CreateHash(SecAggCodec.SignatureKind(message));
+        SecAggCodec.AppendSignedBytes(hash, message);
+        return hash.GetHashAndReset();
+    }
 }
