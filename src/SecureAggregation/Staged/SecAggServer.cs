@@ -207,24 +207,16 @@ public sealed class SecAggServer
             CryptographicOperations.ZeroMemory(seed);
         }
 
-        foreach (int u in dropped)
+        var survivorKeys = new Dictionary<int, ECDiffieHellman>();
+        try
         {
-            byte[] scalar = Reconstruct(_maskKeyShares[u], 32, $"mask key of {u}");
-            using ECDiffieHellman key = SecAggCrypto.ImportPrivate(scalar, _advertised[u].MaskingKey, $"mask key of {u}");
-            CryptographicOperations.ZeroMemory(scalar);
-            foreach (int v in _round.Graph.NeighboursOf(u))
+            UnmaskDropped(dropped, survivors, survivorKeys, sum, prg, ref regenerated);
+        }
+        finally
+        {
+            foreach (ECDiffieHellman k in survivorKeys.Values)
             {
-                if (!survivors.Contains(v))
-                {
-                    continue;
-                }
-
-                // v added PRG(s_uv) when v < u and subtracted it otherwise; undo that.
-                using ECDiffieHellman peer = SecAggCrypto.ImportPublic(_advertised[v].MaskingKey, $"masking key of {v}");
-                byte[] seed = SecAggCrypto.MaskSeed(key, peer, _round.RoundId, u, v);
-                prg.Apply(sum, seed, add: v > u);
-                regenerated += sum.Length * 4L;
-                CryptographicOperations.ZeroMemory(seed);
+                k.Dispose();
             }
         }
 
@@ -247,6 +239,34 @@ public sealed class SecAggServer
             if (have < t)
             {
                 Abort($"only {have} {what} shares of client {owner} arrived, {t} needed");
+            }
+        }
+    }
+
+    private void UnmaskDropped(int[] dropped, HashSet<int> survivors, Dictionary<int, ECDiffieHellman> survivorKeys, uint[] sum, MaskPrg prg, ref long regenerated)
+    {
+        foreach (int u in dropped)
+        {
+            byte[] scalar = Reconstruct(_maskKeyShares[u], 32, $"mask key of {u}");
+            using ECDiffieHellman key = SecAggCrypto.ImportPrivate(scalar, _advertised[u].MaskingKey, $"mask key of {u}");
+            CryptographicOperations.ZeroMemory(scalar);
+            foreach (int v in _round.Graph.NeighboursOf(u))
+            {
+                if (!survivors.Contains(v))
+                {
+                    continue;
+                }
+
+                // v added PRG(s_uv) when v < u and subtracted it otherwise; undo that.
+                if (!survivorKeys.TryGetValue(v, out ECDiffieHellman? peer))
+                {
+                    survivorKeys[v] = peer = SecAggCrypto.ImportPublic(_advertised[v].MaskingKey, $"masking key of {v}");
+                }
+
+                byte[] seed = SecAggCrypto.MaskSeed(key, peer, _round.RoundId, u, v);
+                prg.Apply(sum, seed, add: v > u);
+                regenerated += sum.Length * 4L;
+                CryptographicOperations.ZeroMemory(seed);
             }
         }
     }
