@@ -5,8 +5,11 @@ namespace Enclave.Cli.Commands;
 /// <summary>`enclave bench ...`: benchmarks that print ratios measured side by side in one run.</summary>
 internal static class BenchCommands
 {
-    public static Command Create() => new("bench", "Benchmarks (ratios measured side by side in one run).")
+    public static Command Create()
     {
-        BenchVerifyCommand.Create(),
-    };
+        var command = new Command("bench", "Measure the cost of a component against its raw primitives, in one run.");
+        command.Subcommands.Add(BenchVerifyCommand.Create());
+        command.Subcommands.Add(BenchSecAggCommand.Create());
+        return command;
+    }
 }
