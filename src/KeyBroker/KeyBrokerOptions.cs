@@ -1,3 +1,4 @@
+using Enclave.KeyBroker.Storage;
 using Enclave.KeyBroker.Tokens;
 
 namespace Enclave.KeyBroker;
@@ -29,8 +30,22 @@ public sealed class KeyBrokerOptions
     /// <summary>Longest accepted token lifetime.</summary>
     public TimeSpan MaxTokenLifetime { get; init; } = TimeSpan.FromMinutes(15);
 
-    /// <summary>Store connection string; null means the SQLite file <c>keybroker.db</c> in <see cref="DataDirectory"/>.</summary>
+    /// <summary>Which store holds nonces, keys and the audit log: SQLite (embedded, the default) or PostgreSQL
+    /// (for several broker instances on one database).</summary>
+    public KeyBrokerStoreKind Store { get; init; } = KeyBrokerStoreKind.Sqlite;
+
+    /// <summary>Store connection string. For SQLite, null means the file <c>keybroker.db</c> in
+    /// <see cref="DataDirectory"/>; for PostgreSQL it is required (an Npgsql connection string).</summary>
     public string? ConnectionString { get; init; }
+
+    /// <summary>Opens the store the options name (not yet initialised).</summary>
+    public IKeyBrokerStore OpenStore() => Store switch
+    {
+        KeyBrokerStoreKind.Sqlite => new SqliteKeyBrokerStore(ConnectionString ?? SqliteKeyBrokerStore.ConnectionStringFor(DataDirectory)),
+        KeyBrokerStoreKind.Postgres => new PostgresKeyBrokerStore(ConnectionString
+            ?? throw new InvalidOperationException("The PostgreSQL store needs a connection string (KeyBrokerOptions.ConnectionString).")),
+        _ => throw new InvalidOperationException($"Unknown store kind {Store}."),
+    };
 
     internal void Validate()
     {
@@ -41,9 +56,24 @@ public sealed class KeyBrokerOptions
         }
 
         ArgumentNullException.ThrowIfNull(Time);
+        if (Store == KeyBrokerStoreKind.Postgres && string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            throw new ArgumentException("The PostgreSQL store needs a connection string.", nameof(ConnectionString));
+        }
+
         if (NonceLifetime <= TimeSpan.Zero || NonceLifetime > TimeSpan.FromHours(1))
         {
             throw new ArgumentOutOfRangeException(nameof(NonceLifetime), NonceLifetime, "The nonce lifetime must be between 0 and 1 hour.");
         }
     }
+}
+
+/// <summary>The store implementations.</summary>
+public enum KeyBrokerStoreKind
+{
+    /// <summary>An embedded SQLite database in the data directory (WAL, synchronous=FULL).</summary>
+    Sqlite,
+
+    /// <summary>A PostgreSQL database shared by broker instances.</summary>
+    Postgres,
 }

@@ -1,0 +1,125 @@
+using System.Data.Common;
+
+namespace Enclave.KeyBroker.Storage;
+
+/// <summary>A logical write transaction: a savepoint inside the writer's physical transaction (see
+/// <see cref="GroupCommitWriter"/>).</summary>
+internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
+{
+    private readonly GroupCommitWriter _writer;
+    private readonly DbConnection _connection;
+    private readonly DbTransaction _transaction;
+    private readonly string _savepoint;
+    private bool _ended;
+
+    public RelationalWriteTransaction(GroupCommitWriter writer, DbConnection connection, DbTransaction transaction, string savepoint)
+    {
+        _writer = writer;
+        _connection = connection;
+        _transaction = transaction;
+        _savepoint = savepoint;
+    }
+
+    public void InsertNonce(byte[] nonceHash, DateTimeOffset expiresAt) => Execute(
+        "INSERT INTO nonces (nonce_hash, expires_at_ms) VALUES (@hash, @expires)",
+        ("@hash", nonceHash), ("@expires", RelationalStore.ToMs(expiresAt)));
+
+    public bool TryConsumeNonce(byte[] nonceHash, DateTimeOffset now) => Execute(
+        "DELETE FROM nonces WHERE nonce_hash = @hash AND expires_at_ms > @now",
+        ("@hash", nonceHash), ("@now", RelationalStore.ToMs(now))) == 1;
+
+    public void PurgeExpired(DateTimeOffset now)
+    {
+        long ms = RelationalStore.ToMs(now);
+        Execute("DELETE FROM nonces WHERE expires_at_ms <= @now", ("@now", ms));
+        Execute("DELETE FROM owner_requests WHERE expires_at_ms <= @now", ("@now", ms));
+    }
+
+    public bool TryRecordOwnerRequest(string requestId, DateTimeOffset expiresAt) => Execute(
+        "INSERT INTO owner_requests (request_id, expires_at_ms) VALUES (@id, @expires) ON CONFLICT (request_id) DO NOTHING",
+        ("@id", requestId), ("@expires", RelationalStore.ToMs(expiresAt))) == 1;
+
+    public KeyVersionRecord? GetLatestKey(string name) => RelationalStore.QueryLatestKey(_connection, _transaction, name);
+
+    public void InsertKeyVersion(KeyVersionRecord record) => Execute(
+        """
+        INSERT INTO keys (name, version, owner_thumbprint, wrapped_key, policy_json, enabled, created_at_ms)
+        VALUES (@name, @version, @owner, @wrapped, @policy, @enabled, @created)
+        """,
+        KeyParameters(record));
+
+    public void UpdateKeyVersion(KeyVersionRecord record)
+    {
+        int changed = Execute(
+            """
+            UPDATE keys SET wrapped_key = @wrapped, policy_json = @policy, enabled = @enabled
+            WHERE name = @name AND version = @version AND owner_thumbprint = @owner AND created_at_ms = @created
+            """,
+            KeyParameters(record));
+        if (changed != 1)
+        {
+            throw new InvalidOperationException($"Key version {record.Name}/{record.Version} does not exist.");
+        }
+    }
+
+    public AuditEntryRecord? GetLastAuditEntry()
+    {
+        using DbCommand command = StoreDialect.Command(_connection, _transaction,
+            $"SELECT {RelationalStore.AuditColumns} FROM audit_entries ORDER BY seq DESC LIMIT 1");
+        using DbDataReader reader = command.ExecuteReader();
+        return reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null;
+    }
+
+    public AuditHeadRecord? GetAuditHead() => RelationalStore.QueryAuditHead(_connection, _transaction);
+
+    public void InsertAuditEntry(AuditEntryRecord entry) => Execute(
+        """
+        INSERT INTO audit_entries (seq, time_ms, kind, body, prev_hash, entry_hash)
+        VALUES (@seq, @time, @kind, @body, @prev, @hash)
+        """,
+        ("@seq", entry.Sequence), ("@time", RelationalStore.ToMs(entry.Time)), ("@kind", entry.Kind),
+        ("@body", entry.Body), ("@prev", entry.PreviousHash), ("@hash", entry.EntryHash));
+
+    public void SetAuditHead(AuditHeadRecord head) => Execute(
+        """
+        INSERT INTO audit_head (id, size, head_hash, time_ms, signature) VALUES (1, @size, @hash, @time, @sig)
+        ON CONFLICT (id) DO UPDATE SET size = excluded.size, head_hash = excluded.head_hash,
+            time_ms = excluded.time_ms, signature = excluded.signature
+        """,
+        ("@size", head.Size), ("@hash", head.HeadHash), ("@time", RelationalStore.ToMs(head.Time)), ("@sig", head.Signature));
+
+    /// <summary>Returns once the write is durable; throws <see cref="KeyBrokerStoreException"/> when it
+    /// could not be made durable (then none of it is stored).</summary>
+    public void Commit()
+    {
+        ObjectDisposedException.ThrowIf(_ended, this);
+        _ended = true;
+        _writer.Complete(_savepoint, commit: true);
+    }
+
+    public void Dispose()
+    {
+        if (!_ended)
+        {
+            _ended = true;
+            _writer.Complete(_savepoint, commit: false);
+        }
+    }
+
+    private static (string, object?)[] KeyParameters(KeyVersionRecord record) =>
+    [
+        ("@name", record.Name),
+        ("@version", record.Version),
+        ("@owner", record.OwnerThumbprint),
+        ("@wrapped", record.WrappedKey),
+        ("@policy", record.PolicyJson),
+        ("@enabled", record.Enabled ? 1 : 0),
+        ("@created", RelationalStore.ToMs(record.CreatedAt)),
+    ];
+
+    private int Execute(string sql, params (string Name, object? Value)[] parameters)
+    {
+        ObjectDisposedException.ThrowIf(_ended, this);
+        return StoreDialect.Execute(_connection, _transaction, sql, parameters);
+    }
+}
