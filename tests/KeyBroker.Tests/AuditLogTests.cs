@@ -2,21 +2,24 @@ using System.Text.Json.Nodes;
 using Enclave.KeyBroker.Audit;
 using Enclave.KeyBroker.Storage;
 using Enclave.KeyBroker.Tests.Support;
+using Enclave.Testing;
 
 namespace Enclave.KeyBroker.Tests;
 
-/// <summary>The hash-chained log detects edited, deleted, reordered and truncated rows.</summary>
-public sealed class AuditLogTests : IDisposable
+/// <summary>The hash-chained log detects edited, deleted, reordered and truncated rows, on every store.</summary>
+public abstract class AuditLogTests : IDisposable
 {
-    private readonly TempDirectory _directory = new();
+    private readonly Support.TempDirectory _directory = new();
     private readonly ManualTimeProvider _time = new(new DateTimeOffset(2026, 1, 15, 10, 0, 0, TimeSpan.Zero));
-    private readonly SqliteKeyBrokerStore _store;
+    private readonly StoreTarget _target;
+    private readonly IKeyBrokerStore _store;
     private readonly AuditSigningKey _key;
     private readonly AuditLog _log;
 
-    public AuditLogTests()
+    protected AuditLogTests(KeyBrokerStoreKind kind)
     {
-        _store = new SqliteKeyBrokerStore(SqliteKeyBrokerStore.ConnectionStringFor(_directory.Path));
+        _target = StoreTarget.Create(kind);
+        _store = _target.Open();
         _store.Initialize();
         _key = AuditSigningKey.LoadOrCreate(_directory.Combine(AuditSigningKey.DefaultFileName));
         _log = new AuditLog(_store, _key, _time);
@@ -33,9 +36,7 @@ public sealed class AuditLogTests : IDisposable
         }
     }
 
-    private string DatabasePath => _directory.Combine(SqliteKeyBrokerStore.DefaultFileName);
-
-    [Fact]
+    [EnvironmentFact]
     public void Intact_log_verifies()
     {
         AuditVerificationResult result = _log.Verify();
@@ -46,63 +47,63 @@ public sealed class AuditLogTests : IDisposable
         Assert.Equal(Enumerable.Range(1, 6).Select(i => (long)i), _log.ReadEntries().Select(e => e.Sequence));
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Edited_body_names_the_entry()
     {
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET body = replace(body, 'SvnTooLow', 'Granted') WHERE seq = 3");
+        _target.Execute("UPDATE audit_entries SET body = replace(body, 'SvnTooLow', 'Granted') WHERE seq = 3");
 
         AssertFault(AuditFault.EntryEdited, 3);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Edited_time_or_kind_names_the_entry()
     {
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET time_ms = time_ms + 1 WHERE seq = 4");
+        _target.Execute("UPDATE audit_entries SET time_ms = time_ms + 1 WHERE seq = 4");
         AssertFault(AuditFault.EntryEdited, 4);
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET time_ms = time_ms - 1, kind = 'ReleaseGranted' WHERE seq = 3");
+        _target.Execute("UPDATE audit_entries SET time_ms = time_ms - 1, kind = 'ReleaseGranted' WHERE seq = 3");
         AssertFault(AuditFault.EntryEdited, 3);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Deleted_entry_is_named()
     {
-        ReleaseTests.Execute(DatabasePath, "DELETE FROM audit_entries WHERE seq = 3");
+        _target.Execute("DELETE FROM audit_entries WHERE seq = 3");
 
         AssertFault(AuditFault.EntryMissing, 3);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Deleted_and_renumbered_entries_break_the_chain()
     {
-        ReleaseTests.Execute(DatabasePath, "DELETE FROM audit_entries WHERE seq = 3");
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET seq = seq - 1 WHERE seq > 3");
+        _target.Execute("DELETE FROM audit_entries WHERE seq = 3");
+        _target.Execute("UPDATE audit_entries SET seq = seq - 1 WHERE seq > 3");
 
         AssertFault(AuditFault.ChainBroken, 3);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Reordered_entries_are_named()
     {
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET seq = 100 WHERE seq = 3");
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET seq = 3 WHERE seq = 4");
-        ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET seq = 4 WHERE seq = 100");
+        _target.Execute("UPDATE audit_entries SET seq = 100 WHERE seq = 3");
+        _target.Execute("UPDATE audit_entries SET seq = 3 WHERE seq = 4");
+        _target.Execute("UPDATE audit_entries SET seq = 4 WHERE seq = 100");
 
         AssertFault(AuditFault.ChainBroken, 3);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Truncated_tail_is_detected_against_the_signed_head()
     {
-        ReleaseTests.Execute(DatabasePath, "DELETE FROM audit_entries WHERE seq > 4");
+        _target.Execute("DELETE FROM audit_entries WHERE seq > 4");
 
         AssertFault(AuditFault.Truncated, 5);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Truncated_tail_with_a_forged_head_size_fails_the_head_signature()
     {
-        ReleaseTests.Execute(DatabasePath, "DELETE FROM audit_entries WHERE seq > 4");
-        ReleaseTests.Execute(DatabasePath,
+        _target.Execute("DELETE FROM audit_entries WHERE seq > 4");
+        _target.Execute(
             "UPDATE audit_head SET size = 4, head_hash = (SELECT entry_hash FROM audit_entries WHERE seq = 4)");
 
         AuditVerificationResult result = _log.Verify();
@@ -110,7 +111,7 @@ public sealed class AuditLogTests : IDisposable
         Assert.Null(result.FirstBadSequence);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Rewritten_chain_is_detected_by_the_signed_head()
     {
         List<AuditEntryRecord> entries = _store.ReadAuditEntries().ToList();
@@ -119,27 +120,27 @@ public sealed class AuditLogTests : IDisposable
         {
             string body = i == 2 ? entries[i].Body.Replace("SvnTooLow", "Granted", StringComparison.Ordinal) : entries[i].Body;
             byte[] hash = AuditLog.ComputeEntryHash(entries[i].Sequence, entries[i].Time, entries[i].Kind, body, previous);
-            ReleaseTests.Execute(DatabasePath, "UPDATE audit_entries SET body = $b, prev_hash = $p, entry_hash = $h WHERE seq = $s",
-                ("$b", body), ("$p", previous), ("$h", hash), ("$s", entries[i].Sequence));
+            _target.Execute("UPDATE audit_entries SET body = @b, prev_hash = @p, entry_hash = @h WHERE seq = @s",
+                ("@b", body), ("@p", previous), ("@h", hash), ("@s", entries[i].Sequence));
             previous = hash;
         }
 
         AssertFault(AuditFault.HeadMismatch, 6);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Entries_appended_without_the_audit_key_are_detected()
     {
         AuditEntryRecord last = _store.ReadAuditEntries(6).Single();
         DateTimeOffset time = last.Time.AddSeconds(1);
         byte[] hash = AuditLog.ComputeEntryHash(7, time, "ReleaseGranted", "{}", last.EntryHash);
-        ReleaseTests.Execute(DatabasePath, "INSERT INTO audit_entries VALUES (7, $t, 'ReleaseGranted', '{}', $p, $h)",
-            ("$t", time.ToUnixTimeMilliseconds()), ("$p", last.EntryHash), ("$h", hash));
+        _target.Execute("INSERT INTO audit_entries VALUES (7, @t, 'ReleaseGranted', '{}', @p, @h)",
+            ("@t", time.ToUnixTimeMilliseconds()), ("@p", last.EntryHash), ("@h", hash));
 
         AssertFault(AuditFault.UnsignedEntries, 7);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Verification_with_another_audit_key_fails()
     {
         using AuditSigningKey other = AuditSigningKey.CreateEphemeral();
@@ -147,18 +148,19 @@ public sealed class AuditLogTests : IDisposable
         Assert.Equal(AuditFault.HeadSignatureInvalid, _log.Verify(other.PublicJwk).Fault);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Deleted_head_is_detected()
     {
-        ReleaseTests.Execute(DatabasePath, "DELETE FROM audit_head");
+        _target.Execute("DELETE FROM audit_head");
 
         AssertFault(AuditFault.HeadMissing, 1);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Appends_continue_the_chain_after_a_restart()
     {
-        var reopened = new AuditLog(new SqliteKeyBrokerStore(SqliteKeyBrokerStore.ConnectionStringFor(_directory.Path)), _key, _time);
+        using IKeyBrokerStore second = _target.Open();
+        var reopened = new AuditLog(second, _key, _time);
 
         AuditEntry entry = reopened.Append(AuditEntryKind.KeyRegistered, new JsonObject { ["key"] = "x" });
 
@@ -170,7 +172,9 @@ public sealed class AuditLogTests : IDisposable
     {
         _key.Dispose();
         _store.Dispose();
+        _target.Dispose();
         _directory.Dispose();
+        GC.SuppressFinalize(this);
     }
 
     private void AssertFault(AuditFault fault, long firstBad)
@@ -182,3 +186,8 @@ public sealed class AuditLogTests : IDisposable
         Assert.Contains(firstBad.ToString(System.Globalization.CultureInfo.InvariantCulture), result.Detail, StringComparison.Ordinal);
     }
 }
+
+public sealed class SqliteAuditLogTests() : AuditLogTests(KeyBrokerStoreKind.Sqlite);
+
+[RequiresEnvironment(StoreTarget.PostgresVariable)]
+public sealed class PostgresAuditLogTests() : AuditLogTests(KeyBrokerStoreKind.Postgres);
