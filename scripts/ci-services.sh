@@ -80,7 +80,7 @@ _ecs_main() {
     head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$hsm/so-pin"
     chmod 0600 "$hsm/pin" "$hsm/so-pin"
   fi
-  if ! softhsm2-util --show-slots 2>/dev/null | grep -q "Label:[[:space:]]*$label\$"; then
+  if ! softhsm2-util --show-slots 2>/dev/null | grep -Eq "Label:[[:space:]]+$label[[:space:]]*\$"; then
     softhsm2-util --init-token --free --label "$label" --pin "$(cat "$hsm/pin")" --so-pin "$(cat "$hsm/so-pin")" >/dev/null
   fi
   export ENCLAVE_TEST_PKCS11_MODULE="$module"

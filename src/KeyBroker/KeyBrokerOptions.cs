@@ -30,6 +30,10 @@ public sealed class KeyBrokerOptions
     /// <summary>Longest accepted token lifetime.</summary>
     public TimeSpan MaxTokenLifetime { get; init; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>The PKCS#11 master key; null means the file master key, allowed only in simulated mode.
+    /// Used by <see cref="Transport.BrokerServer"/>; a <see cref="KeyBrokerService"/> is given its master key.</summary>
+    public Keys.Pkcs11MasterKeyOptions? MasterKey { get; init; }
+
     /// <summary>Which store holds nonces, keys and the audit log: SQLite (embedded, the default) or PostgreSQL
     /// (for several broker instances on one database).</summary>
     public KeyBrokerStoreKind Store { get; init; } = KeyBrokerStoreKind.Sqlite;

@@ -88,4 +88,17 @@ public sealed class MasterKeyTests
 
         Assert.Throws<InvalidDataException>(() => new FileMasterKey(path, simulatedMode: true));
     }
+
+    [Fact]
+    public void Broker_server_refuses_the_file_master_key_outside_simulated_mode()
+    {
+        using var directory = new TempDirectory();
+        var options = new KeyBrokerOptions { DataDirectory = directory.Path, TrustedIssuers = ["https://verifier.test"], SimulatedMode = false };
+
+        MasterKeyException error = Assert.Throws<MasterKeyException>(() => Transport.BrokerServer.OpenMasterKey(options));
+
+        Assert.Equal(MasterKeyError.NotAllowed, error.Error);
+        Assert.Contains("PKCS#11", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(directory.Combine(FileMasterKey.DefaultFileName)));
+    }
 }

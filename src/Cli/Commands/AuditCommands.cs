@@ -12,13 +12,14 @@ internal static class AuditCommands
 {
     public static Command Create()
     {
-        var store = new Option<string>("--store") { Required = true, Description = "the broker's data folder (or a copy of it)" };
+        var store = new Option<string>("--store") { Description = "the broker's data folder (or a copy of it); holds the SQLite store and audit.jwk" };
+        var postgres = new Option<string>("--postgres") { Description = "verify the log in this PostgreSQL database instead of the folder's SQLite store" };
         var auditKey = new Option<string>("--audit-key") { Description = "the broker's audit public JWK an auditor kept (default: the one in the store folder)" };
         var json = new Option<bool>("--json") { Description = "print the result as JSON" };
-        var verify = new Command("verify", "Verify the audit log: hash chain, signed head, no edits, deletions, reorders or truncation.") { store, auditKey, json };
+        var verify = new Command("verify", "Verify the audit log: hash chain, signed head, no edits, deletions, reorders or truncation.") { store, auditKey, json, postgres };
         verify.SetAction(parse => CliErrors.RunAsync(() =>
         {
-            AuditVerificationResult result = Verify(parse.GetValue(store)!, parse.GetValue(auditKey));
+            AuditVerificationResult result = Verify(parse.GetValue(store), parse.GetValue(auditKey), parse.GetValue(postgres));
             if (parse.GetValue(json))
             {
                 Console.WriteLine(new JsonObject
@@ -42,8 +43,22 @@ internal static class AuditCommands
         return new Command("audit", "Audit the key broker's log.") { verify };
     }
 
-    public static AuditVerificationResult Verify(string storeDirectory, string? auditKeyPath)
+    public static AuditVerificationResult Verify(string? storeDirectory, string? auditKeyPath, string? postgres = null)
     {
+        if (postgres is not null)
+        {
+            string keyPath = auditKeyPath
+                ?? (storeDirectory is null ? throw new CliException("--postgres needs --audit-key or --store (the folder with audit.jwk)") : Path.Combine(storeDirectory, BrokerServer.AuditPublicKeyFileName));
+            Jwk auditPublicKey = KeyFiles.ReadPublicJwk(keyPath);
+            using var shared = new PostgresKeyBrokerStore(postgres);
+            return AuditLog.Verify(shared, auditPublicKey);
+        }
+
+        if (storeDirectory is null)
+        {
+            throw new CliException("give --store (the broker's data folder) or --postgres");
+        }
+
         string database = Path.Combine(storeDirectory, SqliteKeyBrokerStore.DefaultFileName);
         if (!File.Exists(database))
         {

@@ -23,11 +23,9 @@ public static class BrokerServer
         ArgumentNullException.ThrowIfNull(options);
         WebApplicationBuilder builder = ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, 1024 * 1024, logging);
         builder.Services.AddSingleton(new CoordinatorKeys(coordinatorKeys));
-        builder.Services.AddSingleton(_ =>
-        {
-            IMasterKey master = new FileMasterKey(Path.Combine(options.DataDirectory, FileMasterKey.DefaultFileName), options.SimulatedMode);
-            return new KeyBrokerService(options, new HttpVerifierKeySource(new HttpClient(), options.Time), master);
-        });
+        builder.Services.AddSingleton<IMasterKey>(_ => OpenMasterKey(options));
+        builder.Services.AddSingleton(services =>
+            new KeyBrokerService(options, new HttpVerifierKeySource(new HttpClient(), options.Time), services.GetRequiredService<IMasterKey>()));
         WebApplication app = builder.Build();
         KeyBrokerService broker = app.Services.GetRequiredService<KeyBrokerService>();
         File.WriteAllText(Path.Combine(options.DataDirectory, AuditPublicKeyFileName), broker.AuditPublicKey.ToJson());
@@ -59,6 +57,26 @@ public static class BrokerServer
         app.MapGet("/import-key", (KeyBrokerService service) => Results.Text(service.ImportKey.ToJson(), "application/json"));
         app.MapGet("/audit-key", (KeyBrokerService service) => Results.Text(service.AuditPublicKey.ToJson(), "application/json"));
         return app;
+    }
+
+    /// <summary>The PKCS#11 master key the options name; without one, the file master key, which only
+    /// simulated mode allows.</summary>
+    /// <exception cref="MasterKeyException">No PKCS#11 master key outside simulated mode, or the token failed.</exception>
+    public static IMasterKey OpenMasterKey(KeyBrokerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.MasterKey is { } pkcs11)
+        {
+            return Pkcs11MasterKey.Open(pkcs11);
+        }
+
+        if (!options.SimulatedMode)
+        {
+            throw new MasterKeyException(MasterKeyError.NotAllowed,
+                "outside simulated mode the master key must be in a PKCS#11 token (module, token label and PIN); a file master key is refused");
+        }
+
+        return new FileMasterKey(Path.Combine(options.DataDirectory, FileMasterKey.DefaultFileName), options.SimulatedMode);
     }
 
     private static IResult Error(int status, string code, string message) =>
