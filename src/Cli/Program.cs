@@ -11,4 +11,5 @@ root.Subcommands.Add(DataCommands.Create());
 root.Subcommands.Add(KeyCommands.Create());
 root.Subcommands.Add(MeasureCommand.Create());
 root.Subcommands.Add(AuditCommands.Create());
+root.Subcommands.Add(BenchCommands.Create());
 return await root.Parse(args).InvokeAsync();

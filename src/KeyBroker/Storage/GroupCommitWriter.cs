@@ -4,12 +4,20 @@
 // the in-process writer lock and runs inside a SAVEPOINT of the current physical transaction, which
 // holds the database's writer lock (SQLite BEGIN IMMEDIATE, a PostgreSQL transaction-level advisory
 // lock). When a logical transaction commits, its savepoint is released; if other writers are queued,
-// the lock is handed to the next one and the physical transaction stays open; the last writer of the
-// queue (or the one that fills the batch) commits the physical transaction. Commit() returns only when
-// the physical commit that holds it is durable, and throws if that commit failed, so a caller never acts
-// on a write that is not on disk. A logical transaction disposed without commit rolls back to its
-// savepoint and leaves the others of the batch untouched. Any failure of the physical transaction fails
-// every logical transaction of the batch: all or nothing, as if each had failed its own commit.
+// the lock is handed to the next one and the physical transaction stays open; after the last writer of
+// the queue (or the one that fills the batch) the lock passes to the flusher thread, which commits the
+// physical transaction and then releases the lock. Commit() returns only when the physical commit that
+// holds it is durable, and throws if that commit failed, so a caller never acts on a write that is not on
+// disk. A logical transaction disposed without commit rolls back to its savepoint and leaves the others
+// of the batch untouched. Any failure of the physical transaction fails every logical transaction of the
+// batch: all or nothing, as if each had failed its own commit.
+//
+// One exception to waiting: a transaction that only issued, consumed or purged nonces returns from
+// Commit() once its savepoint is released. Losing such a write in a crash is harmless (an issued nonce
+// that is lost makes its release fail; freshness state is not evidence), and it cannot be lost while
+// anything written after it survives: commits are durable in order, so the grant that follows a nonce
+// consumption is durable only if the consumption is. Should a physical commit holding such a write fail,
+// the writer refuses every later write (fail closed) rather than let a grant outlive a lost consumption.
 using System.Data.Common;
 
 namespace Enclave.KeyBroker.Storage;
@@ -22,7 +30,11 @@ internal sealed class GroupCommitWriter : IDisposable
     private readonly StoreDialect _dialect;
     private readonly int _maxBatch;
     private readonly SemaphoreSlim _writerLock = new(1, 1);
+    private readonly SemaphoreSlim _flushRequest = new(0, 1);
+    private readonly Thread _flusher;
     private int _queued;
+    private Exception? _poisoned;
+    private volatile bool _stopping;
     private DbConnection? _connection;
     private DbTransaction? _transaction;
     private Batch _batch = new();
@@ -34,6 +46,8 @@ internal sealed class GroupCommitWriter : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
         _dialect = dialect;
         _maxBatch = maxBatch;
+        _flusher = new Thread(FlushLoop) { IsBackground = true, Name = "keybroker-group-commit" };
+        _flusher.Start();
     }
 
     public IKeyBrokerTransaction Begin()
@@ -51,6 +65,12 @@ internal sealed class GroupCommitWriter : IDisposable
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_poisoned is not null)
+            {
+                throw new KeyBrokerStoreException(
+                    "An earlier write could not be made durable; the store refuses writes until it is reopened.", _poisoned);
+            }
+
             if (_transaction is null)
             {
                 _connection ??= _dialect.Open();
@@ -71,7 +91,9 @@ internal sealed class GroupCommitWriter : IDisposable
 
     /// <summary>Ends a logical transaction (called with the writer lock held) and, when committing, waits
     /// until the physical commit holding it is durable.</summary>
-    internal void Complete(string savepoint, bool commit)
+    /// <param name="mustBeDurable">False for a committed transaction that touched only nonces: it returns
+    /// without waiting for the physical commit (see the file header).</param>
+    internal void Complete(string savepoint, bool commit, bool mustBeDurable)
     {
         Batch batch = _batch;
         try
@@ -80,6 +102,7 @@ internal sealed class GroupCommitWriter : IDisposable
             {
                 StoreDialect.Execute(_connection!, _transaction, "RELEASE SAVEPOINT " + savepoint);
                 batch.Members++;
+                batch.HasUnconfirmed |= !mustBeDurable;
             }
             else
             {
@@ -105,11 +128,11 @@ internal sealed class GroupCommitWriter : IDisposable
         }
         else
         {
-            FlushLocked();
-            _writerLock.Release();
+            // The writer lock passes to the flusher, which releases it after the physical commit.
+            _flushRequest.Release();
         }
 
-        if (commit)
+        if (commit && mustBeDurable)
         {
             batch.WaitDurable();
         }
@@ -127,9 +150,28 @@ internal sealed class GroupCommitWriter : IDisposable
 
             _disposed = true;
             AbortLocked(new ObjectDisposedException(nameof(GroupCommitWriter)));
+            _stopping = true;
+            _flushRequest.Release();
         }
         finally
         {
+            _writerLock.Release();
+        }
+
+        _flusher.Join();
+    }
+
+    private void FlushLoop()
+    {
+        while (true)
+        {
+            _flushRequest.Wait();
+            if (_stopping)
+            {
+                return;
+            }
+
+            FlushLocked();
             _writerLock.Release();
         }
     }
@@ -161,6 +203,11 @@ internal sealed class GroupCommitWriter : IDisposable
         }
         catch (Exception e)
         {
+            if (batch.HasUnconfirmed)
+            {
+                _poisoned = e;
+            }
+
             batch.Fail(e);
             ResetConnection();
         }
@@ -190,6 +237,11 @@ internal sealed class GroupCommitWriter : IDisposable
             transaction.Dispose();
         }
 
+        if (batch.HasUnconfirmed && cause is not ObjectDisposedException)
+        {
+            _poisoned = cause;
+        }
+
         batch.Fail(cause);
         ResetConnection();
     }
@@ -206,6 +258,9 @@ internal sealed class GroupCommitWriter : IDisposable
         private Exception? _error;
 
         public int Members { get; set; }
+
+        /// <summary>Some member returned from Commit without waiting for durability.</summary>
+        public bool HasUnconfirmed { get; set; }
 
         public void Succeed() => _done.Set();
 

@@ -11,6 +11,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     private readonly DbTransaction _transaction;
     private readonly string _savepoint;
     private bool _ended;
+    private bool _mustBeDurable;
 
     public RelationalWriteTransaction(GroupCommitWriter writer, DbConnection connection, DbTransaction transaction, string savepoint)
     {
@@ -35,13 +36,13 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         Execute("DELETE FROM owner_requests WHERE expires_at_ms <= @now", ("@now", ms));
     }
 
-    public bool TryRecordOwnerRequest(string requestId, DateTimeOffset expiresAt) => Execute(
+    public bool TryRecordOwnerRequest(string requestId, DateTimeOffset expiresAt) => ExecuteDurable(
         "INSERT INTO owner_requests (request_id, expires_at_ms) VALUES (@id, @expires) ON CONFLICT (request_id) DO NOTHING",
         ("@id", requestId), ("@expires", RelationalStore.ToMs(expiresAt))) == 1;
 
     public KeyVersionRecord? GetLatestKey(string name) => RelationalStore.QueryLatestKey(_connection, _transaction, name);
 
-    public void InsertKeyVersion(KeyVersionRecord record) => Execute(
+    public void InsertKeyVersion(KeyVersionRecord record) => ExecuteDurable(
         """
         INSERT INTO keys (name, version, owner_thumbprint, wrapped_key, policy_json, enabled, created_at_ms)
         VALUES (@name, @version, @owner, @wrapped, @policy, @enabled, @created)
@@ -50,7 +51,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
 
     public void UpdateKeyVersion(KeyVersionRecord record)
     {
-        int changed = Execute(
+        int changed = ExecuteDurable(
             """
             UPDATE keys SET wrapped_key = @wrapped, policy_json = @policy, enabled = @enabled
             WHERE name = @name AND version = @version AND owner_thumbprint = @owner AND created_at_ms = @created
@@ -72,7 +73,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
 
     public AuditHeadRecord? GetAuditHead() => RelationalStore.QueryAuditHead(_connection, _transaction);
 
-    public void InsertAuditEntry(AuditEntryRecord entry) => Execute(
+    public void InsertAuditEntry(AuditEntryRecord entry) => ExecuteDurable(
         """
         INSERT INTO audit_entries (seq, time_ms, kind, body, prev_hash, entry_hash)
         VALUES (@seq, @time, @kind, @body, @prev, @hash)
@@ -80,7 +81,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         ("@seq", entry.Sequence), ("@time", RelationalStore.ToMs(entry.Time)), ("@kind", entry.Kind),
         ("@body", entry.Body), ("@prev", entry.PreviousHash), ("@hash", entry.EntryHash));
 
-    public void SetAuditHead(AuditHeadRecord head) => Execute(
+    public void SetAuditHead(AuditHeadRecord head) => ExecuteDurable(
         """
         INSERT INTO audit_head (id, size, head_hash, time_ms, signature) VALUES (1, @size, @hash, @time, @sig)
         ON CONFLICT (id) DO UPDATE SET size = excluded.size, head_hash = excluded.head_hash,
@@ -88,13 +89,14 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         """,
         ("@size", head.Size), ("@hash", head.HeadHash), ("@time", RelationalStore.ToMs(head.Time)), ("@sig", head.Signature));
 
-    /// <summary>Returns once the write is durable; throws <see cref="KeyBrokerStoreException"/> when it
+    /// <summary>Returns once the write is durable (a nonce-only write: once it is ordered before every later
+    /// write, see <see cref="GroupCommitWriter"/>); throws <see cref="KeyBrokerStoreException"/> when it
     /// could not be made durable (then none of it is stored).</summary>
     public void Commit()
     {
         ObjectDisposedException.ThrowIf(_ended, this);
         _ended = true;
-        _writer.Complete(_savepoint, commit: true);
+        _writer.Complete(_savepoint, commit: true, _mustBeDurable);
     }
 
     public void Dispose()
@@ -102,7 +104,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         if (!_ended)
         {
             _ended = true;
-            _writer.Complete(_savepoint, commit: false);
+            _writer.Complete(_savepoint, commit: false, mustBeDurable: false);
         }
     }
 
@@ -116,6 +118,12 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         ("@enabled", record.Enabled ? 1 : 0),
         ("@created", RelationalStore.ToMs(record.CreatedAt)),
     ];
+
+    private int ExecuteDurable(string sql, params (string Name, object? Value)[] parameters)
+    {
+        _mustBeDurable = true;
+        return Execute(sql, parameters);
+    }
 
     private int Execute(string sql, params (string Name, object? Value)[] parameters)
     {

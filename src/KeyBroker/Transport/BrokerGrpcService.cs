@@ -97,6 +97,8 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
         return Task.FromResult(new RecordManifestResponse { ReceiptId = entry.Id });
     }
 
+    public override Task<PingResponse> Ping(PingRequest request, ServerCallContext context) => Task.FromResult(new PingResponse());
+
     private static RpcException Rpc(StatusCode status, string reason, string message) =>
         new(new Status(status, message), new Metadata { { "reason-code", reason } });
 }

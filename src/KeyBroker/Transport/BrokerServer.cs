@@ -18,14 +18,22 @@ public static class BrokerServer
     /// <summary>The audit log's public key, published beside the store for auditors.</summary>
     public const string AuditPublicKeyFileName = "audit.jwk";
 
-    public static WebApplication Build(KeyBrokerOptions options, IEnumerable<Jwk> coordinatorKeys, int grpcPort, int httpPort, string listenAddress = "127.0.0.1", Action<ILoggingBuilder>? logging = null)
+    /// <param name="verifierKeys">Where trusted verifiers' keys come from; null fetches <c>{issuer}/certs</c> over HTTP.</param>
+    public static WebApplication Build(
+        KeyBrokerOptions options,
+        IEnumerable<Jwk> coordinatorKeys,
+        int grpcPort,
+        int httpPort,
+        string listenAddress = "127.0.0.1",
+        Action<ILoggingBuilder>? logging = null,
+        IVerifierKeySource? verifierKeys = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         WebApplicationBuilder builder = ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, 1024 * 1024, logging);
         builder.Services.AddSingleton(new CoordinatorKeys(coordinatorKeys));
         builder.Services.AddSingleton<IMasterKey>(_ => OpenMasterKey(options));
         builder.Services.AddSingleton(services =>
-            new KeyBrokerService(options, new HttpVerifierKeySource(new HttpClient(), options.Time), services.GetRequiredService<IMasterKey>()));
+            new KeyBrokerService(options, verifierKeys ?? new HttpVerifierKeySource(new HttpClient(), options.Time), services.GetRequiredService<IMasterKey>()));
         WebApplication app = builder.Build();
         KeyBrokerService broker = app.Services.GetRequiredService<KeyBrokerService>();
         File.WriteAllText(Path.Combine(options.DataDirectory, AuditPublicKeyFileName), broker.AuditPublicKey.ToJson());
