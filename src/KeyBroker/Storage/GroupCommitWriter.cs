@@ -38,7 +38,8 @@ internal sealed class GroupCommitWriter : IDisposable
     private DbConnection? _connection;
     private DbTransaction? _transaction;
     private Batch _batch = new();
-    private long _savepoints;
+    private readonly Dictionary<string, DbCommand> _commands = new(StringComparer.Ordinal);
+    private long _lastPurgeMs = long.MinValue;
     private bool _disposed;
 
     public GroupCommitWriter(StoreDialect dialect, int maxBatch = DefaultMaxBatch)
@@ -77,9 +78,8 @@ internal sealed class GroupCommitWriter : IDisposable
                 _transaction = _dialect.BeginWrite(_connection);
             }
 
-            string savepoint = "w" + (++_savepoints).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            StoreDialect.Execute(_connection!, _transaction, "SAVEPOINT " + savepoint);
-            return new RelationalWriteTransaction(this, _connection!, _transaction, savepoint);
+            Command("SAVEPOINT w").ExecuteNonQuery();
+            return new RelationalWriteTransaction(this);
         }
         catch (Exception e)
         {
@@ -93,21 +93,21 @@ internal sealed class GroupCommitWriter : IDisposable
     /// until the physical commit holding it is durable.</summary>
     /// <param name="mustBeDurable">False for a committed transaction that touched only nonces: it returns
     /// without waiting for the physical commit (see the file header).</param>
-    internal void Complete(string savepoint, bool commit, bool mustBeDurable)
+    internal void Complete(bool commit, bool mustBeDurable)
     {
         Batch batch = _batch;
         try
         {
             if (commit)
             {
-                StoreDialect.Execute(_connection!, _transaction, "RELEASE SAVEPOINT " + savepoint);
+                Command("RELEASE SAVEPOINT w").ExecuteNonQuery();
                 batch.Members++;
                 batch.HasUnconfirmed |= !mustBeDurable;
             }
             else
             {
-                StoreDialect.Execute(_connection!, _transaction, "ROLLBACK TO SAVEPOINT " + savepoint);
-                StoreDialect.Execute(_connection!, _transaction, "RELEASE SAVEPOINT " + savepoint);
+                Command("ROLLBACK TO SAVEPOINT w").ExecuteNonQuery();
+                Command("RELEASE SAVEPOINT w").ExecuteNonQuery();
             }
         }
         catch (Exception e)
@@ -246,8 +246,47 @@ internal sealed class GroupCommitWriter : IDisposable
         ResetConnection();
     }
 
+    /// <summary>A command on the writer connection in the current transaction (only the holder of the
+    /// writer lock calls this). Commands are kept per connection, so each statement is prepared once.</summary>
+    internal DbCommand Command(string sql, params (string Name, object? Value)[] parameters)
+    {
+        if (!_commands.TryGetValue(sql, out DbCommand? command))
+        {
+            command = StoreDialect.Command(_connection!, _transaction, sql, parameters);
+            _commands.Add(sql, command);
+            return command;
+        }
+
+        command.Transaction = _transaction;
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            command.Parameters[parameters[i].Name].Value = parameters[i].Value ?? DBNull.Value;
+        }
+
+        return command;
+    }
+
+    /// <summary>Whether a purge of expired rows at <paramref name="nowMs"/> is due: at most one a second,
+    /// since expired nonces are refused by their expiry anyway and purging only reclaims space.</summary>
+    internal bool PurgeDue(long nowMs)
+    {
+        if (_lastPurgeMs != long.MinValue && nowMs >= _lastPurgeMs && nowMs - _lastPurgeMs < 1000)
+        {
+            return false;
+        }
+
+        _lastPurgeMs = nowMs;
+        return true;
+    }
+
     private void ResetConnection()
     {
+        foreach (DbCommand command in _commands.Values)
+        {
+            command.Dispose();
+        }
+
+        _commands.Clear();
         _connection?.Dispose();
         _connection = null;
     }

@@ -66,19 +66,22 @@ internal sealed class RelationalStore : IKeyBrokerStore
         _dialect.ClearPool();
     }
 
+    internal const string LatestKeySql = """
+        SELECT name, version, owner_thumbprint, wrapped_key, policy_json, enabled, created_at_ms
+        FROM keys WHERE name = @name ORDER BY version DESC LIMIT 1
+        """;
+
+    internal const string AuditHeadSql = "SELECT size, head_hash, time_ms, signature FROM audit_head WHERE id = 1";
+
     internal static KeyVersionRecord? QueryLatestKey(DbConnection connection, DbTransaction? transaction, string name)
     {
-        using DbCommand command = StoreDialect.Command(connection, transaction, """
-            SELECT name, version, owner_thumbprint, wrapped_key, policy_json, enabled, created_at_ms
-            FROM keys WHERE name = @name ORDER BY version DESC LIMIT 1
-            """, ("@name", name));
+        using DbCommand command = StoreDialect.Command(connection, transaction, LatestKeySql, ("@name", name));
         using DbDataReader reader = command.ExecuteReader();
-        if (!reader.Read())
-        {
-            return null;
-        }
+        return reader.Read() ? ReadKey(reader) : null;
+    }
 
-        return new KeyVersionRecord(
+    internal static KeyVersionRecord ReadKey(DbDataReader reader) =>
+        new KeyVersionRecord(
             reader.GetString(0),
             checked((int)Int(reader, 1)),
             reader.GetString(2),
@@ -86,19 +89,16 @@ internal sealed class RelationalStore : IKeyBrokerStore
             reader.GetString(4),
             Int(reader, 5) != 0,
             FromMs(Int(reader, 6)));
-    }
 
     internal static AuditHeadRecord? QueryAuditHead(DbConnection connection, DbTransaction? transaction)
     {
-        using DbCommand command = StoreDialect.Command(connection, transaction, "SELECT size, head_hash, time_ms, signature FROM audit_head WHERE id = 1");
+        using DbCommand command = StoreDialect.Command(connection, transaction, AuditHeadSql);
         using DbDataReader reader = command.ExecuteReader();
-        if (!reader.Read())
-        {
-            return null;
-        }
-
-        return new AuditHeadRecord(Int(reader, 0), (byte[])reader.GetValue(1), FromMs(Int(reader, 2)), reader.GetString(3));
+        return reader.Read() ? ReadHead(reader) : null;
     }
+
+    internal static AuditHeadRecord ReadHead(DbDataReader reader) =>
+        new(Int(reader, 0), (byte[])reader.GetValue(1), FromMs(Int(reader, 2)), reader.GetString(3));
 
     internal static AuditEntryRecord ReadAuditEntry(DbDataReader reader) => new(
         Int(reader, 0),

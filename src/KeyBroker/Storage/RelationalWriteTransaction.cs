@@ -7,18 +7,12 @@ namespace Enclave.KeyBroker.Storage;
 internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
 {
     private readonly GroupCommitWriter _writer;
-    private readonly DbConnection _connection;
-    private readonly DbTransaction _transaction;
-    private readonly string _savepoint;
     private bool _ended;
     private bool _mustBeDurable;
 
-    public RelationalWriteTransaction(GroupCommitWriter writer, DbConnection connection, DbTransaction transaction, string savepoint)
+    public RelationalWriteTransaction(GroupCommitWriter writer)
     {
         _writer = writer;
-        _connection = connection;
-        _transaction = transaction;
-        _savepoint = savepoint;
     }
 
     public void InsertNonce(byte[] nonceHash, DateTimeOffset expiresAt) => Execute(
@@ -32,6 +26,11 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     public void PurgeExpired(DateTimeOffset now)
     {
         long ms = RelationalStore.ToMs(now);
+        if (!_writer.PurgeDue(ms))
+        {
+            return;
+        }
+
         Execute("DELETE FROM nonces WHERE expires_at_ms <= @now", ("@now", ms));
         Execute("DELETE FROM owner_requests WHERE expires_at_ms <= @now", ("@now", ms));
     }
@@ -40,7 +39,13 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         "INSERT INTO owner_requests (request_id, expires_at_ms) VALUES (@id, @expires) ON CONFLICT (request_id) DO NOTHING",
         ("@id", requestId), ("@expires", RelationalStore.ToMs(expiresAt))) == 1;
 
-    public KeyVersionRecord? GetLatestKey(string name) => RelationalStore.QueryLatestKey(_connection, _transaction, name);
+    public KeyVersionRecord? GetLatestKey(string name)
+    {
+        ObjectDisposedException.ThrowIf(_ended, this);
+        DbCommand command = _writer.Command(RelationalStore.LatestKeySql, ("@name", name));
+        using DbDataReader reader = command.ExecuteReader();
+        return reader.Read() ? RelationalStore.ReadKey(reader) : null;
+    }
 
     public void InsertKeyVersion(KeyVersionRecord record) => ExecuteDurable(
         """
@@ -65,13 +70,19 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
 
     public AuditEntryRecord? GetLastAuditEntry()
     {
-        using DbCommand command = StoreDialect.Command(_connection, _transaction,
-            $"SELECT {RelationalStore.AuditColumns} FROM audit_entries ORDER BY seq DESC LIMIT 1");
+        ObjectDisposedException.ThrowIf(_ended, this);
+        DbCommand command = _writer.Command(LastAuditEntrySql);
         using DbDataReader reader = command.ExecuteReader();
         return reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null;
     }
 
-    public AuditHeadRecord? GetAuditHead() => RelationalStore.QueryAuditHead(_connection, _transaction);
+    public AuditHeadRecord? GetAuditHead()
+    {
+        ObjectDisposedException.ThrowIf(_ended, this);
+        DbCommand command = _writer.Command(RelationalStore.AuditHeadSql);
+        using DbDataReader reader = command.ExecuteReader();
+        return reader.Read() ? RelationalStore.ReadHead(reader) : null;
+    }
 
     public void InsertAuditEntry(AuditEntryRecord entry) => ExecuteDurable(
         """
@@ -96,7 +107,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     {
         ObjectDisposedException.ThrowIf(_ended, this);
         _ended = true;
-        _writer.Complete(_savepoint, commit: true, _mustBeDurable);
+        _writer.Complete(commit: true, _mustBeDurable);
     }
 
     public void Dispose()
@@ -104,9 +115,11 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         if (!_ended)
         {
             _ended = true;
-            _writer.Complete(_savepoint, commit: false, mustBeDurable: false);
+            _writer.Complete(commit: false, mustBeDurable: false);
         }
     }
+
+    private const string LastAuditEntrySql = $"SELECT {RelationalStore.AuditColumns} FROM audit_entries ORDER BY seq DESC LIMIT 1";
 
     private static (string, object?)[] KeyParameters(KeyVersionRecord record) =>
     [
@@ -128,6 +141,6 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     private int Execute(string sql, params (string Name, object? Value)[] parameters)
     {
         ObjectDisposedException.ThrowIf(_ended, this);
-        return StoreDialect.Execute(_connection, _transaction, sql, parameters);
+        return _writer.Command(sql, parameters).ExecuteNonQuery();
     }
 }
