@@ -104,7 +104,8 @@ internal static class BenchBrokerCommand
             var broker = new Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
             await load.RegisterKeyAsync(broker, KeyName, cancellationToken).ConfigureAwait(false);
 
-            TimeSpan warmup = TimeSpan.FromSeconds(Math.Min(3, Math.Max(1, settings.Duration.TotalSeconds / 10)));
+            // Long enough for the hot paths to be re-jitted at full optimisation before measuring.
+            TimeSpan warmup = TimeSpan.FromSeconds(Math.Min(5, Math.Max(2, settings.Duration.TotalSeconds / 4)));
             await ReleasePhaseAsync(broker, load, settings.Clients, warmup, cancellationToken).ConfigureAwait(false);
             Phase releases = await ReleasePhaseAsync(broker, load, settings.Clients, settings.Duration, cancellationToken).ConfigureAwait(false);
             Phase noop = await NoopPhaseAsync(broker, settings.Clients, settings.Duration / 4, cancellationToken).ConfigureAwait(false);
@@ -162,15 +163,17 @@ internal static class BenchBrokerCommand
                     if (attempt.ReceiptId is null)
                     {
                         Interlocked.Increment(ref errors);
+                        NoteError("release denied");
                         continue;
                     }
 
                     own.Add(attempt.Latency.TotalMilliseconds);
                     Interlocked.Increment(ref completed);
                 }
-                catch (Grpc.Core.RpcException)
+                catch (Grpc.Core.RpcException e)
                 {
                     Interlocked.Increment(ref errors);
+                    NoteError($"{e.StatusCode}: {e.Status.Detail}");
                 }
             }
         }, cancellationToken))).ConfigureAwait(false);
@@ -198,6 +201,17 @@ internal static class BenchBrokerCommand
             }
         }, cancellationToken))).ConfigureAwait(false);
         return new Phase(clock.Elapsed, completed, errors, []);
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> s_errorKinds = new(StringComparer.Ordinal);
+
+    /// <summary>Reports each distinct error once on stderr, so a run with errors says what they were.</summary>
+    private static void NoteError(string kind)
+    {
+        if (s_errorKinds.TryAdd(kind, 1) && s_errorKinds.Count <= 10)
+        {
+            Console.Error.WriteLine($"bench: error: {kind}");
+        }
     }
 
     private static double Percentile(double[] sorted, double p) =>
