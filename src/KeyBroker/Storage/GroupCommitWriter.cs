@@ -293,7 +293,7 @@ internal sealed class GroupCommitWriter : IDisposable
 
     private sealed class Batch
     {
-        private readonly ManualResetEventSlim _done = new(false);
+        private readonly ManualResetEventSlim _done = new(false, spinCount: 1);
         private Exception? _error;
 
         public int Members { get; set; }
