@@ -3,9 +3,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/bootstrap.sh
+# PostgreSQL and SoftHSM2 for the store and master-key tests (exports ENCLAVE_TEST_* and SOFTHSM2_CONF).
+. scripts/ci-services.sh
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; bash scripts/ci-services.sh stop' EXIT
 status=0
 dotnet test Enclave.sln -c Release --no-build -nologo "$@" 2>&1 | tee "$log" || status=$?
 

@@ -1,3 +1,4 @@
+using Enclave.KeyBroker.Storage;
 using Enclave.KeyBroker.Tokens;
 
 namespace Enclave.KeyBroker;
@@ -33,8 +34,27 @@ public sealed class KeyBrokerOptions
     /// audit log (as relayed by the verifier or the enrolling tool).</summary>
     public IReadOnlyList<Crypto.Jwk> EnrollmentKeys { get; init; } = [];
 
-    /// <summary>Store connection string; null means the SQLite file <c>keybroker.db</c> in <see cref="DataDirectory"/>.</summary>
+
+    /// <summary>The PKCS#11 master key; null means the file master key, allowed only in simulated mode.
+    /// Used by <see cref="Transport.BrokerServer"/>; a <see cref="KeyBrokerService"/> is given its master key.</summary>
+    public Keys.Pkcs11MasterKeyOptions? MasterKey { get; init; }
+
+    /// <summary>Which store holds nonces, keys and the audit log: SQLite (embedded, the default) or PostgreSQL
+    /// (for several broker instances on one database).</summary>
+    public KeyBrokerStoreKind Store { get; init; } = KeyBrokerStoreKind.Sqlite;
+
+    /// <summary>Store connection string. For SQLite, null means the file <c>keybroker.db</c> in
+    /// <see cref="DataDirectory"/>; for PostgreSQL it is required (an Npgsql connection string).</summary>
     public string? ConnectionString { get; init; }
+
+    /// <summary>Opens the store the options name (not yet initialised).</summary>
+    public IKeyBrokerStore OpenStore() => Store switch
+    {
+        KeyBrokerStoreKind.Sqlite => new SqliteKeyBrokerStore(ConnectionString ?? SqliteKeyBrokerStore.ConnectionStringFor(DataDirectory)),
+        KeyBrokerStoreKind.Postgres => new PostgresKeyBrokerStore(ConnectionString
+            ?? throw new InvalidOperationException("The PostgreSQL store needs a connection string (KeyBrokerOptions.ConnectionString).")),
+        _ => throw new InvalidOperationException($"Unknown store kind {Store}."),
+    };
 
     internal void Validate()
     {
@@ -45,9 +65,24 @@ public sealed class KeyBrokerOptions
         }
 
         ArgumentNullException.ThrowIfNull(Time);
+        if (Store == KeyBrokerStoreKind.Postgres && string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            throw new ArgumentException("The PostgreSQL store needs a connection string.", nameof(ConnectionString));
+        }
+
         if (NonceLifetime <= TimeSpan.Zero || NonceLifetime > TimeSpan.FromHours(1))
         {
             throw new ArgumentOutOfRangeException(nameof(NonceLifetime), NonceLifetime, "The nonce lifetime must be between 0 and 1 hour.");
         }
     }
+}
+
+/// <summary>The store implementations.</summary>
+public enum KeyBrokerStoreKind
+{
+    /// <summary>An embedded SQLite database in the data directory (WAL, synchronous=FULL).</summary>
+    Sqlite,
+
+    /// <summary>A PostgreSQL database shared by broker instances.</summary>
+    Postgres,
 }

@@ -43,7 +43,7 @@ public sealed class KeyBrokerService : IDisposable
     /// <param name="verifierKeys">Where the trusted verifiers' JWKS come from.</param>
     /// <param name="masterKey">The master key; null is allowed only in simulated mode, where a
     /// <see cref="FileMasterKey"/> in the data directory is used.</param>
-    /// <param name="store">The store; null opens the SQLite database given by the options.</param>
+    /// <param name="store">The store; null opens the one the options name (<see cref="KeyBrokerOptions.OpenStore"/>).</param>
     /// <exception cref="InvalidOperationException">No master key outside simulated mode, or a secret file
     /// is readable by group or others.</exception>
     public KeyBrokerService(
@@ -63,8 +63,7 @@ public sealed class KeyBrokerService : IDisposable
         _options = options;
         CreatePrivateDirectory(options.DataDirectory);
         _ownsStore = store is null;
-        _store = store ?? new SqliteKeyBrokerStore(
-            options.ConnectionString ?? SqliteKeyBrokerStore.ConnectionStringFor(options.DataDirectory));
+        _store = store ?? options.OpenStore();
         try
         {
             _store.Initialize();
@@ -120,13 +119,15 @@ public sealed class KeyBrokerService : IDisposable
     /// <summary>Releases the latest version of <paramref name="keyName"/> to the enclave that
     /// <paramref name="attestationToken"/> describes, or denies. Both outcomes are in the audit log when
     /// this returns.</summary>
-    /// <exception cref="Microsoft.Data.Sqlite.SqliteException">The store failed; nothing was released.</exception>
+    /// <exception cref="KeyBrokerStoreException">The store could not make the audit record durable; nothing was released.</exception>
+    /// <exception cref="System.Data.Common.DbException">The store failed; nothing was released.</exception>
     public Task<ReleaseOutcome> ReleaseAsync(string keyName, string attestationToken, CancellationToken cancellationToken = default) =>
         ReleaseAsync(new ReleaseKeyOptions(keyName, attestationToken), cancellationToken);
 
     /// <summary>Releases as <see cref="ReleaseAsync(string, string, CancellationToken)"/>, with the optional
     /// version, expected nonce and algorithm of <paramref name="options"/>.</summary>
-    /// <exception cref="Microsoft.Data.Sqlite.SqliteException">The store failed; nothing was released.</exception>
+    /// <exception cref="KeyBrokerStoreException">The store could not make the audit record durable; nothing was released.</exception>
+    /// <exception cref="System.Data.Common.DbException">The store failed; nothing was released.</exception>
     public async Task<ReleaseOutcome> ReleaseAsync(ReleaseKeyOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -3,7 +3,7 @@ using Enclave.Crypto;
 using Enclave.KeyBroker.Audit;
 using Enclave.KeyBroker.Storage;
 using Enclave.KeyBroker.Tests.Support;
-using Microsoft.Data.Sqlite;
+using Enclave.Testing;
 
 namespace Enclave.KeyBroker.Tests;
 
@@ -39,7 +39,7 @@ public abstract class AuditLogContractTests : IDisposable
     /// parameters are named <c>@name</c>.</summary>
     protected abstract void ExecuteSql(string sql, params (string Name, object Value)[] parameters);
 
-    [Fact]
+    [EnvironmentFact]
     public void Intact_log_verifies_and_its_root_is_the_merkle_root_of_the_stored_leaves()
     {
         AuditVerificationResult result = Log.Verify();
@@ -54,7 +54,7 @@ public abstract class AuditLogContractTests : IDisposable
         Assert.Equal(Enumerable.Range(1, Entries).Select(i => (long)i), Log.ReadEntries().Select(e => e.Sequence));
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Entries_link_to_their_predecessor_and_carry_the_tree_head_before_them()
     {
         AuditEntry[] entries = Log.ReadEntries().ToArray();
@@ -70,7 +70,7 @@ public abstract class AuditLogContractTests : IDisposable
         }
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Edited_body_names_the_entry()
     {
         Execute("UPDATE audit_entries SET body = replace(body, 'SvnTooLow', 'Granted') WHERE seq = 3");
@@ -78,7 +78,7 @@ public abstract class AuditLogContractTests : IDisposable
         AssertFault(AuditFault.EntryEdited, 3);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Edited_time_or_kind_names_the_entry()
     {
         Execute("UPDATE audit_entries SET time_ms = time_ms + 1 WHERE seq = 4");
@@ -87,7 +87,7 @@ public abstract class AuditLogContractTests : IDisposable
         AssertFault(AuditFault.EntryEdited, 3);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Deleted_entry_is_named()
     {
         Execute("DELETE FROM audit_entries WHERE seq = 3");
@@ -95,7 +95,7 @@ public abstract class AuditLogContractTests : IDisposable
         AssertFault(AuditFault.EntryMissing, 3);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Deleted_first_entry_is_named()
     {
         Execute("DELETE FROM audit_entries WHERE seq = 1");
@@ -103,7 +103,7 @@ public abstract class AuditLogContractTests : IDisposable
         AssertFault(AuditFault.EntryMissing, 1);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Deleted_and_renumbered_entries_break_the_chain()
     {
         Execute("DELETE FROM audit_entries WHERE seq = 3");
@@ -112,7 +112,7 @@ public abstract class AuditLogContractTests : IDisposable
         AssertFault(AuditFault.ChainBroken, 3);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Reordered_entries_are_named()
     {
         Execute("UPDATE audit_entries SET seq = 100 WHERE seq = 3");
@@ -122,7 +122,7 @@ public abstract class AuditLogContractTests : IDisposable
         AssertFault(AuditFault.ChainBroken, 3);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Truncated_tail_is_detected_against_the_signed_head()
     {
         Execute("DELETE FROM audit_entries WHERE seq > 4");
@@ -130,7 +130,7 @@ public abstract class AuditLogContractTests : IDisposable
         AssertFault(AuditFault.Truncated, 5);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Truncated_tail_with_a_forged_head_size_fails_the_head_signature()
     {
         Execute("DELETE FROM audit_entries WHERE seq > 4");
@@ -141,7 +141,7 @@ public abstract class AuditLogContractTests : IDisposable
         Assert.Null(result.FirstBadSequence);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Rollback_to_an_older_genuine_tree_head_is_found_with_the_head_an_auditor_kept()
     {
         SignedTreeHead kept = Log.GetSignedTreeHead(Entries);
@@ -157,7 +157,7 @@ public abstract class AuditLogContractTests : IDisposable
         Assert.Equal(5, result.FirstBadSequence);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Rewritten_entry_with_all_later_hashes_recomputed_is_named()
     {
         RewriteFrom(3);
@@ -165,7 +165,7 @@ public abstract class AuditLogContractTests : IDisposable
         AssertFault(AuditFault.TreeHeadMismatch, 3);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Rewritten_last_entry_is_named_by_the_signed_head()
     {
         RewriteFrom(Entries);
@@ -173,7 +173,7 @@ public abstract class AuditLogContractTests : IDisposable
         AssertFault(AuditFault.HeadMismatch, Entries);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Entries_appended_without_the_audit_key_are_detected()
     {
         AuditEntryRecord last = Store.ReadAuditEntries(Entries).Single();
@@ -186,7 +186,7 @@ public abstract class AuditLogContractTests : IDisposable
         AssertFault(AuditFault.UnsignedEntries, Entries + 1);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Verification_with_another_audit_key_fails()
     {
         using AuditSigningKey other = AuditSigningKey.CreateEphemeral();
@@ -194,7 +194,7 @@ public abstract class AuditLogContractTests : IDisposable
         Assert.Equal(AuditFault.HeadSignatureInvalid, Log.Verify(other.PublicJwk).Fault);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Deleted_head_is_detected()
     {
         Execute("DELETE FROM audit_head");
@@ -202,7 +202,7 @@ public abstract class AuditLogContractTests : IDisposable
         AssertFault(AuditFault.HeadMissing, 1);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Appends_continue_the_tree_after_a_restart_and_after_another_writer()
     {
         _ = Log;
@@ -219,7 +219,7 @@ public abstract class AuditLogContractTests : IDisposable
         Assert.Equal(MerkleTree.Root(Store.ReadAuditEntries().Select(e => e.EntryHash).ToList()), result.RootHash);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Rolled_back_append_leaves_no_trace()
     {
         using (IKeyBrokerTransaction transaction = Store.BeginWrite())
@@ -233,13 +233,13 @@ public abstract class AuditLogContractTests : IDisposable
         Assert.True(Log.Verify().IsValid);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Reserved_member_is_refused()
     {
         Assert.Throws<ArgumentException>(() => Log.Append(AuditEntryKind.KeyRegistered, new JsonObject { [AuditLog.TreeHeadMember] = "x" }));
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Inclusion_proofs_of_every_entry_at_every_size_check_offline()
     {
         Jwk published = Jwk.Parse(_key.PublicJwk.ToJson());
@@ -257,7 +257,7 @@ public abstract class AuditLogContractTests : IDisposable
         }
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Altered_inclusion_proofs_fail()
     {
         JsonObject proof = Log.ProveInclusion(3).ToJson();
@@ -273,7 +273,7 @@ public abstract class AuditLogContractTests : IDisposable
         AuditInclusionProof.Check(proof.ToJsonString(), _key.PublicJwk);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Consistency_proofs_between_all_sizes_check_offline_and_altered_ones_fail()
     {
         for (long from = 1; from <= Entries; from++)
@@ -290,7 +290,7 @@ public abstract class AuditLogContractTests : IDisposable
         AssertConsistencyRejected(Mutate(proof, p => p["fromSize"] = 2));
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Proofs_are_refused_when_the_store_no_longer_matches_its_signed_heads()
     {
         RewriteFrom(3);
@@ -386,29 +386,31 @@ public abstract class AuditLogContractTests : IDisposable
 }
 
 /// <summary>The audit log contract against the embedded SQLite store.</summary>
-public sealed class SqliteAuditLogTests : AuditLogContractTests
+public sealed class SqliteAuditLogTests : StoreAuditLogTests
 {
-    private readonly TempDirectory _directory = new();
-
-    protected override IKeyBrokerStore OpenStore() => new SqliteKeyBrokerStore(SqliteKeyBrokerStore.ConnectionStringFor(_directory.Path));
-
-    protected override void ExecuteSql(string sql, params (string Name, object Value)[] parameters)
+    public SqliteAuditLogTests()
+        : base(KeyBrokerStoreKind.Sqlite)
     {
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
-        {
-            DataSource = _directory.Combine(SqliteKeyBrokerStore.DefaultFileName),
-            Pooling = false,
-        }.ToString());
-        connection.Open();
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach ((string name, object value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        command.ExecuteNonQuery();
     }
+}
 
-    protected override void DisposeStorage() => _directory.Dispose();
+[RequiresEnvironment(StoreTarget.PostgresVariable)]
+public sealed class PostgresAuditLogTests : StoreAuditLogTests
+{
+    public PostgresAuditLogTests()
+        : base(KeyBrokerStoreKind.Postgres)
+    {
+    }
+}
+
+/// <summary>The contract over one of the broker's stores, tampered with through raw SQL.</summary>
+public abstract class StoreAuditLogTests(KeyBrokerStoreKind kind) : AuditLogContractTests
+{
+    private readonly StoreTarget _target = StoreTarget.Create(kind);
+
+    protected override IKeyBrokerStore OpenStore() => _target.Open();
+
+    protected override void ExecuteSql(string sql, params (string Name, object Value)[] parameters) => _target.Execute(sql, parameters);
+
+    protected override void DisposeStorage() => _target.Dispose();
 }

@@ -88,4 +88,42 @@ public sealed class MasterKeyTests
 
         Assert.Throws<InvalidDataException>(() => new FileMasterKey(path, simulatedMode: true));
     }
+
+    [Fact]
+    public void Broker_server_refuses_the_file_master_key_outside_simulated_mode()
+    {
+        using var directory = new TempDirectory();
+        var options = new KeyBrokerOptions { DataDirectory = directory.Path, TrustedIssuers = ["https://verifier.test"], SimulatedMode = false };
+
+        MasterKeyException error = Assert.Throws<MasterKeyException>(() => Transport.BrokerServer.OpenMasterKey(options));
+
+        Assert.Equal(MasterKeyError.NotAllowed, error.Error);
+        Assert.Contains("PKCS#11", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(directory.Combine(FileMasterKey.DefaultFileName)));
+    }
+
+    [Fact]
+    public async Task File_master_key_is_safe_for_concurrent_releases()
+    {
+        using var directory = new TempDirectory();
+        using var key = new FileMasterKey(directory.Combine("master.key"), simulatedMode: true);
+        byte[] dataKey = RandomNumberGenerator.GetBytes(32);
+        byte[] aad = "name|1"u8.ToArray();
+        byte[] wrapped = key.Wrap(dataKey, aad);
+
+        bool[] results = await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(() =>
+        {
+            bool all = true;
+            for (int i = 0; i < 50; i++)
+            {
+                byte[] output = new byte[32];
+                all &= key.TryUnwrap(wrapped, aad, output) && output.AsSpan().SequenceEqual(dataKey)
+                    && key.TryUnwrap(key.Wrap(dataKey, aad), aad, output);
+            }
+
+            return all;
+        })));
+
+        Assert.All(results, Assert.True);
+    }
 }

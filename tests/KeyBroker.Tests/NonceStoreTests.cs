@@ -2,24 +2,26 @@ using Enclave.Crypto;
 using Enclave.KeyBroker.Storage;
 using Enclave.KeyBroker.Tests.Support;
 using Enclave.KeyBroker.Tokens;
+using Enclave.Testing;
 
 namespace Enclave.KeyBroker.Tests;
 
-public sealed class NonceStoreTests : IDisposable
+public abstract class NonceStoreTests : IDisposable
 {
-    private readonly TempDirectory _directory = new();
+    private readonly StoreTarget _target;
     private readonly ManualTimeProvider _time = new(new DateTimeOffset(2026, 1, 15, 10, 0, 0, TimeSpan.Zero));
-    private readonly SqliteKeyBrokerStore _store;
+    private readonly IKeyBrokerStore _store;
     private readonly NonceStore _nonces;
 
-    public NonceStoreTests()
+    protected NonceStoreTests(KeyBrokerStoreKind kind)
     {
-        _store = new SqliteKeyBrokerStore(SqliteKeyBrokerStore.ConnectionStringFor(_directory.Path));
+        _target = StoreTarget.Create(kind);
+        _store = _target.Open();
         _store.Initialize();
         _nonces = new NonceStore(_store, _time);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Nonce_is_32_random_bytes_in_base64url()
     {
         string a = _nonces.Issue(TimeSpan.FromMinutes(5));
@@ -30,7 +32,7 @@ public sealed class NonceStoreTests : IDisposable
         Assert.NotEqual(a, b);
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Nonce_is_consumed_once()
     {
         string nonce = _nonces.Issue(TimeSpan.FromMinutes(5));
@@ -39,7 +41,7 @@ public sealed class NonceStoreTests : IDisposable
         Assert.False(_nonces.TryConsume(nonce));
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Expired_unknown_and_malformed_nonces_are_refused()
     {
         IssuedNonce issued = _nonces.IssueWithExpiry(TimeSpan.FromMinutes(5));
@@ -53,17 +55,18 @@ public sealed class NonceStoreTests : IDisposable
         Assert.False(_nonces.TryConsume(issued.Value + "A"));
     }
 
-    [Fact]
+    [EnvironmentFact]
     public void Nonce_survives_a_restart()
     {
         string nonce = _nonces.Issue(TimeSpan.FromMinutes(5));
-        var reopened = new NonceStore(new SqliteKeyBrokerStore(SqliteKeyBrokerStore.ConnectionStringFor(_directory.Path)), _time);
+        using IKeyBrokerStore second = _target.Open();
+        var reopened = new NonceStore(second, _time);
 
         Assert.True(reopened.TryConsume(nonce));
         Assert.False(_nonces.TryConsume(nonce));
     }
 
-    [Fact]
+    [EnvironmentFact]
     public async Task Concurrent_consumers_succeed_exactly_once()
     {
         string nonce = _nonces.Issue(TimeSpan.FromMinutes(5));
@@ -76,6 +79,12 @@ public sealed class NonceStoreTests : IDisposable
     public void Dispose()
     {
         _store.Dispose();
-        _directory.Dispose();
+        _target.Dispose();
+        GC.SuppressFinalize(this);
     }
 }
+
+public sealed class SqliteNonceStoreTests() : NonceStoreTests(KeyBrokerStoreKind.Sqlite);
+
+[RequiresEnvironment(StoreTarget.PostgresVariable)]
+public sealed class PostgresNonceStoreTests() : NonceStoreTests(KeyBrokerStoreKind.Postgres);

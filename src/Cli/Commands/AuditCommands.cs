@@ -22,24 +22,25 @@ internal static class AuditCommands
         return audit;
     }
 
-    public static AuditVerificationResult Verify(string storeDirectory, string? auditKeyPath, string? knownHeadPath = null)
+    public static AuditVerificationResult Verify(string? storeDirectory, string? auditKeyPath, string? knownHeadPath = null, string? postgres = null)
     {
         Jwk key = ReadAuditKey(storeDirectory, auditKeyPath);
         SignedTreeHead? known = knownHeadPath is null ? null : ReadKnownHead(knownHeadPath, key);
-        using SqliteKeyBrokerStore sqlite = OpenStore(storeDirectory);
-        return AuditLog.Verify(sqlite, key, known);
+        using IKeyBrokerStore store = OpenStore(storeDirectory, postgres);
+        return AuditLog.Verify(store, key, known);
     }
 
     private static Command CreateVerify()
     {
         var store = StoreOption();
+        var postgres = PostgresOption();
         var auditKey = AuditKeyOption();
         var knownHead = new Option<string>("--known-head") { Description = "a signed tree head (or proof) kept from an earlier audit: the log must still contain it" };
         var json = new Option<bool>("--json") { Description = "print the result as JSON" };
-        var verify = new Command("verify", "Recompute every leaf hash, link and Merkle root from the stored rows and check the signed tree heads; names the first bad entry.") { store, auditKey, knownHead, json };
+        var verify = new Command("verify", "Recompute every leaf hash, link and Merkle root from the stored rows and check the signed tree heads; names the first bad entry.") { store, postgres, auditKey, knownHead, json };
         verify.SetAction(parse => CliErrors.RunAsync(() =>
         {
-            AuditVerificationResult result = Verify(parse.GetValue(store)!, parse.GetValue(auditKey), parse.GetValue(knownHead));
+            AuditVerificationResult result = Verify(parse.GetValue(store), parse.GetValue(auditKey), parse.GetValue(knownHead), parse.GetValue(postgres));
             if (parse.GetValue(json))
             {
                 Console.WriteLine(new JsonObject
@@ -70,17 +71,18 @@ internal static class AuditCommands
     private static Command CreateProve()
     {
         var store = StoreOption();
+        var postgres = PostgresOption();
         var auditKey = AuditKeyOption();
         var entry = new Argument<long>("ENTRY") { Description = "sequence number of the entry (1-based)" };
         var size = new Option<long?>("--size") { Description = "tree size to prove against (default: the current signed tree head)" };
         var json = new Option<bool>("--json") { Description = "print only the proof JSON" };
         var output = new Option<string>("--out") { Description = "also write the proof JSON to this file" };
-        var prove = new Command("prove", "Print a self-contained inclusion proof of an entry: leaf, audit path, signed tree head.") { entry, store, auditKey, size, json, output };
+        var prove = new Command("prove", "Print a self-contained inclusion proof of an entry: leaf, audit path, signed tree head.") { entry, store, postgres, auditKey, size, json, output };
         prove.SetAction(parse => CliErrors.RunAsync(() =>
         {
-            string directory = parse.GetValue(store)!;
+            string? directory = parse.GetValue(store);
             Jwk key = ReadAuditKey(directory, parse.GetValue(auditKey));
-            using SqliteKeyBrokerStore sqlite = OpenStore(directory);
+            using IKeyBrokerStore sqlite = OpenStore(directory, parse.GetValue(postgres));
             AuditInclusionProof proof = Run(() => AuditLog.ProveInclusion(sqlite, key, parse.GetValue(entry), parse.GetValue(size)));
             string text = proof.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
             if (parse.GetValue(output) is { } path)
@@ -103,16 +105,17 @@ internal static class AuditCommands
     private static Command CreateConsistency()
     {
         var store = StoreOption();
+        var postgres = PostgresOption();
         var auditKey = AuditKeyOption();
         var from = new Option<long>("--from") { Required = true, Description = "the older tree size" };
         var to = new Option<long?>("--to") { Description = "the newer tree size (default: the current size)" };
         var output = new Option<string>("--out") { Description = "also write the proof JSON to this file" };
-        var consistency = new Command("consistency", "Print a consistency proof that the tree of size --from is a prefix of the tree of size --to.") { store, auditKey, from, to, output };
+        var consistency = new Command("consistency", "Print a consistency proof that the tree of size --from is a prefix of the tree of size --to.") { store, postgres, auditKey, from, to, output };
         consistency.SetAction(parse => CliErrors.RunAsync(() =>
         {
-            string directory = parse.GetValue(store)!;
+            string? directory = parse.GetValue(store);
             Jwk key = ReadAuditKey(directory, parse.GetValue(auditKey));
-            using SqliteKeyBrokerStore sqlite = OpenStore(directory);
+            using IKeyBrokerStore sqlite = OpenStore(directory, parse.GetValue(postgres));
             long toSize = parse.GetValue(to) ?? sqlite.GetAuditHead()?.Size ?? 0;
             AuditConsistencyProof proof = Run(() => AuditLog.ProveConsistency(sqlite, key, parse.GetValue(from), toSize));
             AuditConsistencyProof.Check(proof.ToJson().ToJsonString(), key);
@@ -168,16 +171,32 @@ internal static class AuditCommands
     }
 
     private static Option<string> StoreOption() =>
-        new("--store") { Required = true, Description = "the broker's data folder (or a copy of it)" };
+        new("--store") { Description = "the broker's data folder (or a copy of it); holds the SQLite store and audit.jwk" };
+
+    private static Option<string> PostgresOption() =>
+        new("--postgres") { Description = "read the log from this PostgreSQL database instead of the folder's SQLite store" };
 
     private static Option<string> AuditKeyOption() =>
         new("--audit-key") { Description = "the broker's audit public JWK an auditor kept (default: audit.jwk in the store folder)" };
 
-    private static Jwk ReadAuditKey(string storeDirectory, string? auditKeyPath) =>
-        KeyFiles.ReadPublicJwk(auditKeyPath ?? Path.Combine(storeDirectory, BrokerServer.AuditPublicKeyFileName));
+    private static Jwk ReadAuditKey(string? storeDirectory, string? auditKeyPath) =>
+        KeyFiles.ReadPublicJwk(auditKeyPath
+            ?? (storeDirectory is null
+                ? throw new CliException("give --audit-key or --store (the folder with audit.jwk)")
+                : Path.Combine(storeDirectory, BrokerServer.AuditPublicKeyFileName)));
 
-    private static SqliteKeyBrokerStore OpenStore(string storeDirectory)
+    private static IKeyBrokerStore OpenStore(string? storeDirectory, string? postgres)
     {
+        if (postgres is not null)
+        {
+            return new PostgresKeyBrokerStore(postgres);
+        }
+
+        if (storeDirectory is null)
+        {
+            throw new CliException("give --store (the broker's data folder) or --postgres");
+        }
+
         string database = Path.Combine(storeDirectory, SqliteKeyBrokerStore.DefaultFileName);
         if (!File.Exists(database))
         {

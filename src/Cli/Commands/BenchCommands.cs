@@ -9,6 +9,7 @@ internal static class BenchCommands
     {
         var command = new Command("bench", "Measure the cost of a component against its raw primitives, in one run.");
         command.Subcommands.Add(BenchVerifyCommand.Create());
+        command.Subcommands.Add(BenchBrokerCommand.Create());
         command.Subcommands.Add(BenchSecAggCommand.Create());
         return command;
     }

@@ -22,6 +22,11 @@ internal static class CliErrors
             Console.Error.WriteLine($"enclave: {ex.Message}");
             return 2;
         }
+        catch (Enclave.KeyBroker.Keys.MasterKeyException ex)
+        {
+            Console.Error.WriteLine($"enclave: master key {ex.Error}: {ex.Message}");
+            return 2;
+        }
     }
 
     public static Uri ParseUri(string value, string option) =>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Enclave.Crypto;
 using Enclave.KeyBroker;
+using Enclave.KeyBroker.Keys;
 using Enclave.KeyBroker.Transport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
@@ -19,7 +20,16 @@ internal static class ServeBroker
         var simulated = new Option<bool>("--simulated") { Description = "simulated mode: file master key, SIMULATED tokens accepted" };
         var coordinatorKeys = new Option<string[]>("--coordinator-key") { AllowMultipleArgumentsPerToken = true, Description = "public JWK file of a coordinator whose round manifests are recorded (repeat)" };
         var enrollmentKeys = new Option<string[]>("--enrollment-key") { AllowMultipleArgumentsPerToken = true, Description = "public JWK file of the security team whose node enrolments are recorded (repeat)" };
-        var command = new Command("broker", "Run the key broker.") { dataDir, grpcPort, httpPort, issuers, audience, simulated, coordinatorKeys, enrollmentKeys };
+        var store = new Option<KeyBrokerStoreKind>("--store") { Description = "sqlite (embedded, in --data-dir) or postgres", DefaultValueFactory = _ => KeyBrokerStoreKind.Sqlite };
+        var postgres = new Option<string>("--postgres") { Description = "PostgreSQL connection string for --store postgres (the password may come from PGPASSWORD instead)" };
+        var pkcs11Module = new Option<string>("--pkcs11-module") { Description = "PKCS#11 module holding the master key (required outside --simulated)" };
+        var pkcs11Token = new Option<string>("--pkcs11-token") { Description = "label of the PKCS#11 token" };
+        var pkcs11PinEnv = new Option<string>("--pkcs11-pin-env") { Description = "environment variable holding the token's user PIN", DefaultValueFactory = _ => "ENCLAVE_PKCS11_PIN" };
+        var pkcs11KeyLabel = new Option<string>("--pkcs11-key-label") { Description = "label of the master key object (created on first use)", DefaultValueFactory = _ => Pkcs11MasterKeyOptions.DefaultKeyLabel };
+        var command = new Command("broker", "Run the key broker.")
+        {
+            dataDir, grpcPort, httpPort, issuers, audience, simulated, coordinatorKeys, enrollmentKeys, store, postgres, pkcs11Module, pkcs11Token, pkcs11PinEnv, pkcs11KeyLabel,
+        };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
             var options = new KeyBrokerOptions
@@ -29,6 +39,9 @@ internal static class ServeBroker
                 Audience = parse.GetValue(audience),
                 SimulatedMode = parse.GetValue(simulated),
                 EnrollmentKeys = (parse.GetValue(enrollmentKeys) ?? []).Select(KeyFiles.ReadPublicJwk).ToArray(),
+                Store = parse.GetValue(store),
+                ConnectionString = StoreConnectionString(parse.GetValue(store), parse.GetValue(postgres)),
+                MasterKey = MasterKeyOptions(parse.GetValue(pkcs11Module), parse.GetValue(pkcs11Token), parse.GetValue(pkcs11PinEnv)!, parse.GetValue(pkcs11KeyLabel)!),
             };
             Directory.CreateDirectory(options.DataDirectory);
             Jwk[] coordinators = (parse.GetValue(coordinatorKeys) ?? []).Select(KeyFiles.ReadPublicJwk).ToArray();
@@ -39,4 +52,32 @@ internal static class ServeBroker
         }));
         return command;
     }
+
+    /// <summary>The PKCS#11 master key named on the command line, or null (file key, simulated mode only).</summary>
+    public static Pkcs11MasterKeyOptions? MasterKeyOptions(string? module, string? token, string pinVariable, string keyLabel)
+    {
+        if (module is null && token is null)
+        {
+            return null;
+        }
+
+        if (module is null || token is null)
+        {
+            throw new CliException("--pkcs11-module and --pkcs11-token go together");
+        }
+
+        string pin = Environment.GetEnvironmentVariable(pinVariable)
+            ?? throw new CliException($"the PKCS#11 PIN is read from the environment variable {pinVariable}, which is not set");
+        return new Pkcs11MasterKeyOptions { ModulePath = Path.GetFullPath(module), TokenLabel = token, Pin = pin, KeyLabel = keyLabel };
+    }
+
+    /// <summary>The connection string for the chosen store: none for SQLite (the data directory decides),
+    /// required for PostgreSQL.</summary>
+    public static string? StoreConnectionString(KeyBrokerStoreKind kind, string? postgres) => kind switch
+    {
+        KeyBrokerStoreKind.Postgres when string.IsNullOrWhiteSpace(postgres) => throw new CliException("--store postgres needs --postgres \"Host=...;Database=...;Username=...\""),
+        KeyBrokerStoreKind.Postgres => postgres,
+        _ when !string.IsNullOrWhiteSpace(postgres) => throw new CliException("--postgres is only for --store postgres"),
+        _ => null,
+    };
 }

@@ -57,12 +57,17 @@ public sealed class FileMasterKey : IMasterKey, IDisposable
         wrapped[0] = FormatVersion;
         Span<byte> nonce = wrapped.AsSpan(1, NonceSize);
         RandomNumberGenerator.Fill(nonce);
-        _aes.Encrypt(
-            nonce,
-            dataKey,
-            wrapped.AsSpan(1 + NonceSize, dataKey.Length),
-            wrapped.AsSpan(1 + NonceSize + dataKey.Length, TagSize),
-            associatedData);
+        lock (_aes)
+        {
+            // AesGcm keeps one cipher context: concurrent releases must not share it at the same time.
+            _aes.Encrypt(
+                nonce,
+                dataKey,
+                wrapped.AsSpan(1 + NonceSize, dataKey.Length),
+                wrapped.AsSpan(1 + NonceSize + dataKey.Length, TagSize),
+                associatedData);
+        }
+
         return wrapped;
     }
 
@@ -76,12 +81,16 @@ public sealed class FileMasterKey : IMasterKey, IDisposable
 
         try
         {
-            _aes.Decrypt(
-                wrappedKey.Slice(1, NonceSize),
-                wrappedKey.Slice(1 + NonceSize, destination.Length),
-                wrappedKey.Slice(1 + NonceSize + destination.Length, TagSize),
-                destination,
-                associatedData);
+            lock (_aes)
+            {
+                _aes.Decrypt(
+                    wrappedKey.Slice(1, NonceSize),
+                    wrappedKey.Slice(1 + NonceSize, destination.Length),
+                    wrappedKey.Slice(1 + NonceSize + destination.Length, TagSize),
+                    destination,
+                    associatedData);
+            }
+
             return true;
         }
         catch (AuthenticationTagMismatchException)

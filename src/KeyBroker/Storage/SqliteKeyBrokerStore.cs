@@ -1,15 +1,16 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 
 namespace Enclave.KeyBroker.Storage;
 
-/// <summary>The embedded store: one SQLite database in WAL mode, a pooled connection per operation,
-/// writers serialised by <c>BEGIN IMMEDIATE</c>, <c>synchronous=FULL</c> so a committed grant survives
-/// a crash.</summary>
+/// <summary>The embedded store: one SQLite database in WAL mode with <c>synchronous=FULL</c>, so a
+/// committed grant survives a crash or power loss before the key leaves. Writers are serialised by
+/// <c>BEGIN IMMEDIATE</c> (across processes too) and group-committed (see <see cref="GroupCommitWriter"/>).</summary>
 public sealed class SqliteKeyBrokerStore : IKeyBrokerStore
 {
     public const string DefaultFileName = "keybroker.db";
 
-    private readonly string _connectionString;
+    private readonly RelationalStore _store;
 
     /// <param name="connectionString">A Microsoft.Data.Sqlite connection string.</param>
     public SqliteKeyBrokerStore(string connectionString)
@@ -25,7 +26,7 @@ public sealed class SqliteKeyBrokerStore : IKeyBrokerStore
             builder.DefaultTimeout = 30;
         }
 
-        _connectionString = builder.ToString();
+        _store = new RelationalStore(new Dialect(builder.ToString()));
     }
 
     /// <summary>The connection string for <see cref="DefaultFileName"/> inside <paramref name="dataDirectory"/>.</summary>
@@ -40,143 +41,49 @@ public sealed class SqliteKeyBrokerStore : IKeyBrokerStore
         }.ToString();
     }
 
-    public void Initialize()
-    {
-        using SqliteConnection connection = Open();
-        Execute(connection, null, "PRAGMA journal_mode=WAL;");
-        using SqliteTransaction transaction = connection.BeginTransaction();
-        Execute(connection, transaction, SqliteSchema.Create);
-        transaction.Commit();
-    }
+    public void Initialize() => _store.Initialize();
 
-    public IKeyBrokerTransaction BeginWrite()
+    public IKeyBrokerTransaction BeginWrite() => _store.BeginWrite();
+
+    public KeyVersionRecord? GetLatestKey(string name) => _store.GetLatestKey(name);
+
+    public IEnumerable<AuditEntryRecord> ReadAuditEntries(long fromSequence = 1) => _store.ReadAuditEntries(fromSequence);
+
+    public AuditEntryRecord? GetAuditEntry(long sequence) => _store.GetAuditEntry(sequence);
+
+    public AuditHeadRecord? GetAuditHead() => _store.GetAuditHead();
+
+    public void Dispose() => _store.Dispose();
+
+    private sealed class Dialect(string connectionString) : StoreDialect
     {
-        SqliteConnection connection = Open();
-        try
+        public override DbConnection Open()
         {
-            return new SqliteWriteTransaction(connection, connection.BeginTransaction(deferred: false));
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
-    }
-
-    public KeyVersionRecord? GetLatestKey(string name)
-    {
-        using SqliteConnection connection = Open();
-        return QueryLatestKey(connection, null, name);
-    }
-
-    public IEnumerable<AuditEntryRecord> ReadAuditEntries(long fromSequence = 1)
-    {
-        using SqliteConnection connection = Open();
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, time_ms, kind, body, prev_hash, entry_hash FROM audit_entries WHERE seq >= $from ORDER BY seq";
-        command.Parameters.AddWithValue("$from", fromSequence);
-        using SqliteDataReader reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            yield return ReadAuditEntry(reader);
-        }
-    }
-
-    public AuditEntryRecord? GetAuditEntry(long sequence)
-    {
-        using SqliteConnection connection = Open();
-        using SqliteCommand command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, time_ms, kind, body, prev_hash, entry_hash FROM audit_entries WHERE seq = $seq";
-        command.Parameters.AddWithValue("$seq", sequence);
-        using SqliteDataReader reader = command.ExecuteReader();
-        return reader.Read() ? ReadAuditEntry(reader) : null;
-    }
-
-    public AuditHeadRecord? GetAuditHead()
-    {
-        using SqliteConnection connection = Open();
-        return QueryAuditHead(connection, null);
-    }
-
-    public void Dispose()
-    {
-        // Pooled connections keep the database file open; release them so the directory can be removed.
-        using var connection = new SqliteConnection(_connectionString);
-        SqliteConnection.ClearPool(connection);
-    }
-
-    internal static KeyVersionRecord? QueryLatestKey(SqliteConnection connection, SqliteTransaction? transaction, string name)
-    {
-        using SqliteCommand command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
-            SELECT name, version, owner_thumbprint, wrapped_key, policy_json, enabled, created_at_ms
-            FROM keys WHERE name = $name ORDER BY version DESC LIMIT 1
-            """;
-        command.Parameters.AddWithValue("$name", name);
-        using SqliteDataReader reader = command.ExecuteReader();
-        if (!reader.Read())
-        {
-            return null;
+            var connection = new SqliteConnection(connectionString);
+            try
+            {
+                connection.Open();
+                Execute(connection, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;");
+                return connection;
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
         }
 
-        return new KeyVersionRecord(
-            reader.GetString(0),
-            reader.GetInt32(1),
-            reader.GetString(2),
-            (byte[])reader.GetValue(3),
-            reader.GetString(4),
-            reader.GetInt64(5) != 0,
-            FromMs(reader.GetInt64(6)));
-    }
+        public override DbTransaction BeginWrite(DbConnection connection) =>
+            ((SqliteConnection)connection).BeginTransaction(deferred: false);
 
-    internal static AuditHeadRecord? QueryAuditHead(SqliteConnection connection, SqliteTransaction? transaction)
-    {
-        using SqliteCommand command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT size, head_hash, time_ms, signature FROM audit_head WHERE id = 1";
-        using SqliteDataReader reader = command.ExecuteReader();
-        if (!reader.Read())
+        public override void CreateSchema(DbConnection connection, DbTransaction transaction) =>
+            Execute(connection, transaction, SqliteSchema.Create);
+
+        public override void ClearPool()
         {
-            return null;
-        }
-
-        return new AuditHeadRecord(reader.GetInt64(0), (byte[])reader.GetValue(1), FromMs(reader.GetInt64(2)), reader.GetString(3));
-    }
-
-    internal static AuditEntryRecord ReadAuditEntry(SqliteDataReader reader) => new(
-        reader.GetInt64(0),
-        FromMs(reader.GetInt64(1)),
-        reader.GetString(2),
-        reader.GetString(3),
-        (byte[])reader.GetValue(4),
-        (byte[])reader.GetValue(5));
-
-    internal static long ToMs(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
-
-    internal static DateTimeOffset FromMs(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
-
-    internal static int Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
-    {
-        using SqliteCommand command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        return command.ExecuteNonQuery();
-    }
-
-    private SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        try
-        {
-            connection.Open();
-            Execute(connection, null, "PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;");
-            return connection;
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
+            // Pooled connections keep the database file open; release them so the directory can be removed.
+            using var connection = new SqliteConnection(connectionString);
+            SqliteConnection.ClearPool(connection);
         }
     }
 }

@@ -131,6 +131,8 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
         }
     }
 
+    public override Task<PingResponse> Ping(PingRequest request, ServerCallContext context) => Task.FromResult(new PingResponse());
+
     private static RpcException Rpc(StatusCode status, string reason, string message) =>
         new(new Status(status, message), new Metadata { { "reason-code", reason } });
 }

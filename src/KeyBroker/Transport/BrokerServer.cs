@@ -17,16 +17,22 @@ public static class BrokerServer
     /// <summary>The audit log's public key, published beside the store for auditors.</summary>
     public const string AuditPublicKeyFileName = "audit.jwk";
 
-    public static WebApplication Build(KeyBrokerOptions options, IEnumerable<Jwk> coordinatorKeys, int grpcPort, int httpPort, string listenAddress = "127.0.0.1", Action<ILoggingBuilder>? logging = null)
+    /// <param name="verifierKeys">Where trusted verifiers' keys come from; null fetches <c>{issuer}/certs</c> over HTTP.</param>
+    public static WebApplication Build(
+        KeyBrokerOptions options,
+        IEnumerable<Jwk> coordinatorKeys,
+        int grpcPort,
+        int httpPort,
+        string listenAddress = "127.0.0.1",
+        Action<ILoggingBuilder>? logging = null,
+        IVerifierKeySource? verifierKeys = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         WebApplicationBuilder builder = ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, 1024 * 1024, logging);
         builder.Services.AddSingleton(new CoordinatorKeys(coordinatorKeys));
-        builder.Services.AddSingleton(_ =>
-        {
-            IMasterKey master = new FileMasterKey(Path.Combine(options.DataDirectory, FileMasterKey.DefaultFileName), options.SimulatedMode);
-            return new KeyBrokerService(options, new HttpVerifierKeySource(new HttpClient(), options.Time), master);
-        });
+        builder.Services.AddSingleton<IMasterKey>(_ => OpenMasterKey(options));
+        builder.Services.AddSingleton(services =>
+            new KeyBrokerService(options, verifierKeys ?? new HttpVerifierKeySource(new HttpClient(), options.Time), services.GetRequiredService<IMasterKey>()));
         WebApplication app = builder.Build();
         KeyBrokerService broker = app.Services.GetRequiredService<KeyBrokerService>();
         File.WriteAllText(Path.Combine(options.DataDirectory, AuditPublicKeyFileName), broker.AuditPublicKey.ToJson());
@@ -59,4 +65,27 @@ public static class BrokerServer
         app.MapGet("/import-key", () => Results.Text(broker.ImportKey.ToJson(), "application/json"));
         app.MapGet("/audit-key", () => Results.Text(broker.AuditPublicKey.ToJson(), "application/json"));
     }
+
+    /// <summary>The PKCS#11 master key the options name; without one, the file master key, which only
+    /// simulated mode allows.</summary>
+    /// <exception cref="MasterKeyException">No PKCS#11 master key outside simulated mode, or the token failed.</exception>
+    public static IMasterKey OpenMasterKey(KeyBrokerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.MasterKey is { } pkcs11)
+        {
+            return Pkcs11MasterKey.Open(pkcs11);
+        }
+
+        if (!options.SimulatedMode)
+        {
+            throw new MasterKeyException(MasterKeyError.NotAllowed,
+                "outside simulated mode the master key must be in a PKCS#11 token (module, token label and PIN); a file master key is refused");
+        }
+
+        return new FileMasterKey(Path.Combine(options.DataDirectory, FileMasterKey.DefaultFileName), options.SimulatedMode);
+    }
+
+    private static IResult Error(int status, string code, string message) =>
+        Results.Json(new JsonObject { ["error"] = new JsonObject { ["code"] = code, ["message"] = message } }, statusCode: status);
 }

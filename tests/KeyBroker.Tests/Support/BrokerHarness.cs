@@ -22,7 +22,7 @@ internal sealed class BrokerHarness : IDisposable
 
     private readonly InMemoryMasterKey? _masterKey;
 
-    public BrokerHarness(bool simulatedMode = true, IKeyBrokerStore? store = null, string? audience = TokenValidatorOptions.DefaultAudience)
+    public BrokerHarness(bool simulatedMode = true, IKeyBrokerStore? store = null, string? audience = TokenValidatorOptions.DefaultAudience, IMasterKey? masterKey = null)
     {
         Directory = new TempDirectory();
         VerifierKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -36,7 +36,7 @@ internal sealed class BrokerHarness : IDisposable
             [Issuer] = new JwkSet([VerifierJwk]),
             [OtherIssuer] = new JwkSet([PublicSigningJwk(OtherVerifierKey)]),
         });
-        if (!simulatedMode)
+        if (!simulatedMode && masterKey is null)
         {
             _masterKey = new InMemoryMasterKey();
         }
@@ -52,7 +52,7 @@ internal sealed class BrokerHarness : IDisposable
                 Time = Time,
             },
             new SwitchableKeySource(this),
-            _masterKey,
+            masterKey ?? _masterKey,
             store);
     }
 

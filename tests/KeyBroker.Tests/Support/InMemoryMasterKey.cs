@@ -12,7 +12,11 @@ internal sealed class InMemoryMasterKey : IMasterKey, IDisposable
     {
         byte[] output = new byte[12 + dataKey.Length + 16];
         RandomNumberGenerator.Fill(output.AsSpan(0, 12));
-        _aes.Encrypt(output.AsSpan(0, 12), dataKey, output.AsSpan(12, dataKey.Length), output.AsSpan(12 + dataKey.Length), associatedData);
+        lock (_aes)
+        {
+            _aes.Encrypt(output.AsSpan(0, 12), dataKey, output.AsSpan(12, dataKey.Length), output.AsSpan(12 + dataKey.Length), associatedData);
+        }
+
         return output;
     }
 
@@ -26,7 +30,11 @@ internal sealed class InMemoryMasterKey : IMasterKey, IDisposable
 
         try
         {
-            _aes.Decrypt(wrappedKey[..12], wrappedKey.Slice(12, destination.Length), wrappedKey[(12 + destination.Length)..], destination, associatedData);
+            lock (_aes)
+            {
+                _aes.Decrypt(wrappedKey[..12], wrappedKey.Slice(12, destination.Length), wrappedKey[(12 + destination.Length)..], destination, associatedData);
+            }
+
             return true;
         }
         catch (AuthenticationTagMismatchException)

@@ -1,0 +1,154 @@
+// Drives a key broker the way enclaves and a data owner do, for load and crash tests: a stand-in
+// attestation verifier (its own P-256 signing key and JWKS), a data owner who registers a key, and
+// enclaves that fetch a nonce, obtain a token for it and ask for the key. Tokens carry the claims of
+// docs/formats.md section 4 (attestation type "sgx"), signed ES256 by the stand-in verifier, so the broker
+// validates them exactly as production tokens; only a broker configured to trust this issuer accepts them.
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Enclave.Crypto;
+using Enclave.KeyBroker.Policy;
+using Enclave.KeyBroker.Tokens;
+using Enclave.Protocol.Broker;
+using Grpc.Core;
+
+namespace Enclave.Cli.Bench;
+
+/// <summary>What one release attempt returned.</summary>
+/// <param name="TokenId">The token's <c>jti</c>, which the broker writes into the audit record.</param>
+/// <param name="ReceiptId">The audit receipt of a grant; null when denied or failed.</param>
+/// <param name="Latency">Duration of the ReleaseKey call alone.</param>
+public sealed record ReleaseAttempt(string TokenId, string? ReceiptId, TimeSpan Latency);
+
+public sealed class BrokerLoadClient : IDisposable
+{
+    public const string Region = "bench-region";
+    public static readonly string Measurement = Convert.ToHexStringLower(SHA256.HashData("enclave-bench-app"u8));
+
+    private readonly ECDsa _verifierKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly ECDsa _ownerKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly ECDiffieHellman _enclaveKey = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+    private readonly string _runtimeKeys;
+
+    /// <param name="issuer">The stand-in verifier's issuer URL; the broker must trust it (and, over HTTP,
+    /// find its JWKS at <c>{issuer}/certs</c>).</param>
+    public BrokerLoadClient(string issuer)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(issuer);
+        Issuer = issuer.TrimEnd('/');
+        Jwk unnamed = Jwk.FromEcPublic(_verifierKey.ExportParameters(false));
+        VerifierJwk = Jwk.FromEcPublic(_verifierKey.ExportParameters(false), unnamed.ComputeThumbprint(), "sig");
+        Jwk encryption = Jwk.FromEcPublic(_enclaveKey.ExportParameters(false), "enc", "enc");
+        _runtimeKeys = new JsonArray(encryption.ToJsonObject()).ToJsonString();
+    }
+
+    public string Issuer { get; }
+
+    public Jwk VerifierJwk { get; }
+
+    public JwkSet VerifierKeys => new([VerifierJwk]);
+
+    /// <summary>The release policy the registered key carries: this issuer, the bench measurement, SGX,
+    /// SVN at least 2, TCB up to date, the bench region.</summary>
+    public string PolicyJson => new EnclaveReleasePolicyBuilder(Issuer)
+        .AllowMeasurement(Measurement)
+        .AllowAttestationType("sgx")
+        .RequireMinimumSvn(2)
+        .AllowTcbStatus("UpToDate")
+        .AllowRegion(Region)
+        .ToJson();
+
+    /// <summary>A signed owner request registering <paramref name="dataKey"/> under <paramref name="keyName"/>.</summary>
+    public SignedOwnerRequest RegisterRequest(string keyName, Jwk importKey, ReadOnlySpan<byte> dataKey)
+    {
+        ArgumentNullException.ThrowIfNull(importKey);
+        var payload = new JsonObject
+        {
+            ["op"] = "register",
+            ["name"] = keyName,
+            ["iat"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            ["jti"] = Base64Url.Encode(RandomNumberGenerator.GetBytes(16)),
+            ["aud"] = importKey.Kid,
+            ["policy"] = JsonNode.Parse(PolicyJson),
+            ["key"] = Jwe.Encrypt(dataKey, importKey),
+        };
+        Jwk owner = Jwk.FromEcPublic(_ownerKey.ExportParameters(false));
+        return new SignedOwnerRequest
+        {
+            OwnerKey = owner.ToJson(),
+            SignedRequest = Jws.Sign(Encoding.UTF8.GetBytes(payload.ToJsonString()), _ownerKey, owner.ComputeThumbprint(), "enclave-owner-request+jws"),
+        };
+    }
+
+    /// <summary>Registers a fresh random data key over gRPC and returns it.</summary>
+    public async Task<byte[]> RegisterKeyAsync(Protocol.Broker.KeyBroker.KeyBrokerClient broker, string keyName, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(broker);
+        GetImportKeyResponse import = await broker.GetImportKeyAsync(new GetImportKeyRequest(), cancellationToken: cancellationToken);
+        byte[] dataKey = RandomNumberGenerator.GetBytes(32);
+        await broker.RegisterKeyAsync(RegisterRequest(keyName, Jwk.Parse(import.Jwk), dataKey), cancellationToken: cancellationToken);
+        return dataKey;
+    }
+
+    /// <summary>A token for <paramref name="nonce"/>, valid for ten minutes, that satisfies <see cref="PolicyJson"/>.</summary>
+    public string Token(string nonce, out string tokenId)
+    {
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        tokenId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        var claims = new JsonObject
+        {
+            ["iss"] = Issuer,
+            ["aud"] = TokenValidatorOptions.DefaultAudience,
+            ["iat"] = now,
+            ["nbf"] = now,
+            ["exp"] = now + 600,
+            ["jti"] = tokenId,
+            ["x-ms-ver"] = "1.0",
+            ["x-ms-attestation-type"] = "sgx",
+            ["x-ms-sgx-mrenclave"] = Measurement,
+            ["x-ms-sgx-mrsigner"] = Measurement,
+            ["x-ms-sgx-is-debuggable"] = false,
+            ["x-ms-sgx-svn"] = 3,
+            ["x-ms-sgx-product-id"] = 1,
+            ["x-ms-runtime"] = new JsonObject
+            {
+                ["keys"] = JsonNode.Parse(_runtimeKeys),
+                ["nonce"] = nonce,
+            },
+            ["nonce"] = nonce,
+            ["x-enclave-region"] = Region,
+            ["x-enclave-tcb-status"] = "UpToDate",
+        };
+        return Jwt.Issue(claims, _verifierKey, VerifierJwk.Kid);
+    }
+
+    /// <summary>One enclave cycle: GetNonce, a token for it, ReleaseKey. A denial returns an attempt without
+    /// receipt; transport failures throw <see cref="RpcException"/>.</summary>
+    public async Task<ReleaseAttempt> ReleaseAsync(Protocol.Broker.KeyBroker.KeyBrokerClient broker, string keyName, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(broker);
+        GetNonceResponse nonce = await broker.GetNonceAsync(new GetNonceRequest(), cancellationToken: cancellationToken);
+        string token = Token(nonce.Nonce, out string tokenId);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            ReleaseKeyResponse response = await broker.ReleaseKeyAsync(
+                new ReleaseKeyRequest { KeyName = keyName, AttestationToken = token }, cancellationToken: cancellationToken);
+            return new ReleaseAttempt(tokenId, response.ReceiptId, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.PermissionDenied)
+        {
+            return new ReleaseAttempt(tokenId, null, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        }
+    }
+
+    /// <summary>Decrypts a granted key (the JWE of a ReleaseKey response) with the enclave key.</summary>
+    public byte[] DecryptKey(string wrappedKey) => Jwe.Decrypt(wrappedKey, _enclaveKey);
+
+    public void Dispose()
+    {
+        _verifierKey.Dispose();
+        _ownerKey.Dispose();
+        _enclaveKey.Dispose();
+    }
+}

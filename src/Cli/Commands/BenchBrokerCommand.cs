@@ -1,0 +1,257 @@
+// `enclave bench broker`: release throughput and latency of a key broker served in this process on
+// loopback gRPC, with its real store (SQLite or PostgreSQL), audit log and token validation. N clients
+// each run the enclave cycle (GetNonce, token, ReleaseKey) for --seconds; then the same clients call the
+// no-op Ping RPC for a quarter of that time on the same server, so noopRatio = release throughput / no-op
+// throughput compares the release path with the transport alone, measured side by side.
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using Enclave.Cli.Bench;
+using Enclave.KeyBroker;
+using Enclave.KeyBroker.Audit;
+using Enclave.KeyBroker.Tokens;
+using Enclave.KeyBroker.Transport;
+using Enclave.Protocol.Broker;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Enclave.Cli.Commands;
+
+internal static class BenchBrokerCommand
+{
+    private const string KeyName = "bench-key";
+
+    public static Command Create()
+    {
+        var clients = new Option<int>("--clients") { Description = "concurrent clients", DefaultValueFactory = _ => 32 };
+        var seconds = new Option<int>("--seconds") { Description = "length of the release phase", DefaultValueFactory = _ => 20 };
+        var store = new Option<KeyBrokerStoreKind>("--store") { Description = "sqlite or postgres", DefaultValueFactory = _ => KeyBrokerStoreKind.Sqlite };
+        var postgres = new Option<string>("--postgres") { Description = "PostgreSQL connection string for --store postgres" };
+        var dataDir = new Option<string>("--data-dir") { Description = "broker data folder (default: a temporary folder, removed afterwards)" };
+        var json = new Option<bool>("--json") { Description = "print the result as JSON" };
+        var command = new Command("broker", "Measure key releases per second and latency against the no-op RPC on the same server.")
+        {
+            clients, seconds, store, postgres, dataDir, json,
+        };
+        command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
+        {
+            int clientCount = parse.GetValue(clients);
+            int duration = parse.GetValue(seconds);
+            if (clientCount is < 1 or > 1024)
+            {
+                throw new CliException("--clients must be between 1 and 1024");
+            }
+
+            if (duration is < 1 or > 3600)
+            {
+                throw new CliException("--seconds must be between 1 and 3600");
+            }
+
+            KeyBrokerStoreKind kind = parse.GetValue(store);
+            var settings = new BenchSettings(clientCount, TimeSpan.FromSeconds(duration), kind,
+                ServeBroker.StoreConnectionString(kind, parse.GetValue(postgres)), parse.GetValue(dataDir));
+            BenchResult result = await RunAsync(settings, cancellationToken).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(result.ToJson().ToJsonString());
+            }
+            else
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{result.ReleasesPerSecond:F0} releases/s (p50 {result.P50Ms:F2} ms, p99 {result.P99Ms:F2} ms, {result.Errors} errors); " +
+                    $"no-op {result.NoopPerSecond:F0} calls/s; ratio {result.NoopRatio:F3}; audit log verified: {result.AuditVerified} ({result.AuditEntries} entries)"));
+            }
+
+            return result.AuditVerified ? 0 : 1;
+        }));
+        return command;
+    }
+
+    public static async Task<BenchResult> RunAsync(BenchSettings settings, CancellationToken cancellationToken)
+    {
+        // The store blocks a thread per writer waiting for its group commit; give the pool enough threads up front.
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        ThreadPool.SetMinThreads(Math.Max(workers, (settings.Clients * 3) + 16), io);
+
+        string directory = settings.DataDirectory ?? Path.Combine(Path.GetTempPath(), "enclave-bench-" + Guid.NewGuid().ToString("N"));
+        bool temporary = settings.DataDirectory is null;
+        try
+        {
+            using var load = new BrokerLoadClient("https://verifier.bench.invalid");
+            var options = new KeyBrokerOptions
+            {
+                DataDirectory = Path.GetFullPath(directory),
+                TrustedIssuers = [load.Issuer],
+                SimulatedMode = true,
+                Store = settings.Store,
+                ConnectionString = settings.ConnectionString,
+            };
+            int grpcPort = FreePort();
+            await using WebApplication app = BrokerServer.Build(
+                options, [], grpcPort, FreePort(), logging: l => l.ClearProviders(),
+                verifierKeys: new StaticVerifierKeySource(new Dictionary<string, Crypto.JwkSet> { [load.Issuer] = load.VerifierKeys }));
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+
+            using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}", new GrpcChannelOptions
+            {
+                HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
+            });
+            var broker = new Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
+            await load.RegisterKeyAsync(broker, KeyName, cancellationToken).ConfigureAwait(false);
+
+            // Long enough for the hot paths to be re-jitted at full optimisation before measuring.
+            TimeSpan warmup = TimeSpan.FromSeconds(Math.Min(5, Math.Max(2, settings.Duration.TotalSeconds / 4)));
+            await ReleasePhaseAsync(broker, load, settings.Clients, warmup, cancellationToken).ConfigureAwait(false);
+            Phase releases = await ReleasePhaseAsync(broker, load, settings.Clients, settings.Duration, cancellationToken).ConfigureAwait(false);
+            Phase noop = await NoopPhaseAsync(broker, settings.Clients, settings.Duration / 4, cancellationToken).ConfigureAwait(false);
+
+            KeyBrokerService service = app.Services.GetRequiredService<KeyBrokerService>();
+            AuditVerificationResult audit = service.VerifyAudit();
+            await app.StopAsync(cancellationToken).ConfigureAwait(false);
+
+            double[] sorted = [.. releases.LatenciesMs.Order()];
+            double releaseRate = releases.Completed / releases.Elapsed.TotalSeconds;
+            double noopRate = noop.Completed / noop.Elapsed.TotalSeconds;
+            return new BenchResult(
+                releaseRate,
+                Percentile(sorted, 0.50),
+                Percentile(sorted, 0.99),
+                releases.Errors,
+                noopRate > 0 ? releaseRate / noopRate : 0,
+                noopRate,
+                releases.Completed,
+                audit.IsValid,
+                audit.VerifiedEntries);
+        }
+        finally
+        {
+            if (temporary)
+            {
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                try
+                {
+                    Directory.Delete(directory, recursive: true);
+                }
+                catch (IOException)
+                {
+                    // Left for the system's temp cleaner.
+                }
+            }
+        }
+    }
+
+    private static async Task<Phase> ReleasePhaseAsync(
+        Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var latencies = new List<double>[clients];
+        long completed = 0;
+        long errors = 0;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
+        {
+            var own = latencies[c] = new List<double>(4096);
+            while (clock.Elapsed < duration && !cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    ReleaseAttempt attempt = await load.ReleaseAsync(broker, KeyName, cancellationToken).ConfigureAwait(false);
+                    if (attempt.ReceiptId is null)
+                    {
+                        Interlocked.Increment(ref errors);
+                        NoteError("release denied");
+                        continue;
+                    }
+
+                    own.Add(attempt.Latency.TotalMilliseconds);
+                    Interlocked.Increment(ref completed);
+                }
+                catch (Grpc.Core.RpcException e)
+                {
+                    Interlocked.Increment(ref errors);
+                    NoteError($"{e.StatusCode}: {e.Status.Detail}");
+                }
+            }
+        }, cancellationToken))).ConfigureAwait(false);
+        return new Phase(clock.Elapsed, completed, errors, latencies.SelectMany(l => l).ToList());
+    }
+
+    private static async Task<Phase> NoopPhaseAsync(Protocol.Broker.KeyBroker.KeyBrokerClient broker, int clients, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        long completed = 0;
+        long errors = 0;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+        {
+            while (clock.Elapsed < duration && !cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await broker.PingAsync(new PingRequest(), cancellationToken: cancellationToken);
+                    Interlocked.Increment(ref completed);
+                }
+                catch (Grpc.Core.RpcException)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }
+        }, cancellationToken))).ConfigureAwait(false);
+        return new Phase(clock.Elapsed, completed, errors, []);
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> s_errorKinds = new(StringComparer.Ordinal);
+
+    /// <summary>Reports each distinct error once on stderr, so a run with errors says what they were.</summary>
+    private static void NoteError(string kind)
+    {
+        if (s_errorKinds.TryAdd(kind, 1) && s_errorKinds.Count <= 10)
+        {
+            Console.Error.WriteLine($"bench: error: {kind}");
+        }
+    }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private sealed record Phase(TimeSpan Elapsed, long Completed, long Errors, List<double> LatenciesMs);
+}
+
+/// <summary>What `enclave bench broker` runs.</summary>
+internal sealed record BenchSettings(int Clients, TimeSpan Duration, KeyBrokerStoreKind Store, string? ConnectionString, string? DataDirectory);
+
+/// <summary>Measured numbers of one bench run.</summary>
+internal sealed record BenchResult(
+    double ReleasesPerSecond,
+    double P50Ms,
+    double P99Ms,
+    long Errors,
+    double NoopRatio,
+    double NoopPerSecond,
+    long Releases,
+    bool AuditVerified,
+    long AuditEntries)
+{
+    public JsonObject ToJson() => new()
+    {
+        ["releasesPerSecond"] = Math.Round(ReleasesPerSecond, 1),
+        ["p50Ms"] = Math.Round(P50Ms, 3),
+        ["p99Ms"] = Math.Round(P99Ms, 3),
+        ["errors"] = Errors,
+        ["noopRatio"] = Math.Round(NoopRatio, 4),
+        ["noopPerSecond"] = Math.Round(NoopPerSecond, 1),
+        ["releases"] = Releases,
+        ["auditVerified"] = AuditVerified,
+        ["auditEntries"] = AuditEntries,
+    };
+}

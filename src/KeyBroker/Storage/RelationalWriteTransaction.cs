@@ -1,0 +1,146 @@
+using System.Data.Common;
+
+namespace Enclave.KeyBroker.Storage;
+
+/// <summary>A logical write transaction: a savepoint inside the writer's physical transaction (see
+/// <see cref="GroupCommitWriter"/>).</summary>
+internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
+{
+    private readonly GroupCommitWriter _writer;
+    private bool _ended;
+    private bool _mustBeDurable;
+
+    public RelationalWriteTransaction(GroupCommitWriter writer)
+    {
+        _writer = writer;
+    }
+
+    public void InsertNonce(byte[] nonceHash, DateTimeOffset expiresAt) => Execute(
+        "INSERT INTO nonces (nonce_hash, expires_at_ms) VALUES (@hash, @expires)",
+        ("@hash", nonceHash), ("@expires", RelationalStore.ToMs(expiresAt)));
+
+    public bool TryConsumeNonce(byte[] nonceHash, DateTimeOffset now) => Execute(
+        "DELETE FROM nonces WHERE nonce_hash = @hash AND expires_at_ms > @now",
+        ("@hash", nonceHash), ("@now", RelationalStore.ToMs(now))) == 1;
+
+    public void PurgeExpired(DateTimeOffset now)
+    {
+        long ms = RelationalStore.ToMs(now);
+        if (!_writer.PurgeDue(ms))
+        {
+            return;
+        }
+
+        Execute("DELETE FROM nonces WHERE expires_at_ms <= @now", ("@now", ms));
+        Execute("DELETE FROM owner_requests WHERE expires_at_ms <= @now", ("@now", ms));
+    }
+
+    public bool TryRecordOwnerRequest(string requestId, DateTimeOffset expiresAt) => ExecuteDurable(
+        "INSERT INTO owner_requests (request_id, expires_at_ms) VALUES (@id, @expires) ON CONFLICT (request_id) DO NOTHING",
+        ("@id", requestId), ("@expires", RelationalStore.ToMs(expiresAt))) == 1;
+
+    public KeyVersionRecord? GetLatestKey(string name)
+    {
+        ObjectDisposedException.ThrowIf(_ended, this);
+        DbCommand command = _writer.Command(RelationalStore.LatestKeySql, ("@name", name));
+        using DbDataReader reader = command.ExecuteReader();
+        return reader.Read() ? RelationalStore.ReadKey(reader) : null;
+    }
+
+    public void InsertKeyVersion(KeyVersionRecord record) => ExecuteDurable(
+        """
+        INSERT INTO keys (name, version, owner_thumbprint, wrapped_key, policy_json, enabled, created_at_ms)
+        VALUES (@name, @version, @owner, @wrapped, @policy, @enabled, @created)
+        """,
+        KeyParameters(record));
+
+    public void UpdateKeyVersion(KeyVersionRecord record)
+    {
+        int changed = ExecuteDurable(
+            """
+            UPDATE keys SET wrapped_key = @wrapped, policy_json = @policy, enabled = @enabled
+            WHERE name = @name AND version = @version AND owner_thumbprint = @owner AND created_at_ms = @created
+            """,
+            KeyParameters(record));
+        if (changed != 1)
+        {
+            throw new InvalidOperationException($"Key version {record.Name}/{record.Version} does not exist.");
+        }
+    }
+
+    public AuditEntryRecord? GetLastAuditEntry()
+    {
+        ObjectDisposedException.ThrowIf(_ended, this);
+        DbCommand command = _writer.Command(LastAuditEntrySql);
+        using DbDataReader reader = command.ExecuteReader();
+        return reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null;
+    }
+
+    public AuditHeadRecord? GetAuditHead()
+    {
+        ObjectDisposedException.ThrowIf(_ended, this);
+        DbCommand command = _writer.Command(RelationalStore.AuditHeadSql);
+        using DbDataReader reader = command.ExecuteReader();
+        return reader.Read() ? RelationalStore.ReadHead(reader) : null;
+    }
+
+    public void InsertAuditEntry(AuditEntryRecord entry) => ExecuteDurable(
+        """
+        INSERT INTO audit_entries (seq, time_ms, kind, body, prev_hash, entry_hash)
+        VALUES (@seq, @time, @kind, @body, @prev, @hash)
+        """,
+        ("@seq", entry.Sequence), ("@time", RelationalStore.ToMs(entry.Time)), ("@kind", entry.Kind),
+        ("@body", entry.Body), ("@prev", entry.PreviousHash), ("@hash", entry.EntryHash));
+
+    public void SetAuditHead(AuditHeadRecord head) => ExecuteDurable(
+        """
+        INSERT INTO audit_head (id, size, head_hash, time_ms, signature) VALUES (1, @size, @hash, @time, @sig)
+        ON CONFLICT (id) DO UPDATE SET size = excluded.size, head_hash = excluded.head_hash,
+            time_ms = excluded.time_ms, signature = excluded.signature
+        """,
+        ("@size", head.Size), ("@hash", head.HeadHash), ("@time", RelationalStore.ToMs(head.Time)), ("@sig", head.Signature));
+
+    /// <summary>Returns once the write is durable (a nonce-only write: once it is ordered before every later
+    /// write, see <see cref="GroupCommitWriter"/>); throws <see cref="KeyBrokerStoreException"/> when it
+    /// could not be made durable (then none of it is stored).</summary>
+    public void Commit()
+    {
+        ObjectDisposedException.ThrowIf(_ended, this);
+        _ended = true;
+        _writer.Complete(commit: true, _mustBeDurable);
+    }
+
+    public void Dispose()
+    {
+        if (!_ended)
+        {
+            _ended = true;
+            _writer.Complete(commit: false, mustBeDurable: false);
+        }
+    }
+
+    private const string LastAuditEntrySql = $"SELECT {RelationalStore.AuditColumns} FROM audit_entries ORDER BY seq DESC LIMIT 1";
+
+    private static (string, object?)[] KeyParameters(KeyVersionRecord record) =>
+    [
+        ("@name", record.Name),
+        ("@version", record.Version),
+        ("@owner", record.OwnerThumbprint),
+        ("@wrapped", record.WrappedKey),
+        ("@policy", record.PolicyJson),
+        ("@enabled", record.Enabled ? 1 : 0),
+        ("@created", RelationalStore.ToMs(record.CreatedAt)),
+    ];
+
+    private int ExecuteDurable(string sql, params (string Name, object? Value)[] parameters)
+    {
+        _mustBeDurable = true;
+        return Execute(sql, parameters);
+    }
+
+    private int Execute(string sql, params (string Name, object? Value)[] parameters)
+    {
+        ObjectDisposedException.ThrowIf(_ended, this);
+        return _writer.Command(sql, parameters).ExecuteNonQuery();
+    }
+}

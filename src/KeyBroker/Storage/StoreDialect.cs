@@ -1,0 +1,45 @@
+using System.Data.Common;
+
+namespace Enclave.KeyBroker.Storage;
+
+/// <summary>What differs between the relational stores: opening a connection, the schema, taking the
+/// exclusive write lock,. Every statement is shared (named parameters written <c>@name</c>, which
+/// both providers accept).</summary>
+internal abstract class StoreDialect
+{
+    /// <summary>Opens a connection ready for use (pragmas or session settings applied).</summary>
+    public abstract DbConnection Open();
+
+    /// <summary>Creates the schema if absent; runs inside a write transaction from <see cref="BeginWrite"/>.</summary>
+    public abstract void CreateSchema(DbConnection connection, DbTransaction transaction);
+
+    /// <summary>Begins a transaction that holds the store's single writer lock until it ends, so writers
+    /// of every process on the same store are serialised.</summary>
+    public abstract DbTransaction BeginWrite(DbConnection connection);
+
+    /// <summary>Releases pooled connections, if the provider pools them.</summary>
+    public abstract void ClearPool();
+
+    /// <summary>Runs one statement on <paramref name="connection"/>.</summary>
+    public static int Execute(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using DbCommand command = Command(connection, transaction, sql, parameters);
+        return command.ExecuteNonQuery();
+    }
+
+    public static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        DbCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach ((string name, object? value) in parameters)
+        {
+            DbParameter parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+
+        return command;
+    }
+}

@@ -1,0 +1,205 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Enclave.Cli.Bench;
+using Enclave.KeyBroker.Audit;
+using Enclave.KeyBroker.Storage;
+using Enclave.Protocol.Broker;
+using Enclave.Testing;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Npgsql;
+
+namespace Enclave.Integration.Tests;
+
+/// <summary>A broker process killed with SIGKILL in the middle of a burst of releases loses nothing a
+/// client saw: after a restart on the same store the audit log verifies (`enclave audit verify`) and
+/// every grant a client received has its audit record, found by receipt id and token id.</summary>
+public abstract class BrokerCrashTests
+{
+    private const string KeyName = "crash-key";
+    private const int Clients = 16;
+    private const int GrantsBeforeKill = 40;
+
+    private readonly bool _postgres;
+
+    protected BrokerCrashTests(bool postgres)
+    {
+        _postgres = postgres;
+    }
+
+    [EnvironmentFact]
+    public async Task Every_grant_a_client_saw_is_audited_after_a_sigkill_mid_burst()
+    {
+        using var directory = new TempDirectory("enclave-crash");
+        using var jwks = new JwksEndpoint();
+        using var load = new BrokerLoadClient(jwks.Issuer);
+        jwks.Keys = load.VerifierKeys.ToJson();
+        using var database = _postgres ? new PostgresSchema() : null;
+        string dataDir = directory.Combine("broker");
+        int grpcPort = ServerProcess.FreePort();
+        string[] arguments =
+        [
+            "serve", "broker", "--data-dir", dataDir,
+            "--grpc-port", grpcPort.ToString(CultureInfo.InvariantCulture),
+            "--http-port", ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture),
+            "--verifier-issuer", jwks.Issuer, "--simulated",
+            .. database is null ? Array.Empty<string>() : ["--store", "postgres", "--postgres", database.ConnectionString],
+        ];
+
+        var granted = new ConcurrentBag<ReleaseAttempt>();
+        int failedAfterKill = 0;
+        await using (ServerProcess broker = await ServerProcess.StartAsync(grpcPort, arguments))
+        {
+            using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+            var client = new Enclave.Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
+            await load.RegisterKeyAsync(client, KeyName);
+
+            var enoughGrants = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            bool killed = false;
+            Task[] burst = Enumerable.Range(0, Clients).Select(_ => Task.Run(async () =>
+            {
+                while (true)
+                {
+                    try
+                    {
+                        ReleaseAttempt attempt = await load.ReleaseAsync(client, KeyName);
+                        Assert.NotNull(attempt.ReceiptId);
+                        granted.Add(attempt);
+                        if (granted.Count >= GrantsBeforeKill)
+                        {
+                            enoughGrants.TrySetResult();
+                        }
+                    }
+                    catch (RpcException) when (Volatile.Read(ref killed))
+                    {
+                        Interlocked.Increment(ref failedAfterKill);
+                        return;
+                    }
+                }
+            })).ToArray();
+
+            await enoughGrants.Task;
+            Volatile.Write(ref killed, true);
+            await broker.KillAsync();
+            await Task.WhenAll(burst);
+        }
+
+        Assert.True(granted.Count >= GrantsBeforeKill);
+        Assert.Equal(Clients, failedAfterKill);
+
+        await using (ServerProcess restarted = await ServerProcess.StartAsync(grpcPort, arguments))
+        {
+            using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+            ReleaseAttempt after = await load.ReleaseAsync(new Enclave.Protocol.Broker.KeyBroker.KeyBrokerClient(channel), KeyName);
+            Assert.NotNull(after.ReceiptId);
+            granted.Add(after);
+        }
+
+        CliResult verify = await CliRunner.RunAsync(TimeSpan.FromMinutes(2),
+        [
+            "audit", "verify", "--store", dataDir, "--json",
+            .. database is null ? Array.Empty<string>() : ["--postgres", database.ConnectionString],
+        ]);
+        Assert.True(verify.ExitCode == 0, verify.Output + verify.Error);
+        JsonObject result = JsonNode.Parse(verify.Output)!.AsObject();
+        Assert.True(result["verified"]!.GetValue<bool>(), verify.Output);
+        Assert.True(result["entries"]!.GetValue<long>() > granted.Count);
+
+        using IKeyBrokerStore store = database is null
+            ? new SqliteKeyBrokerStore(SqliteKeyBrokerStore.ConnectionStringFor(dataDir))
+            : new PostgresKeyBrokerStore(database.ConnectionString);
+        using AuditSigningKey auditKey = AuditSigningKey.LoadOrCreate(Path.Combine(dataDir, AuditSigningKey.DefaultFileName));
+        Dictionary<string, AuditEntry> byReceipt = new AuditLog(store, auditKey, TimeProvider.System).ReadEntries().ToDictionary(e => e.Id);
+        Assert.All(granted, grant =>
+        {
+            Assert.True(byReceipt.TryGetValue(grant.ReceiptId!, out AuditEntry? entry), $"grant {grant.ReceiptId} has no audit record");
+            Assert.Equal(nameof(AuditEntryKind.ReleaseGranted), entry!.Kind);
+            JsonObject body = JsonNode.Parse(entry.Body)!.AsObject();
+            Assert.Equal(grant.TokenId, body["jti"]!.GetValue<string>());
+            Assert.Equal(KeyName, body["key"]!.GetValue<string>());
+        });
+    }
+
+    /// <summary>The stand-in verifier's JWKS at <c>{issuer}/certs</c>, as the broker fetches it.</summary>
+    private sealed class JwksEndpoint : IDisposable
+    {
+        private readonly HttpListener _listener = new();
+        private readonly Task _serving;
+
+        public JwksEndpoint()
+        {
+            int port = ServerProcess.FreePort();
+            Issuer = $"http://127.0.0.1:{port}";
+            _listener.Prefixes.Add(Issuer + "/");
+            _listener.Start();
+            _serving = Task.Run(ServeAsync);
+        }
+
+        public string Issuer { get; }
+
+        public string Keys { get; set; } = """{"keys":[]}""";
+
+        public void Dispose()
+        {
+            _listener.Stop();
+            _listener.Close();
+            _ = _serving.ContinueWith(t => t.Exception, TaskScheduler.Default);
+        }
+
+        private async Task ServeAsync()
+        {
+            while (_listener.IsListening)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await _listener.GetContextAsync();
+                }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                {
+                    return;
+                }
+
+                byte[] body = Encoding.UTF8.GetBytes(Keys);
+                context.Response.StatusCode = context.Request.Url?.AbsolutePath == "/certs" ? 200 : 404;
+                context.Response.ContentType = "application/json";
+                await context.Response.OutputStream.WriteAsync(body);
+                context.Response.Close();
+            }
+        }
+    }
+
+    /// <summary>A private schema in the ENCLAVE_TEST_POSTGRES database, dropped afterwards.</summary>
+    private sealed class PostgresSchema : IDisposable
+    {
+        private readonly string _admin = Environment.GetEnvironmentVariable("ENCLAVE_TEST_POSTGRES")!;
+        private readonly string _schema = "crash_" + Guid.NewGuid().ToString("N");
+
+        public PostgresSchema()
+        {
+            Run($"CREATE SCHEMA {_schema}");
+            ConnectionString = new NpgsqlConnectionStringBuilder(_admin) { SearchPath = _schema }.ConnectionString;
+        }
+
+        public string ConnectionString { get; }
+
+        public void Dispose() => Run($"DROP SCHEMA IF EXISTS {_schema} CASCADE");
+
+        private void Run(string sql)
+        {
+            using var connection = new NpgsqlConnection(_admin);
+            connection.Open();
+            using NpgsqlCommand command = connection.CreateCommand();
+            command.CommandText = sql;
+            command.ExecuteNonQuery();
+        }
+    }
+}
+
+public sealed class SqliteBrokerCrashTests() : BrokerCrashTests(postgres: false);
+
+[RequiresEnvironment("ENCLAVE_TEST_POSTGRES")]
+public sealed class PostgresBrokerCrashTests() : BrokerCrashTests(postgres: true);

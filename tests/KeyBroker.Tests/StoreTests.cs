@@ -1,0 +1,193 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Enclave.KeyBroker.Audit;
+using Enclave.KeyBroker.Storage;
+using Enclave.KeyBroker.Tests.Support;
+using Enclave.Testing;
+
+namespace Enclave.KeyBroker.Tests;
+
+/// <summary>The store contract (IKeyBrokerStore): serialised writers, all-or-nothing transactions, a
+/// gapless audit sequence across store instances, commits visible to a new instance.</summary>
+public abstract class StoreTests : IDisposable
+{
+    private static readonly DateTimeOffset s_now = new(2026, 1, 15, 10, 0, 0, TimeSpan.Zero);
+
+    private readonly StoreTarget _target;
+    private readonly IKeyBrokerStore _store;
+
+    protected StoreTests(KeyBrokerStoreKind kind)
+    {
+        _target = StoreTarget.Create(kind);
+        _store = _target.Open();
+        _store.Initialize();
+    }
+
+    [EnvironmentFact]
+    public void Initialize_is_idempotent_and_keeps_data()
+    {
+        byte[] nonce = Hash("kept");
+        using (IKeyBrokerTransaction transaction = _store.BeginWrite())
+        {
+            transaction.InsertNonce(nonce, s_now.AddMinutes(5));
+            transaction.Commit();
+        }
+
+        using IKeyBrokerStore second = _target.Open();
+        second.Initialize();
+        _store.Initialize();
+
+        using IKeyBrokerTransaction check = second.BeginWrite();
+        Assert.True(check.TryConsumeNonce(nonce, s_now));
+        check.Commit();
+    }
+
+    [EnvironmentFact]
+    public void Transaction_disposed_without_commit_leaves_nothing()
+    {
+        using (IKeyBrokerTransaction transaction = _store.BeginWrite())
+        {
+            transaction.InsertNonce(Hash("rolled-back"), s_now.AddMinutes(5));
+            transaction.InsertKeyVersion(Key("k", 1));
+            transaction.InsertAuditEntry(new AuditEntryRecord(1, s_now, "KeyRegistered", "{}", new byte[32], new byte[32]));
+        }
+
+        Assert.Null(_store.GetLatestKey("k"));
+        Assert.Empty(_store.ReadAuditEntries());
+        using IKeyBrokerTransaction check = _store.BeginWrite();
+        Assert.False(check.TryConsumeNonce(Hash("rolled-back"), s_now));
+        check.Commit();
+    }
+
+    [EnvironmentFact]
+    public void Failed_statement_rolls_back_only_its_own_transaction()
+    {
+        using (IKeyBrokerTransaction first = _store.BeginWrite())
+        {
+            first.InsertKeyVersion(Key("k", 1));
+            first.Commit();
+        }
+
+        using (IKeyBrokerTransaction duplicate = _store.BeginWrite())
+        {
+            duplicate.InsertNonce(Hash("with-duplicate"), s_now.AddMinutes(5));
+            Assert.ThrowsAny<System.Data.Common.DbException>(() => duplicate.InsertKeyVersion(Key("k", 1)));
+        }
+
+        using (IKeyBrokerTransaction next = _store.BeginWrite())
+        {
+            Assert.False(next.TryConsumeNonce(Hash("with-duplicate"), s_now));
+            next.InsertKeyVersion(Key("k", 2));
+            next.Commit();
+        }
+
+        Assert.Equal(2, _store.GetLatestKey("k")!.Version);
+    }
+
+    [EnvironmentFact]
+    public void Owner_request_ids_and_nonces_are_single_use_and_purged_when_expired()
+    {
+        using (IKeyBrokerTransaction transaction = _store.BeginWrite())
+        {
+            Assert.True(transaction.TryRecordOwnerRequest("owner:1", s_now.AddMinutes(1)));
+            Assert.False(transaction.TryRecordOwnerRequest("owner:1", s_now.AddMinutes(1)));
+            transaction.InsertNonce(Hash("old"), s_now.AddMinutes(1));
+            transaction.Commit();
+        }
+
+        using (IKeyBrokerTransaction later = _store.BeginWrite())
+        {
+            later.PurgeExpired(s_now.AddMinutes(2));
+            Assert.True(later.TryRecordOwnerRequest("owner:1", s_now.AddMinutes(3)));
+            Assert.False(later.TryConsumeNonce(Hash("old"), s_now));
+            later.Commit();
+        }
+    }
+
+    [EnvironmentFact]
+    public void Key_versions_round_trip_and_update_in_place()
+    {
+        KeyVersionRecord record = Key("k", 1);
+        using (IKeyBrokerTransaction transaction = _store.BeginWrite())
+        {
+            transaction.InsertKeyVersion(record);
+            transaction.UpdateKeyVersion(record with { PolicyJson = "{\"v\":2}", Enabled = false, WrappedKey = [9, 9] });
+            transaction.Commit();
+        }
+
+        KeyVersionRecord stored = _store.GetLatestKey("k")!;
+        Assert.Equal("{\"v\":2}", stored.PolicyJson);
+        Assert.False(stored.Enabled);
+        Assert.Equal(new byte[] { 9, 9 }, stored.WrappedKey);
+        Assert.Equal(record.CreatedAt, stored.CreatedAt);
+        Assert.Equal(record.OwnerThumbprint, stored.OwnerThumbprint);
+        using IKeyBrokerTransaction missing = _store.BeginWrite();
+        Assert.Throws<InvalidOperationException>(() => missing.UpdateKeyVersion(Key("absent", 1)));
+    }
+
+    [EnvironmentFact]
+    public async Task Concurrent_writers_on_two_instances_append_a_gapless_verifiable_log()
+    {
+        using AuditSigningKey key = AuditSigningKey.CreateEphemeral();
+        using IKeyBrokerStore second = _target.Open();
+        var logs = new[] { new AuditLog(_store, key, TimeProvider.System), new AuditLog(second, key, TimeProvider.System) };
+
+        AuditEntry[] entries = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Task.Run(() =>
+            logs[i % 2].Append(AuditEntryKind.ReleaseGranted, new JsonObject { ["jti"] = $"token-{i}" }))));
+
+        Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), entries.Select(e => e.Sequence).Order());
+        AuditVerificationResult result = AuditLog.Verify(_store, key.PublicJwk);
+        Assert.True(result.IsValid, result.Detail);
+        Assert.Equal(40, result.VerifiedEntries);
+    }
+
+    [EnvironmentFact]
+    public async Task Committed_and_abandoned_transactions_interleaved_keep_exactly_the_committed()
+    {
+        await Task.WhenAll(Enumerable.Range(0, 48).Select(i => Task.Run(() =>
+        {
+            using IKeyBrokerTransaction transaction = _store.BeginWrite();
+            transaction.InsertNonce(Hash($"n{i}"), s_now.AddMinutes(5));
+            if (i % 3 != 0)
+            {
+                transaction.Commit();
+            }
+        })));
+
+        using IKeyBrokerStore reopened = _target.Open();
+        using IKeyBrokerTransaction check = reopened.BeginWrite();
+        for (int i = 0; i < 48; i++)
+        {
+            Assert.Equal(i % 3 != 0, check.TryConsumeNonce(Hash($"n{i}"), s_now));
+        }
+
+        check.Commit();
+    }
+
+    [EnvironmentFact]
+    public void Commit_twice_is_refused()
+    {
+        IKeyBrokerTransaction transaction = _store.BeginWrite();
+        transaction.Commit();
+
+        Assert.Throws<ObjectDisposedException>(transaction.Commit);
+        transaction.Dispose();
+    }
+
+    public void Dispose()
+    {
+        _store.Dispose();
+        _target.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private static byte[] Hash(string text) => SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text));
+
+    private static KeyVersionRecord Key(string name, int version) =>
+        new(name, version, "owner-thumbprint", [1, 2, 3], "{}", true, s_now);
+}
+
+public sealed class SqliteStoreTests() : StoreTests(KeyBrokerStoreKind.Sqlite);
+
+[RequiresEnvironment(StoreTarget.PostgresVariable)]
+public sealed class PostgresStoreTests() : StoreTests(KeyBrokerStoreKind.Postgres);
