@@ -395,6 +395,7 @@ public sealed class SqliteAuditLogTests : StoreAuditLogTests
 }
 
 [RequiresEnvironment(StoreTarget.PostgresVariable)]
+[Collection(StoreTarget.PostgresCollection)]
 public sealed class PostgresAuditLogTests : StoreAuditLogTests
 {
     public PostgresAuditLogTests()

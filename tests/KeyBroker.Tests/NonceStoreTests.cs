@@ -87,4 +87,5 @@ public abstract class NonceStoreTests : IDisposable
 public sealed class SqliteNonceStoreTests() : NonceStoreTests(KeyBrokerStoreKind.Sqlite);
 
 [RequiresEnvironment(StoreTarget.PostgresVariable)]
+[Collection(StoreTarget.PostgresCollection)]
 public sealed class PostgresNonceStoreTests() : NonceStoreTests(KeyBrokerStoreKind.Postgres);

@@ -165,6 +165,8 @@ public abstract class ReleaseStoreTests : IDisposable
 
             public AuditEntryRecord? GetLastAuditEntry() => inner.GetLastAuditEntry();
 
+            public IReadOnlyList<byte[]> ReadAuditLeafHashes(long upToSequence) => inner.ReadAuditLeafHashes(upToSequence);
+
             public AuditHeadRecord? GetAuditHead() => inner.GetAuditHead();
 
             public void InsertAuditEntry(AuditEntryRecord entry)
@@ -189,4 +191,5 @@ public abstract class ReleaseStoreTests : IDisposable
 public sealed class SqliteReleaseStoreTests() : ReleaseStoreTests(KeyBrokerStoreKind.Sqlite);
 
 [RequiresEnvironment(StoreTarget.PostgresVariable)]
+[Collection(StoreTarget.PostgresCollection)]
 public sealed class PostgresReleaseStoreTests() : ReleaseStoreTests(KeyBrokerStoreKind.Postgres);

@@ -190,4 +190,5 @@ public abstract class StoreTests : IDisposable
 public sealed class SqliteStoreTests() : StoreTests(KeyBrokerStoreKind.Sqlite);
 
 [RequiresEnvironment(StoreTarget.PostgresVariable)]
+[Collection(StoreTarget.PostgresCollection)]
 public sealed class PostgresStoreTests() : StoreTests(KeyBrokerStoreKind.Postgres);

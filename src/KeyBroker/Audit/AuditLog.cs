@@ -75,7 +75,7 @@ public sealed class AuditLog
 
         AuditEntryRecord? last = transaction.GetLastAuditEntry();
         long size = last?.Sequence ?? 0;
-        MerkleFrontier frontier = CurrentFrontier(last);
+        MerkleFrontier frontier = CurrentFrontier(transaction, last);
         DateTimeOffset now = TruncateToMs(_time.GetUtcNow());
         var stored = (JsonObject)body.DeepClone();
         if (size > 0)
@@ -419,7 +419,20 @@ public sealed class AuditLog
         return SignedTreeHead.Create(size, root, now, _signingKey).Signature;
     }
 
-    private MerkleFrontier CurrentFrontier(AuditEntryRecord? last)
+    private static MerkleFrontier CurrentFrontier(IKeyBrokerTransaction transaction, long size)
+    {
+        // Another writer (or a rolled-back append) moved the log: rebuild the right edge from the rows this
+        // transaction sees, on its own connection, so no second connection is needed while the writer lock is held.
+        MerkleFrontier frontier = MerkleFrontier.Empty;
+        foreach (byte[] leaf in transaction.ReadAuditLeafHashes(size))
+        {
+            frontier = frontier.Append(leaf.Length == HashSize ? leaf : new byte[HashSize]);
+        }
+
+        return frontier;
+    }
+
+    private MerkleFrontier CurrentFrontier(IKeyBrokerTransaction transaction, AuditEntryRecord? last)
     {
         MerkleFrontier frontier;
         lock (_gate)
@@ -430,7 +443,7 @@ public sealed class AuditLog
         long size = last?.Sequence ?? 0;
         bool current = frontier.Size == size
             && (size == 0 || (frontier.LastLeaf is not null && CryptographicOperations.FixedTimeEquals(frontier.LastLeaf, last!.EntryHash)));
-        return current ? frontier : Rebuild(size);
+        return current ? frontier : CurrentFrontier(transaction, size);
     }
 
     private MerkleFrontier Rebuild(long size)

@@ -49,6 +49,10 @@ public interface IKeyBrokerTransaction : IDisposable
 
     AuditEntryRecord? GetLastAuditEntry();
 
+    /// <summary>The entry hashes (Merkle leaves) of entries 1..<paramref name="upToSequence"/> in order, as this
+    /// transaction sees them (including its own uncommitted appends), read on its own connection.</summary>
+    IReadOnlyList<byte[]> ReadAuditLeafHashes(long upToSequence);
+
     AuditHeadRecord? GetAuditHead();
 
     void InsertAuditEntry(AuditEntryRecord entry);

@@ -76,6 +76,20 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         return reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null;
     }
 
+    public IReadOnlyList<byte[]> ReadAuditLeafHashes(long upToSequence)
+    {
+        ObjectDisposedException.ThrowIf(_ended, this);
+        DbCommand command = _writer.Command(LeafHashesSql, ("@to", upToSequence));
+        List<byte[]> leaves = [];
+        using DbDataReader reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            leaves.Add((byte[])reader.GetValue(0));
+        }
+
+        return leaves;
+    }
+
     public AuditHeadRecord? GetAuditHead()
     {
         ObjectDisposedException.ThrowIf(_ended, this);
@@ -118,6 +132,8 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
             _writer.Complete(commit: false, mustBeDurable: false);
         }
     }
+
+    private const string LeafHashesSql = "SELECT entry_hash FROM audit_entries WHERE seq <= @to ORDER BY seq";
 
     private const string LastAuditEntrySql = $"SELECT {RelationalStore.AuditColumns} FROM audit_entries ORDER BY seq DESC LIMIT 1";
 

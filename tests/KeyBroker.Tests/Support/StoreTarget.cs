@@ -11,6 +11,9 @@ internal abstract class StoreTarget : IDisposable
 {
     public const string PostgresVariable = "ENCLAVE_TEST_POSTGRES";
 
+    /// <summary>PostgreSQL suites share one server; they run one class at a time, not beside each other.</summary>
+    public const string PostgresCollection = "postgres";
+
     public abstract KeyBrokerStoreKind Kind { get; }
 
     public abstract string ConnectionString { get; }
