@@ -87,7 +87,7 @@ fuzz_one() {
   harness --seeds "$target" "$in" "$vectors" >/dev/null
 
   local rc=0
-  AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
+  ENCLAVE_FUZZ_LOG=$out/exceptions.log AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
     AFL_FORKSRV_INIT_TMOUT=60000 AFL_FAST_CAL=1 AFL_QUIET=1 \
     timeout -k 10 $((seconds + 180)) \
     afl-fuzz -i "$in" -o "$out" -V "$seconds" -t "$timeout_ms+" -m none -- \
@@ -112,6 +112,12 @@ fuzz_one() {
   if [ "$crashes" -gt 0 ]; then
     mkdir -p "fuzz/findings/$target"
     cp "$out"/default/crashes/id:* "fuzz/findings/$target/" 2>/dev/null || true
+    if [ -s "$out/exceptions.log" ]; then
+      cp "$out/exceptions.log" "fuzz/findings/$target.exceptions.log"
+      grep -m 3 '^input sha256' "$out/exceptions.log" | cut -c1-300 | sed 's/^/  /'
+    else
+      echo "  the target process died without a managed exception (stack overflow, access violation or killed)"
+    fi
     echo "  crash inputs in fuzz/findings/$target/; reproduce with: bash scripts/fuzz.sh --replay $target fuzz/findings/$target"
     return 1
   fi

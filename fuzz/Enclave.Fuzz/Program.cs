@@ -2,7 +2,8 @@
 //   Enclave.Fuzz --list                          names and parsers of every target
 //   Enclave.Fuzz --seeds TARGET DIR [VECTORS]    writes TARGET's generated seeds (and matching test vectors) into DIR
 //   Enclave.Fuzz --replay TARGET FILE|DIR...     runs inputs once, without a fuzzer; a finding escapes as an exception
-//   Enclave.Fuzz TARGET                          runs under afl-fuzz (SharpFuzz fork server), input on stdin
+//   Enclave.Fuzz TARGET                          runs under afl-fuzz (SharpFuzz fork server), input on stdin;
+//                                                ENCLAVE_FUZZ_LOG=FILE appends every escaping exception to FILE
 using Enclave.Fuzz;
 using SharpFuzz;
 
@@ -77,16 +78,35 @@ if (args is [string name] && !name.StartsWith('-'))
 {
     FuzzTarget target = Require(name);
     byte[] buffer = new byte[MaxInputLength];
+    string? log = Environment.GetEnvironmentVariable("ENCLAVE_FUZZ_LOG");
     Fuzzer.OutOfProcess.Run(stream =>
     {
         int length = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
-        target.Run(buffer.AsSpan(0, length));
+        try
+        {
+            target.Run(buffer.AsSpan(0, length));
+        }
+        catch (Exception ex) when (Record(log, buffer.AsSpan(0, length), ex))
+        {
+        }
     });
     return 0;
 }
 
 Console.Error.WriteLine("usage: Enclave.Fuzz --list | --seeds TARGET DIR [VECTORS] | --replay TARGET FILE|DIR... | TARGET");
 return 2;
+
+// Appends the finding to the log (when one is configured) and lets the exception go on to the fuzzer.
+static bool Record(string? log, ReadOnlySpan<byte> input, Exception exception)
+{
+    if (!string.IsNullOrEmpty(log))
+    {
+        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(input));
+        File.AppendAllText(log, $"input sha256 {hash} ({input.Length} bytes): {exception}{Environment.NewLine}{Environment.NewLine}");
+    }
+
+    return false;
+}
 
 static FuzzTarget Require(string name) =>
     FuzzTargets.Find(name) ?? throw new ArgumentException($"no fuzz target named '{name}'; see --list", nameof(name));
