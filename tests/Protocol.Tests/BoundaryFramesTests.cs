@@ -31,6 +31,30 @@ public sealed class BoundaryFramesTests
         Assert.Contains("exceeds", ex.Message, StringComparison.Ordinal);
     }
 
+    // Found by fuzzing: a length prefix alone made the reader allocate the whole claimed frame.
+    [Fact]
+    public async Task AClaimedLengthWithoutItsBytesCostsNoLargeAllocation()
+    {
+        byte[] frame = new byte[4 + 10];
+        BinaryPrimitives.WriteUInt32BigEndian(frame, BoundaryFrames.MaxFrameLength);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        await Assert.ThrowsAsync<InvalidDataException>(() => BoundaryFrames.ReadAsync(new MemoryStream(frame), HostToEnclave.Parser));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 1024 * 1024, $"{allocated} bytes were allocated for a 14-byte input");
+    }
+
+    [Fact]
+    public async Task AFrameLargerThanTheInitialBufferRoundTrips()
+    {
+        byte[] data = new byte[300_000];
+        new Random(7).NextBytes(data);
+        using var stream = new MemoryStream();
+        await BoundaryFrames.WriteAsync(stream, new HostToEnclave { OcallResult = new OcallResult { CallId = 1, Data = ByteString.CopyFrom(data) } });
+        stream.Position = 0;
+        HostToEnclave? read = await BoundaryFrames.ReadAsync(stream, HostToEnclave.Parser);
+        Assert.Equal(data, read!.OcallResult.Data.ToByteArray());
+    }
+
     [Theory]
     [InlineData(2)]
     [InlineData(6)]
