@@ -64,6 +64,11 @@ internal static class AggregationTargets
         catch (InvalidProtocolBufferException)
         {
         }
+        catch (ArgumentOutOfRangeException)
+        {
+            // What Google.Protobuf throws for some overflowing nested lengths; the coordinator and the enclave
+            // treat it as a malformed message.
+        }
     }
 
     /// <summary>Fuzzed claims signed by the trusted verifier, as a peer's advertisement token.</summary>

@@ -59,8 +59,10 @@ public static class BoundaryFrames
         {
             return parser.ParseFrom(body);
         }
-        catch (InvalidProtocolBufferException ex)
+        catch (Exception ex) when (ex is InvalidProtocolBufferException or ArgumentOutOfRangeException)
         {
+            // Google.Protobuf throws ArgumentOutOfRangeException for some nested lengths that overflow
+            // (found by fuzzing); both mean the frame is not a valid message.
             throw new InvalidDataException($"boundary frame is not a valid {typeof(T).Name}: {ex.Message}", ex);
         }
     }

@@ -43,6 +43,14 @@ public sealed class BoundaryFramesTests
         Assert.True(allocated < 1024 * 1024, $"{allocated} bytes were allocated for a 14-byte input");
     }
 
+    // Found by fuzzing: a nested length that overflows made Google.Protobuf throw ArgumentOutOfRangeException.
+    [Fact]
+    public async Task AnOverflowingNestedLengthIsRefusedAsInvalidData()
+    {
+        byte[] frame = [0, 0, 0, 0x10, 0x08, 0x23, 0x40, 0x0c, 0x0a, 0xf8, 0xff, 0xff, 0xff, 0x17, 0x12, 0x15, 0x08, 0x01, 0x22, 0x11];
+        await Assert.ThrowsAsync<InvalidDataException>(() => BoundaryFrames.ReadAsync(new MemoryStream(frame), HostToEnclave.Parser));
+    }
+
     [Fact]
     public async Task AFrameLargerThanTheInitialBufferRoundTrips()
     {
