@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian 12 machine with the .NET 10 SDK, then builds. Idempotent.
-#   Debian packages: dataset-fashion-mnist (training data), patchelf + binutils + gcc (TorchSharp native fix-up)
+#   Debian packages: dataset-fashion-mnist (training data), patchelf + binutils + gcc (TorchSharp native fix-up),
+#   afl++ (coverage-guided fuzzing, scripts/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(dataset-fashion-mnist patchelf binutils gcc)
+packages=(dataset-fashion-mnist patchelf binutils gcc afl++)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -18,6 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 command -v dotnet >/dev/null || { echo "bootstrap: the .NET 10 SDK is required (dotnet not on PATH)" >&2; exit 1; }
+dotnet tool restore >/dev/null
 
 echo "bootstrap: restoring and building (Release)"
 dotnet build Enclave.sln -c Release -nologo -v quiet -clp:ErrorsOnly

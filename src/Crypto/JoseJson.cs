@@ -39,6 +39,7 @@ internal static class JoseJson
             var document = JsonDocument.Parse(utf8.ToArray(), s_documentOptions);
             try
             {
+                EnsureValidText(document.RootElement, what);
                 EnsureNoDuplicates(document.RootElement, what, 0);
                 return document;
             }
@@ -48,8 +49,10 @@ internal static class JoseJson
                 throw;
             }
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // Comparing member names for duplicates decodes them, which throws InvalidOperationException for
+            // names holding an unpaired surrogate.
             throw new JoseException(JoseError.Malformed, $"The {what} is not valid JSON.", ex);
         }
     }
@@ -61,6 +64,7 @@ internal static class JoseJson
             var document = JsonDocument.Parse(json, s_documentOptions);
             try
             {
+                EnsureValidText(document.RootElement, what);
                 EnsureNoDuplicates(document.RootElement, what, 0);
                 return document;
             }
@@ -70,9 +74,20 @@ internal static class JoseJson
                 throw;
             }
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // Comparing member names for duplicates decodes them, which throws InvalidOperationException for
+            // names holding an unpaired surrogate.
             throw new JoseException(JoseError.Malformed, $"The {what} is not valid JSON.", ex);
+        }
+    }
+
+    /// <summary>Rejects names and strings that are invalid UTF-8 or hold unpaired surrogates, whatever parsed the element.</summary>
+    public static void EnsureValidText(JsonElement element, string what)
+    {
+        if (!JsonText.IsValid(element))
+        {
+            throw new JoseException(JoseError.Malformed, $"The {what} holds text that is not valid UTF-8 or has an unpaired surrogate.");
         }
     }
 

@@ -136,6 +136,7 @@ public sealed class Jwk
     /// <inheritdoc cref="Parse(string)"/>
     public static Jwk Parse(JsonElement element)
     {
+        JoseJson.EnsureValidText(element, "JWK");
         JoseJson.EnsureNoDuplicates(element, "JWK", 0);
         return ParseCore(element);
     }

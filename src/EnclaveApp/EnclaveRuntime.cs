@@ -412,8 +412,9 @@ internal sealed class EnclaveRuntime
         {
             ad = Advertisement.Parser.ParseFrom(signed.Payload);
         }
-        catch (InvalidProtocolBufferException ex)
+        catch (Exception ex) when (ex is InvalidProtocolBufferException or ArgumentOutOfRangeException)
         {
+            // Google.Protobuf throws ArgumentOutOfRangeException for some overflowing nested lengths.
             throw new EnclaveFailure("InvalidParticipant", $"a participant advertisement is malformed: {ex.Message}");
         }
 

@@ -9,6 +9,8 @@ public static class BoundaryFrames
 {
     public const int MaxFrameLength = 64 * 1024 * 1024;
 
+    private const int InitialBodyBuffer = 64 * 1024;
+
     public static async Task WriteAsync(Stream stream, IMessage message, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -51,19 +53,40 @@ public static class BoundaryFrames
             throw new InvalidDataException($"boundary frame length {length} exceeds the {MaxFrameLength}-byte limit");
         }
 
-        byte[] body = new byte[length];
-        if (await ReadFullyAsync(stream, body, cancellationToken).ConfigureAwait(false) != length)
-        {
-            throw new InvalidDataException($"boundary stream ended inside a {length}-byte frame");
-        }
+        byte[] body = await ReadBodyAsync(stream, (int)length, cancellationToken).ConfigureAwait(false);
 
         try
         {
             return parser.ParseFrom(body);
         }
-        catch (InvalidProtocolBufferException ex)
+        catch (Exception ex) when (ex is InvalidProtocolBufferException or ArgumentOutOfRangeException)
         {
+            // Google.Protobuf throws ArgumentOutOfRangeException for some nested lengths that overflow
+            // (found by fuzzing); both mean the frame is not a valid message.
             throw new InvalidDataException($"boundary frame is not a valid {typeof(T).Name}: {ex.Message}", ex);
+        }
+    }
+
+    // The buffer grows with the bytes that actually arrive, so a length prefix alone cannot make the reader
+    // allocate up to MaxFrameLength (found by fuzzing: 4 bytes cost 64 MiB).
+    private static async Task<byte[]> ReadBodyAsync(Stream stream, int length, CancellationToken cancellationToken)
+    {
+        byte[] body = new byte[Math.Min(length, InitialBodyBuffer)];
+        int filled = 0;
+        while (true)
+        {
+            filled += await ReadFullyAsync(stream, body.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+            if (filled < body.Length)
+            {
+                throw new InvalidDataException($"boundary stream ended inside a {length}-byte frame");
+            }
+
+            if (filled == length)
+            {
+                return body;
+            }
+
+            Array.Resize(ref body, (int)Math.Min(length, (long)body.Length * 2));
         }
     }
 

@@ -96,7 +96,7 @@ public sealed class AttestedParticipant
         {
             foreach (JsonNode? key in keys)
             {
-                if (key is JsonObject k && k["use"]?.GetValue<string>() == "sig")
+                if (key is JsonObject k && k["use"] is JsonValue use && use.TryGetValue(out string? useText) && useText == "sig")
                 {
                     signing = ParseKey(k, tokenId);
                     break;

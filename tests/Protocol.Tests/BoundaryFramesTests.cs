@@ -31,6 +31,38 @@ public sealed class BoundaryFramesTests
         Assert.Contains("exceeds", ex.Message, StringComparison.Ordinal);
     }
 
+    // Found by fuzzing: a length prefix alone made the reader allocate the whole claimed frame.
+    [Fact]
+    public async Task AClaimedLengthWithoutItsBytesCostsNoLargeAllocation()
+    {
+        byte[] frame = new byte[4 + 10];
+        BinaryPrimitives.WriteUInt32BigEndian(frame, BoundaryFrames.MaxFrameLength);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        await Assert.ThrowsAsync<InvalidDataException>(() => BoundaryFrames.ReadAsync(new MemoryStream(frame), HostToEnclave.Parser));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 1024 * 1024, $"{allocated} bytes were allocated for a 14-byte input");
+    }
+
+    // Found by fuzzing: a nested length that overflows made Google.Protobuf throw ArgumentOutOfRangeException.
+    [Fact]
+    public async Task AnOverflowingNestedLengthIsRefusedAsInvalidData()
+    {
+        byte[] frame = [0, 0, 0, 0x10, 0x08, 0x23, 0x40, 0x0c, 0x0a, 0xf8, 0xff, 0xff, 0xff, 0x17, 0x12, 0x15, 0x08, 0x01, 0x22, 0x11];
+        await Assert.ThrowsAsync<InvalidDataException>(() => BoundaryFrames.ReadAsync(new MemoryStream(frame), HostToEnclave.Parser));
+    }
+
+    [Fact]
+    public async Task AFrameLargerThanTheInitialBufferRoundTrips()
+    {
+        byte[] data = new byte[300_000];
+        new Random(7).NextBytes(data);
+        using var stream = new MemoryStream();
+        await BoundaryFrames.WriteAsync(stream, new HostToEnclave { OcallResult = new OcallResult { CallId = 1, Data = ByteString.CopyFrom(data) } });
+        stream.Position = 0;
+        HostToEnclave? read = await BoundaryFrames.ReadAsync(stream, HostToEnclave.Parser);
+        Assert.Equal(data, read!.OcallResult.Data.ToByteArray());
+    }
+
     [Theory]
     [InlineData(2)]
     [InlineData(6)]

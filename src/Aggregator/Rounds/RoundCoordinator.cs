@@ -331,8 +331,9 @@ public sealed class RoundCoordinator
         {
             return parser.ParseFrom(signed.Payload);
         }
-        catch (InvalidProtocolBufferException ex)
+        catch (Exception ex) when (ex is InvalidProtocolBufferException or ArgumentOutOfRangeException)
         {
+            // Google.Protobuf throws ArgumentOutOfRangeException for some overflowing nested lengths.
             throw new ParticipantRejectedException("InvalidMessage", $"a {kind} message is malformed: {ex.Message}");
         }
     }

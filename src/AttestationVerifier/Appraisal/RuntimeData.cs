@@ -88,6 +88,12 @@ public sealed class RuntimeData
             return false;
         }
 
+        if (!JsonText.IsValid(json))
+        {
+            error = "runtime data holds a string with an unpaired surrogate";
+            return false;
+        }
+
         if (!TryGetString(json, "nonce", required: true, MaxNonceLength, out string? nonce, out error)
             || !TryGetString(json, "round", required: false, MaxNonceLength, out string? round, out error))
         {

@@ -107,6 +107,12 @@ public static partial class EnrollmentRequest
             return false;
         }
 
+        if (!JsonText.IsValid(json))
+        {
+            message = "the enrolment payload holds a string with an unpaired surrogate";
+            return false;
+        }
+
         foreach (KeyValuePair<string, JsonNode?> member in json)
         {
             if (member.Key is not ("platformId" or "region" or "iat" or "replace"))

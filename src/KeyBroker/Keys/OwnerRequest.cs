@@ -12,6 +12,7 @@
 // No other members are accepted. iat must be within five minutes of the broker's clock, and a jti is
 // accepted once per owner.
 using System.Text.Json;
+using Enclave.Crypto;
 
 namespace Enclave.KeyBroker.Keys;
 
@@ -63,6 +64,11 @@ internal sealed record OwnerRequest(
             if (root.ValueKind != JsonValueKind.Object)
             {
                 throw new FormatException("The request is not a JSON object.");
+            }
+
+            if (!JsonText.IsValid(root))
+            {
+                throw new FormatException("The request holds text that is not valid UTF-8 or has an unpaired surrogate.");
             }
 
             var seen = new HashSet<string>(StringComparer.Ordinal);

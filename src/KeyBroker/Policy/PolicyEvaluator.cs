@@ -11,6 +11,7 @@
 // Authorities match the token's "iss" ordinally after removing trailing slashes from both. Conditions
 // under an authority that does not match are not evaluated; the mismatch itself is the failure.
 using System.Text.Json;
+using Enclave.Crypto;
 
 namespace Enclave.KeyBroker.Policy;
 
@@ -23,6 +24,13 @@ internal static class PolicyEvaluator
         if (claims.ValueKind != JsonValueKind.Object)
         {
             throw new ArgumentException("The claims must be a JSON object.", nameof(claims));
+        }
+
+        if (!JsonText.IsValid(claims))
+        {
+            // Unreadable text satisfies nothing (fail closed); token parsing already rejects it.
+            return new PolicyEvaluation(false,
+                [new PolicyFailure(ReasonCode.TokenInvalid, JsonPathText.Root, string.Empty, "the claims hold text that is not valid UTF-8 or has an unpaired surrogate")]);
         }
 
         var failures = new List<PolicyFailure>();

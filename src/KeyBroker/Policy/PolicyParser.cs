@@ -13,6 +13,7 @@
 // any member or operator not listed above. Operands: equals/notEquals take a string, number or boolean;
 // the ordering operators a number; exists a boolean. "x-enclave-regions" is this product's extension.
 using System.Text.Json;
+using Enclave.Crypto;
 
 namespace Enclave.KeyBroker.Policy;
 
@@ -67,6 +68,11 @@ internal static class PolicyParser
 
         using (document)
         {
+            if (!JsonText.IsValid(document.RootElement))
+            {
+                throw new PolicyFormatException(JsonPathText.Root, "the document holds a name or string with an unpaired surrogate");
+            }
+
             var state = new ParseState();
             return ParsePolicy(document.RootElement, state);
         }

@@ -1,0 +1,112 @@
+// The fuzz harness. Usage:
+//   Enclave.Fuzz --list                          names and parsers of every target
+//   Enclave.Fuzz --seeds TARGET DIR [VECTORS]    writes TARGET's generated seeds (and matching test vectors) into DIR
+//   Enclave.Fuzz --replay TARGET FILE|DIR...     runs inputs once, without a fuzzer; a finding escapes as an exception
+//   Enclave.Fuzz TARGET                          runs under afl-fuzz (SharpFuzz fork server), input on stdin;
+//                                                ENCLAVE_FUZZ_LOG=FILE appends every escaping exception to FILE
+using Enclave.Fuzz;
+using SharpFuzz;
+
+const int MaxInputLength = 1024 * 1024;
+
+if (args is ["--list"])
+{
+    foreach (FuzzTarget target in FuzzTargets.All)
+    {
+        Console.WriteLine($"{target.Name,-28} {target.Parser}");
+    }
+
+    return 0;
+}
+
+if (args is ["--seeds", string seedTarget, string directory, .. string[] rest] && rest.Length <= 1)
+{
+    FuzzTarget target = Require(seedTarget);
+    Directory.CreateDirectory(directory);
+    int written = 0;
+    foreach (Seed seed in target.Seeds?.Invoke() ?? [])
+    {
+        File.WriteAllBytes(Path.Combine(directory, seed.Name), seed.Bytes);
+        written++;
+    }
+
+    if (rest is [string vectors] && Directory.Exists(vectors))
+    {
+        foreach (VectorFiles files in target.Vectors)
+        {
+            string kind = Path.Combine(vectors, files.Kind);
+            if (!Directory.Exists(kind))
+            {
+                continue;
+            }
+
+            foreach (string sample in Directory.GetDirectories(kind).Order(StringComparer.Ordinal))
+            {
+                string file = Path.Combine(sample, files.File);
+                if (File.Exists(file) && new FileInfo(file).Length <= MaxInputLength)
+                {
+                    File.Copy(file, Path.Combine(directory, $"vector-{Path.GetFileName(sample)}-{files.File}"), overwrite: true);
+                    written++;
+                }
+            }
+        }
+    }
+
+    Console.WriteLine($"{target.Name}: {written} seeds");
+    return 0;
+}
+
+if (args is ["--replay", string replayTarget, .. string[] paths] && paths.Length > 0)
+{
+    FuzzTarget target = Require(replayTarget);
+    int count = 0;
+    foreach (string path in paths)
+    {
+        string[] files = Directory.Exists(path) ? Directory.GetFiles(path).Order(StringComparer.Ordinal).ToArray() : [path];
+        foreach (string file in files)
+        {
+            target.Run(File.ReadAllBytes(file));
+            count++;
+        }
+    }
+
+    Console.WriteLine($"{target.Name}: {count} inputs replayed, no finding");
+    return 0;
+}
+
+if (args is [string name] && !name.StartsWith('-'))
+{
+    FuzzTarget target = Require(name);
+    byte[] buffer = new byte[MaxInputLength];
+    string? log = Environment.GetEnvironmentVariable("ENCLAVE_FUZZ_LOG");
+    Fuzzer.OutOfProcess.Run(stream =>
+    {
+        int length = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        try
+        {
+            target.Run(buffer.AsSpan(0, length));
+        }
+        catch (Exception ex) when (Record(log, buffer.AsSpan(0, length), ex))
+        {
+        }
+    });
+    return 0;
+}
+
+Console.Error.WriteLine("usage: Enclave.Fuzz --list | --seeds TARGET DIR [VECTORS] | --replay TARGET FILE|DIR... | TARGET");
+return 2;
+
+// Appends the finding to the log (when one is configured) and lets the exception go on to the fuzzer.
+static bool Record(string? log, ReadOnlySpan<byte> input, Exception exception)
+{
+    if (!string.IsNullOrEmpty(log))
+    {
+        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(input));
+        File.AppendAllText(log, $"input sha256 {hash} ({input.Length} bytes): {exception}{Environment.NewLine}{Environment.NewLine}");
+    }
+
+    return false;
+}
+
+static FuzzTarget Require(string name) =>
+    FuzzTargets.Find(name) ?? throw new ArgumentException($"no fuzz target named '{name}'; see --list", nameof(name));
