@@ -48,6 +48,8 @@ internal sealed class AnyNonceStore : IKeyBrokerStore, IKeyBrokerTransaction
 
     public AuditEntryRecord? GetLastAuditEntry() => throw Unsupported();
 
+    public IReadOnlyList<byte[]> ReadAuditLeafHashes(long upToSequence) => throw Unsupported();
+
     public void InsertAuditEntry(AuditEntryRecord entry) => throw Unsupported();
 
     public void SetAuditHead(AuditHeadRecord head) => throw Unsupported();

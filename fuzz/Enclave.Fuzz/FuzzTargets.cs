@@ -17,6 +17,11 @@ internal static class FuzzTargets
         new("enrollment-request", VerifierTargets.EnrollmentRequest, "NodeRegistry.Enroll (compact JWS)", Seeds.EnrollmentRequest),
         new("enrollment-request-signed", VerifierTargets.EnrollmentRequestSigned, "NodeRegistry.Enroll (signed fuzzed payload)", Seeds.EnrollmentPayload),
         new("endorsement-set", VerifierTargets.EndorsementSet, "EndorsementSet.FromFiles", Seeds.Endorsements, V("sgx-dcap", "intel_sgx_root_ca.der"), V("sgx-dcap", "root_ca_crl.pem"), V("sgx-dcap", "pck_sign_chain.pem"), V("sgx-dcap", "tcb_info.json"), V("sev-snp", "vcek.der"), V("sev-snp", "ask_ark_milan.pem"), V("nitro", "aws_nitro_root_g1.pem")),
+        new("dcap-quote", VerifierTargets.DcapQuote, "DcapQuote.Parse (SGX v3, TDX v4/v5)", null, V("sgx-dcap", "quote.bin"), V("tdx-dcap", "quote.bin")),
+        new("sev-snp-report", VerifierTargets.SevSnpReport, "SevSnpReport.Parse", null, V("sev-snp", "report.bin")),
+        new("nitro-document", VerifierTargets.NitroDocument, "NitroAttestationDocument.Parse (COSE_Sign1, CBOR)", null, V("nitro", "attestation_doc.cbor")),
+        new("maa-token", VerifierTargets.MaaToken, "MaaToken.Parse (compact JWS)", null, V("maa-jwt", "token.jwt")),
+        new("hardware-verify", VerifierTargets.HardwareVerify, "IHardwareVerifier.Verify of every kind (never throws)", null, V("sgx-dcap", "quote.bin"), V("sev-snp", "report.bin"), V("nitro", "attestation_doc.cbor"), V("maa-jwt", "token.jwt")),
         new("appraisal-policy", VerifierTargets.AppraisalPolicy, "AppraisalPolicy.FromJson", Seeds.AppraisalPolicy),
 
         // Key broker

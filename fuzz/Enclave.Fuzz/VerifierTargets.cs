@@ -15,6 +15,9 @@ internal static class VerifierTargets
 {
     private static readonly Lazy<SimulatedEvidenceVerifier> s_verifier = new(CreateVerifier);
     private static readonly Lazy<NodeRegistry> s_registry = new(CreateRegistry);
+    private static readonly DateTimeOffset s_hardwareInstant = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private delegate void SpanParser(ReadOnlySpan<byte> bytes);
 
     public static void SimulatedEvidence(ReadOnlySpan<byte> input)
     {
@@ -35,6 +38,29 @@ internal static class VerifierTargets
         }
         catch (EvidenceFormatException)
         {
+        }
+    }
+
+    public static void DcapQuote(ReadOnlySpan<byte> input) =>
+        ParseOnly(input, static bytes => Enclave.AttestationVerifier.Evidence.Dcap.DcapQuote.Parse(bytes));
+
+    public static void SevSnpReport(ReadOnlySpan<byte> input) =>
+        ParseOnly(input, static bytes => Enclave.AttestationVerifier.Evidence.SevSnp.SevSnpReport.Parse(bytes));
+
+    public static void NitroDocument(ReadOnlySpan<byte> input) =>
+        ParseOnly(input, static bytes => Enclave.AttestationVerifier.Evidence.Nitro.NitroAttestationDocument.Parse(bytes));
+
+    public static void MaaToken(ReadOnlySpan<byte> input) =>
+        ParseOnly(input, static bytes => Enclave.AttestationVerifier.Evidence.Maa.MaaToken.Parse(bytes));
+
+    /// <summary>Every hardware verifier on the input with no endorsements: Verify reports, it never throws.</summary>
+    public static void HardwareVerify(ReadOnlySpan<byte> input)
+    {
+        byte[] bytes = input.ToArray();
+        foreach (Enclave.AttestationVerifier.Verification.IHardwareVerifier verifier in Enclave.AttestationVerifier.Verification.HardwareVerifiers.All)
+        {
+            verifier.Recognizes(bytes);
+            verifier.Verify(bytes, Enclave.AttestationVerifier.Endorsements.EndorsementSet.Empty, s_hardwareInstant);
         }
     }
 
@@ -111,6 +137,17 @@ internal static class VerifierTargets
         string directory = Directory.CreateTempSubdirectory("enclave-fuzz-nodes-").FullName;
         AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(directory);
         return new NodeRegistry(Path.Combine(directory, "nodes.db"), [FuzzKeys.RequestSignerJwk], FuzzKeys.Time);
+    }
+
+    private static void ParseOnly(ReadOnlySpan<byte> input, SpanParser parse)
+    {
+        try
+        {
+            parse(input);
+        }
+        catch (EvidenceFormatException)
+        {
+        }
     }
 
     private static void TryDelete(string directory)
