@@ -9,7 +9,8 @@ internal sealed class RegionHostService : RegionHost.RegionHostBase
 {
     private readonly EnclaveProcess _enclave;
     private readonly HostOptions _options;
-    private int _steps;
+    // gRPC creates a service instance per call; the fault counter belongs to the host process.
+    private static int s_steps;
 
     public RegionHostService(EnclaveProcess enclave, HostOptions options)
     {
@@ -25,7 +26,7 @@ internal sealed class RegionHostService : RegionHost.RegionHostBase
 
     public override async Task<SecAggStepResponse> SecAggStep(SecAggStepRequest request, ServerCallContext context)
     {
-        if (_options.ExitAtStep > 0 && Interlocked.Increment(ref _steps) == _options.ExitAtStep)
+        if (_options.ExitAtStep > 0 && Interlocked.Increment(ref s_steps) == _options.ExitAtStep)
         {
             // Fault injection for dropout tests: the host process dies as a crashed or cut-off host would.
             using var self = System.Diagnostics.Process.GetCurrentProcess();
