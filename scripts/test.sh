@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite (unit, architecture, end-to-end on loopback) after installing what is missing, then
-# fuzzes every parser of untrusted bytes briefly (scripts/fuzz.sh; ENCLAVE_FUZZ_SECONDS per target, default 10, 0 skips).
+# fuzzes every parser of untrusted bytes briefly (scripts/fuzz.sh; ENCLAVE_FUZZ_SECONDS per target, default 5, 0 skips).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/bootstrap.sh
@@ -17,7 +17,7 @@ passed=$(count Passed)
 failed=$(count Failed)
 
 # Every fuzz target briefly (ENCLAVE_FUZZ_SECONDS each, 0 disables); a target that crashes counts as a failure.
-fuzz_seconds=${ENCLAVE_FUZZ_SECONDS:-10}
+fuzz_seconds=${ENCLAVE_FUZZ_SECONDS:-5}
 if [ "$fuzz_seconds" -gt 0 ]; then
   fuzz_status=0
   ENCLAVE_FUZZ_NO_BUILD=1 bash scripts/fuzz.sh all "$fuzz_seconds" 2>&1 | tee "$log" || fuzz_status=$?

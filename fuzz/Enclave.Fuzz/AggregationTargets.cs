@@ -26,48 +26,15 @@ internal static class AggregationTargets
     private static readonly ParticipantPolicy s_participantPolicy = new(
         ["00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"], ["eu-west", "us-east"], AllowSimulated: true);
 
-    /// <summary>
-    /// A signed secure-aggregation message as the coordinator receives it: the SignedMessage envelope, its
-    /// MaskedInput or UnmaskReveal payload, the signature under the sender's attested key, and the masked sum.
-    /// </summary>
-    public static void SignedMaskedInput(ReadOnlySpan<byte> input)
+    /// <summary>A staged secure-aggregation message (ENCSAGG1) as the aggregator or an enclave receives it.</summary>
+    public static void SecAggMessage(ReadOnlySpan<byte> input)
     {
         try
         {
-            SignedMessage signed = SignedMessage.Parser.ParseFrom(input);
-            if (signed.Kind is not ("masked-input" or "unmask"))
-            {
-                return;
-            }
-
-            bool genuine = MessageSignature.Verify(FuzzKeys.TokenSigner, signed.Kind, signed.Payload.Span, signed.Signature.Span);
-            var sum = new MaskedSum(ModelLength);
-            if (signed.Kind == "masked-input")
-            {
-                MaskedInput masked = MaskedInput.Parser.ParseFrom(signed.Payload);
-                if (genuine && masked.Masked.Count == ModelLength && !string.IsNullOrEmpty(masked.TokenId))
-                {
-                    sum.Add(masked.TokenId, masked.Masked.ToArray());
-                }
-            }
-            else
-            {
-                UnmaskReveal reveal = UnmaskReveal.Parser.ParseFrom(signed.Payload);
-                if (genuine && reveal.SelfMaskSeed.Length == MaskExpander.SeedLength && !string.IsNullOrEmpty(reveal.TokenId))
-                {
-                    sum.Add(reveal.TokenId, new uint[ModelLength]);
-                    sum.RemoveSelfMask(reveal.TokenId, reveal.SelfMaskSeed.Span);
-                    _ = sum.Result;
-                }
-            }
+            Enclave.SecureAggregation.Staged.SecAggCodec.Decode(input);
         }
-        catch (InvalidProtocolBufferException)
+        catch (Enclave.SecureAggregation.Staged.SecAggException)
         {
-        }
-        catch (ArgumentOutOfRangeException)
-        {
-            // What Google.Protobuf throws for some overflowing nested lengths; the coordinator and the enclave
-            // treat it as a malformed message.
         }
     }
 

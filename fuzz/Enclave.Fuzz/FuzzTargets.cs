@@ -47,7 +47,7 @@ internal static class FuzzTargets
         new("boundary-ocall-results", EnclaveTargets.OcallResults, "BoundaryChannel.CallAsync", Seeds.OcallResultFrames),
 
         // Secure aggregation and the aggregator
-        new("signed-masked-input", AggregationTargets.SignedMaskedInput, "SignedMessage/MaskedInput + MessageSignature.Verify + MaskedSum", Seeds.SignedMaskedInput),
+        new("secagg-message", AggregationTargets.SecAggMessage, "SecAggCodec.Decode (ENCSAGG1)", Seeds.SecAggMessage),
         new("participant-token-claims", AggregationTargets.ParticipantTokenClaims, "AttestedParticipant.FromToken (signed fuzzed claims)", Seeds.TokenClaims),
         new("model-vector", AggregationTargets.ModelVector, "float32 model vector -> Quantizer.Quantize/Dequantize", Seeds.ModelVector),
         new("idx-images", AggregationTargets.IdxImages, "IdxReader.ReadImages", Seeds.IdxImages),

@@ -204,9 +204,7 @@ internal static class Seeds
                     AllowedRegions = { "eu-west" },
                 },
             }));
-        yield return new("mask-unmask-probe", Frames(
-            new HostToEnclave { MaskInput = new MaskInputRequest { RoundId = "round-1", Quantization = new QuantizationConfig { Clip = 1, ScaleBits = 16 } } },
-            new HostToEnclave { Unmask = new UnmaskRequest { RoundId = "round-1" } },
+        yield return new("probe", Frames(
             new HostToEnclave { ProbeRelease = new ProbeReleaseRequest { KeyName = "fuzz-key" } }));
     }
 
@@ -228,17 +226,12 @@ internal static class Seeds
         yield return new("ocall-failure", [2, .. Frames(new HostToEnclave { OcallResult = new OcallResult { CallId = 1, Failure = new Failure { Code = "Denied", Message = "no" } } })]);
     }
 
-    public static IEnumerable<Seed> SignedMaskedInput()
+    public static IEnumerable<Seed> SecAggMessage()
     {
-        var masked = new MaskedInput { RoundId = "round-1", Region = "eu-west", TokenId = "token-1", ClippedValues = 2, ParticipantsDigest = ByteString.CopyFrom(new byte[32]) };
-        for (int i = 0; i < AggregationTargets.ModelLength; i++)
+        for (byte stage = 0; stage < 10; stage++)
         {
-            masked.Masked.Add((uint)(i * 2654435761u));
+            yield return new($"stage-{stage}", [.. "ENCSAGG1"u8, stage, 0, 0, 0, 1, .. new byte[24]]);
         }
-
-        yield return new("masked-input", Signed("masked-input", masked.ToByteArray()));
-        var reveal = new UnmaskReveal { RoundId = "round-1", Region = "eu-west", TokenId = "token-1", SelfMaskSeed = ByteString.CopyFrom(new byte[MaskExpander.SeedLength]) };
-        yield return new("unmask", Signed("unmask", reveal.ToByteArray()));
     }
 
     public static IEnumerable<Seed> ModelVector()

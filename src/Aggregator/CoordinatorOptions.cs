@@ -37,8 +37,8 @@ public sealed class CoordinatorOptions
 
     public int ScaleBits { get; init; } = 20;
 
-    /// <summary>A round needs at least this many participants; masking a lone update would reveal it.</summary>
-    public int MinimumParticipants { get; init; } = 2;
+    /// <summary>A round needs at least this many participants; the staged protocol needs a cohort of three or more.</summary>
+    public int MinimumParticipants { get; init; } = 3;
 
     public TimeSpan StageTimeout { get; init; } = TimeSpan.FromMinutes(5);
 

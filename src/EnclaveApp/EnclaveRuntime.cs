@@ -12,6 +12,7 @@ using Enclave.EnclaveApp.Training;
 using Enclave.Protocol.Boundary;
 using Enclave.Protocol.Round;
 using Enclave.SecureAggregation;
+using Enclave.SecureAggregation.Staged;
 using Google.Protobuf;
 
 namespace Enclave.EnclaveApp;
@@ -49,8 +50,8 @@ internal sealed class EnclaveRuntime
             {
                 HostToEnclave.BodyOneofCase.Configure => Configure(request.Configure),
                 HostToEnclave.BodyOneofCase.Prepare => new EnclaveToHost { Prepared = await PrepareAsync(request.Prepare, cancellationToken).ConfigureAwait(false) },
-                HostToEnclave.BodyOneofCase.MaskInput => new EnclaveToHost { Masked = MaskInput(request.MaskInput) },
-                HostToEnclave.BodyOneofCase.Unmask => new EnclaveToHost { Unmasked = Unmask(request.Unmask) },
+                HostToEnclave.BodyOneofCase.SecaggBegin => new EnclaveToHost { SecaggStepped = await SecAggBeginAsync(request.SecaggBegin, cancellationToken).ConfigureAwait(false) },
+                HostToEnclave.BodyOneofCase.SecaggStep => new EnclaveToHost { SecaggStepped = SecAggStep(request.SecaggStep) },
                 HostToEnclave.BodyOneofCase.ProbeRelease => new EnclaveToHost { Probed = await ProbeAsync(request.ProbeRelease, cancellationToken).ConfigureAwait(false) },
                 _ => throw new BoundaryViolationException($"unexpected request {request.BodyCase}"),
             };
@@ -131,111 +132,147 @@ internal sealed class EnclaveRuntime
         }
     }
 
-    private MaskInputResponse MaskInput(MaskInputRequest request)
+    // Fixes the cohort of the staged protocol: every listed participant must carry a valid token (allowed
+    // measurement and region) and an advertisement signed by that token's key; client i is participants[i - 1].
+    private async Task<SecAggStepResponse> SecAggBeginAsync(SecAggBeginRequest request, CancellationToken cancellationToken)
     {
         try
         {
             RoundState round = RequireRound(request.RoundId);
-            var quantization = new QuantizationOptions(request.Quantization.Clip, (int)request.Quantization.ScaleBits);
-            quantization.EnsureCohortFits(request.Participants.Count);
+            if (round.SecAgg is not null)
+            {
+                throw new EnclaveFailure("InvalidState", "secure aggregation has already begun for this round");
+            }
+
             JwtValidationParameters validation = round.Validation;
             var policy = new ParticipantPolicy([round.Attested.Measurement], round.AllowedRegions, AllowSimulated: true);
-
-            var peers = new Dictionary<string, AttestedParticipant>(StringComparer.Ordinal);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var keys = new List<ECDsa>(request.Participants.Count);
             long totalSamples = 0;
-            bool self = false;
-            foreach (Participant participant in request.Participants)
+            int self = 0;
+            try
             {
-                (AttestedParticipant peer, Advertisement ad) = VerifyAdvertisement(participant.Advertisement, validation, policy, request.RoundId);
-                if (!peers.TryAdd(peer.TokenId, peer))
+                foreach (Participant participant in request.Participants)
                 {
-                    throw new EnclaveFailure("DuplicateParticipant", $"participant {peer.TokenId} is listed twice");
+                    (AttestedParticipant peer, Advertisement ad) = VerifyAdvertisement(participant.Advertisement, validation, policy, request.RoundId);
+                    if (!seen.Add(peer.TokenId))
+                    {
+                        throw new EnclaveFailure("DuplicateParticipant", $"participant {peer.TokenId} is listed twice");
+                    }
+
+                    if (ad.SampleCount <= 0)
+                    {
+                        throw new EnclaveFailure("InvalidParticipant", $"participant {peer.TokenId} reports {ad.SampleCount} samples");
+                    }
+
+                    totalSamples = checked(totalSamples + ad.SampleCount);
+                    keys.Add(peer.SigningKey.CreateECDsa());
+                    if (peer.TokenId == round.Attested.TokenId)
+                    {
+                        self = keys.Count;
+                    }
                 }
 
-                if (ad.SampleCount <= 0)
+                if (self == 0)
                 {
-                    throw new EnclaveFailure("InvalidParticipant", $"participant {peer.TokenId} reports {ad.SampleCount} samples");
+                    throw new EnclaveFailure("NotAParticipant", "this enclave is not among the round's participants");
                 }
 
-                totalSamples = checked(totalSamples + ad.SampleCount);
-                self |= peer.TokenId == round.Attested.TokenId;
-            }
+                if (totalSamples != request.TotalSamples)
+                {
+                    throw new EnclaveFailure("InvalidParticipant", $"the participants hold {totalSamples} samples, the coordinator says {request.TotalSamples}");
+                }
 
-            if (!self)
-            {
-                throw new EnclaveFailure("NotAParticipant", "this enclave is not among the round's participants");
-            }
+                SecAggParameters parameters;
+                SecAggRound secRound;
+                RingQuantizer quantizer;
+                try
+                {
+                    // Explicit() enforces a cohort of at least 3 and a threshold above half the shares.
+                    parameters = SecAggParameters.Explicit(keys.Count, (int)request.Degree, (int)request.Threshold);
+                    secRound = new SecAggRound(request.RoundId, parameters, request.GraphSeed.Span, round.Delta.Length, (int)request.RingBits, keys);
+                    quantizer = new RingQuantizer(request.Quantization.Clip, (int)request.Quantization.ScaleBits, (int)request.RingBits, keys.Count);
+                }
+                catch (ArgumentException ex)
+                {
+                    throw new EnclaveFailure("InvalidSecAggParameters", ex.Message);
+                }
 
-            if (peers.Count < 2)
-            {
-                throw new EnclaveFailure("CohortTooSmall", "masking a lone update would reveal it: at least two participants are required");
-            }
+                // FedAvg weight n_k / n, applied before quantisation so that the unmasked sum is the weighted average.
+                float weight = (float)(round.SampleCount / (double)totalSamples);
+                float[] weighted = new float[round.Delta.Length];
+                for (int i = 0; i < weighted.Length; i++)
+                {
+                    weighted[i] = round.Delta[i] * weight;
+                }
 
-            // FedAvg weight n_k / n, applied before quantisation so that the unmasked sum is the weighted average.
-            float weight = (float)(round.SampleCount / (double)totalSamples);
-            float[] weighted = new float[round.Delta.Length];
-            for (int i = 0; i < weighted.Length; i++)
-            {
-                weighted[i] = round.Delta[i] * weight;
-            }
+                uint[] input = new uint[weighted.Length];
+                byte[] roundingSeed = RandomNumberGenerator.GetBytes(32);
+                QuantizationReport report = quantizer.Quantize(weighted, input, roundingSeed);
+                CryptographicOperations.ZeroMemory(roundingSeed);
+                Array.Clear(weighted);
+                if (report.Clipped > 0)
+                {
+                    await _channel.LogAsync("info", $"clipped {report.Clipped} of {report.Length} update values to +/-{quantizer.Clip}", cancellationToken).ConfigureAwait(false);
+                }
 
-            uint[] vector = new uint[weighted.Length];
-            long clipped = Quantizer.Quantize(weighted, vector, quantization);
-            var seeds = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-            foreach (AttestedParticipant peer in peers.Values.Where(p => p.TokenId != round.Attested.TokenId))
-            {
-                seeds[peer.TokenId] = peer.DerivePairwiseSeed(round.Keys.Agreement, request.RoundId, round.Attested.TokenId);
-            }
+                if (Configuration.DiscloseInputsForTests && _evidence.Format == SimulatedPlatform.EvidenceFormat)
+                {
+                    // Test mode only, refused on real hardware (Configure): lets a test check the unmasked sum exactly.
+                    byte[] bytes = MemoryMarshal.AsBytes(input.AsSpan()).ToArray();
+                    await _channel.LogAsync("warning", $"TEST-ONLY quantised input of client {self}: {Convert.ToBase64String(bytes)}", cancellationToken).ConfigureAwait(false);
+                }
 
-            round.Masking.Mask(vector, seeds);
-            foreach (byte[] seed in seeds.Values)
-            {
-                CryptographicOperations.ZeroMemory(seed);
+                var client = new SecAggClient(secRound, self, round.Keys.Signing);
+                round.BeginSecAgg(client, input, keys);
+                keys = [];
+                return new SecAggStepResponse { Message = ByteString.CopyFrom(SecAggCodec.Encode(client.Advertise())) };
             }
-
-            round.Participants = peers.Keys.ToHashSet(StringComparer.Ordinal);
-            var masked = new MaskedInput
+            finally
             {
-                RoundId = request.RoundId,
-                Region = round.Attested.Region,
-                TokenId = round.Attested.TokenId,
-                ClippedValues = clipped,
-                ParticipantsDigest = ByteString.CopyFrom(ParticipantDigest.Compute(peers.Keys)),
-            };
-            masked.Masked.AddRange(vector);
-            return new MaskInputResponse { MaskedInput = Sign(round.Keys, "masked-input", masked) };
+                foreach (ECDsa key in keys)
+                {
+                    key.Dispose();
+                }
+            }
         }
         catch (Exception ex) when (ToFailure(ex) is { } failure)
         {
-            return new MaskInputResponse { Failure = failure };
+            return new SecAggStepResponse { Failure = failure };
         }
     }
 
-    private UnmaskResponse Unmask(UnmaskRequest request)
+    // One stage of the staged protocol: the server's message in, this client's signed answer out.
+    private SecAggStepResponse SecAggStep(SecAggStepRequest request)
     {
         try
         {
             RoundState round = RequireRound(request.RoundId);
-            HashSet<string> survivors = request.Survivors.ToHashSet(StringComparer.Ordinal);
-            if (round.Participants is null || !survivors.SetEquals(round.Participants))
+            SecAggClient client = round.SecAgg ?? throw new EnclaveFailure("InvalidState", "secure aggregation has not begun for this round");
+            SecAggMessage message = SecAggCodec.Decode(request.Message.Span);
+            if (message.RoundId != request.RoundId)
             {
-                // Without every participant's input the pairwise masks cannot cancel; revealing the self mask would
-                // help nobody, so the enclave keeps it and the round aborts.
-                throw new EnclaveFailure("SurvivorsMismatch", "the survivors differ from the participants this enclave masked against");
+                throw new EnclaveFailure("InvalidSecAggMessage", $"a message of round {message.RoundId} relayed for {request.RoundId}");
             }
 
-            var reveal = new UnmaskReveal
+            SecAggMessage answer = message switch
             {
-                RoundId = request.RoundId,
-                Region = round.Attested.Region,
-                TokenId = round.Attested.TokenId,
-                SelfMaskSeed = ByteString.CopyFrom(round.Masking.RevealSelfSeed(survivors)),
+                KeyDirectory m => client.HandleKeys(m),
+                ShareDelivery m => client.HandleShares(m, round.Input),
+                SurvivorSet m => client.HandleSurvivors(m),
+                Enclave.SecureAggregation.Staged.UnmaskRequest m => client.HandleUnmask(m),
+                _ => throw new EnclaveFailure("InvalidSecAggMessage", $"{message.GetType().Name} is not a server message"),
             };
-            return new UnmaskResponse { Reveal = Sign(round.Keys, "unmask", reveal) };
+            if (message is ShareDelivery)
+            {
+                round.ClearInput();
+            }
+
+            return new SecAggStepResponse { Message = ByteString.CopyFrom(SecAggCodec.Encode(answer)) };
         }
         catch (Exception ex) when (ToFailure(ex) is { } failure)
         {
-            return new UnmaskResponse { Failure = failure };
+            return new SecAggStepResponse { Failure = failure };
         }
     }
 
@@ -455,6 +492,7 @@ internal sealed class EnclaveRuntime
         EncryptedDatasetException d => new Failure { Code = "Dataset" + d.Code, Message = d.Message },
         ExampleSetFormatException e => new Failure { Code = "ExampleSetMalformed", Message = e.Message },
         ParticipantRejectedException p => new Failure { Code = p.Code, Message = p.Message },
+        SecAggException x => new Failure { Code = "SecAgg" + x.Code, Message = x.Message },
         EvidenceUnavailableException u => new Failure { Code = "EvidenceUnavailable", Message = u.Message },
         ArgumentException a => new Failure { Code = "InvalidRequest", Message = a.Message },
         InvalidOperationException i => new Failure { Code = "InvalidState", Message = i.Message },
@@ -472,7 +510,6 @@ internal sealed class EnclaveRuntime
             Attested = attested;
             Delta = delta;
             AllowedRegions = allowedRegions;
-            Masking = new MaskingClient(attested.TokenId);
         }
 
         public string RoundId { get; }
@@ -487,16 +524,34 @@ internal sealed class EnclaveRuntime
 
         public string[] AllowedRegions { get; }
 
-        public MaskingClient Masking { get; }
+        public SecAggClient? SecAgg { get; private set; }
 
-        public HashSet<string>? Participants { get; set; }
+        public uint[] Input { get; private set; } = [];
+
+        private ECDsa[] VerificationKeys { get; set; } = [];
+
+        public void BeginSecAgg(SecAggClient client, uint[] input, List<ECDsa> verificationKeys)
+        {
+            SecAgg = client;
+            Input = input;
+            VerificationKeys = [.. verificationKeys];
+        }
+
+        /// <summary>Forgets the unmasked input once its masked form has been produced.</summary>
+        public void ClearInput() => Array.Clear(Input);
 
         public JwtValidationParameters Validation => Attested.Validation;
 
         public void Dispose()
         {
             Keys.Dispose();
-            Masking.Dispose();
+            SecAgg?.Dispose();
+            foreach (ECDsa key in VerificationKeys)
+            {
+                key.Dispose();
+            }
+
+            Array.Clear(Input);
             Array.Clear(Delta);
         }
     }

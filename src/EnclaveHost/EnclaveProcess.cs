@@ -107,6 +107,7 @@ public sealed class EnclaveProcess : IAsyncDisposable
                 RegionHint = _options.Region,
                 KeyName = _options.KeyName,
                 VerifierIssuer = _options.VerifierIssuer.ToString().TrimEnd('/'),
+                DiscloseInputsForTests = _options.DiscloseInputsForTests,
             },
         }, cancellationToken).ConfigureAwait(false);
         if (reply.BodyCase != EnclaveToHost.BodyOneofCase.Configured)

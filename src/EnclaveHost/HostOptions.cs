@@ -25,6 +25,13 @@ public sealed class HostOptions
 
     public required Uri Broker { get; init; }
 
+    /// <summary>Fault injection: when positive, the host process exits on receiving its n-th secure-aggregation step
+    /// of a run (2 = after ShareKeys, before MaskedInput). For dropout tests only; 0 in normal operation.</summary>
+    public int ExitAtStep { get; init; }
+
+    /// <summary>Test mode: asks a simulated enclave to log its quantised inputs (real hardware ignores it).</summary>
+    public bool DiscloseInputsForTests { get; init; }
+
     public int Port { get; init; }
 
     public string ListenAddress { get; init; } = "127.0.0.1";

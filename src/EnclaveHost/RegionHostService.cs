@@ -9,6 +9,8 @@ internal sealed class RegionHostService : RegionHost.RegionHostBase
 {
     private readonly EnclaveProcess _enclave;
     private readonly HostOptions _options;
+    // gRPC creates a service instance per call; the fault counter belongs to the host process.
+    private static int s_steps;
 
     public RegionHostService(EnclaveProcess enclave, HostOptions options)
     {
@@ -19,11 +21,20 @@ internal sealed class RegionHostService : RegionHost.RegionHostBase
     public override async Task<PrepareResponse> Prepare(PrepareRequest request, ServerCallContext context) =>
         Expect(await _enclave.CallAsync(new HostToEnclave { Prepare = request }, context.CancellationToken), EnclaveToHost.BodyOneofCase.Prepared).Prepared;
 
-    public override async Task<MaskInputResponse> MaskInput(MaskInputRequest request, ServerCallContext context) =>
-        Expect(await _enclave.CallAsync(new HostToEnclave { MaskInput = request }, context.CancellationToken), EnclaveToHost.BodyOneofCase.Masked).Masked;
+    public override async Task<SecAggStepResponse> SecAggBegin(SecAggBeginRequest request, ServerCallContext context) =>
+        Expect(await _enclave.CallAsync(new HostToEnclave { SecaggBegin = request }, context.CancellationToken), EnclaveToHost.BodyOneofCase.SecaggStepped).SecaggStepped;
 
-    public override async Task<UnmaskResponse> Unmask(UnmaskRequest request, ServerCallContext context) =>
-        Expect(await _enclave.CallAsync(new HostToEnclave { Unmask = request }, context.CancellationToken), EnclaveToHost.BodyOneofCase.Unmasked).Unmasked;
+    public override async Task<SecAggStepResponse> SecAggStep(SecAggStepRequest request, ServerCallContext context)
+    {
+        if (_options.ExitAtStep > 0 && Interlocked.Increment(ref s_steps) == _options.ExitAtStep)
+        {
+            // Fault injection for dropout tests: the host process dies as a crashed or cut-off host would.
+            using var self = System.Diagnostics.Process.GetCurrentProcess();
+            self.Kill(entireProcessTree: true);
+        }
+
+        return Expect(await _enclave.CallAsync(new HostToEnclave { SecaggStep = request }, context.CancellationToken), EnclaveToHost.BodyOneofCase.SecaggStepped).SecaggStepped;
+    }
 
     public override async Task<ProbeReleaseResponse> ProbeRelease(ProbeReleaseRequest request, ServerCallContext context) =>
         Expect(await _enclave.CallAsync(new HostToEnclave { ProbeRelease = request }, context.CancellationToken), EnclaveToHost.BodyOneofCase.Probed).Probed;

@@ -61,7 +61,9 @@ public sealed class BoundaryTests
         { new HostToEnclave { Prepare = new PrepareRequest { RoundId = "r", GlobalModel = ByteString.CopyFrom(new byte[8]) } }, "training" },
         { new HostToEnclave { Prepare = new PrepareRequest { RoundId = "", GlobalModel = ByteString.CopyFrom(new byte[8]), Training = new TrainingConfig() } }, "round_id" },
         { new HostToEnclave { Configure = new Configure { DatasetId = new string('d', 129), KeyName = "k", VerifierIssuer = "i" } }, "dataset_id" },
-        { new HostToEnclave { MaskInput = new MaskInputRequest { RoundId = "r" } }, "quantization" },
+        { new HostToEnclave { SecaggBegin = new SecAggBeginRequest { RoundId = "r", GraphSeed = ByteString.CopyFrom(new byte[32]) } }, "quantization" },
+        { new HostToEnclave { SecaggBegin = new SecAggBeginRequest { RoundId = "r", Quantization = new QuantizationConfig(), GraphSeed = ByteString.CopyFrom(new byte[31]) } }, "graph_seed" },
+        { new HostToEnclave { SecaggStep = new SecAggStepRequest { RoundId = "r" } }, "secagg_step.message" },
         { new HostToEnclave { ProbeRelease = new ProbeReleaseRequest() }, "key_name" },
     };
 

@@ -13,7 +13,7 @@ public sealed class DemoEndToEndTests : IClassFixture<DemoFixture>
     public DemoEndToEndTests(DemoFixture demo) => _demo = demo;
 
     [Fact]
-    public void TheFederationCompletesEveryRoundWithBothRegions()
+    public void TheFederationCompletesEveryRoundWithAllThreeRegions()
     {
         Assert.True(_demo.Result.ExitCode == 0, _demo.Result.Output + _demo.Result.Error);
         JsonArray rounds = _demo.Json["rounds"]!.AsArray();
@@ -23,9 +23,9 @@ public sealed class DemoEndToEndTests : IClassFixture<DemoFixture>
         {
             Assert.True(round!["completed"]!.GetValue<bool>());
             JsonArray participants = round["participants"]!.AsArray();
-            Assert.Equal(["eu-west", "us-east"], participants.Select(p => p!["region"]!.GetValue<string>()).Order());
+            Assert.Equal(["ap-south", "eu-west", "us-east"], participants.Select(p => p!["region"]!.GetValue<string>()).Order());
             Assert.All(participants, p => Assert.Equal(measurement, p!["measurement"]!.GetValue<string>()));
-            Assert.Equal(2, participants.Select(p => p!["tokenId"]!.GetValue<string>()).Distinct().Count());
+            Assert.Equal(3, participants.Select(p => p!["tokenId"]!.GetValue<string>()).Distinct().Count());
         }
 
         // 3,000 examples a region are enough to learn well beyond chance (0.1) in two rounds.
@@ -36,7 +36,7 @@ public sealed class DemoEndToEndTests : IClassFixture<DemoFixture>
     public void ExactlyTheTwoForbiddenAttemptsAreDeniedWithTheirReasons()
     {
         JsonObject releases = _demo.Json["keyReleases"]!.AsObject();
-        Assert.Equal(4, releases["granted"]!.GetValue<int>());
+        Assert.Equal(6, releases["granted"]!.GetValue<int>());
         Assert.Equal(2, releases["denied"]!.GetValue<int>());
         var denials = releases["denials"]!.AsArray().Select(d => (d!["region"]!.GetValue<string>(), d["reason"]!.GetValue<string>())).ToHashSet();
         Assert.Contains(("eu-west", "MeasurementNotAllowed"), denials);
@@ -114,7 +114,8 @@ public sealed class DemoEndToEndTests : IClassFixture<DemoFixture>
         {
             JwsVerified verified = Jws.Verify(entry["signedManifest"]!.GetValue<string>(), kid => kid == key.ComputeThumbprint() ? key : null);
             JsonObject manifest = (JsonObject)JsonNode.Parse(Encoding.UTF8.GetString(verified.Payload))!;
-            Assert.Equal(2, manifest["participants"]!.AsArray().Count);
+            Assert.Equal(3, manifest["participants"]!.AsArray().Count);
+            Assert.Matches("^[0-9a-f]{64}$", manifest["aggregateSha256"]!.GetValue<string>());
             Assert.All(manifest["participants"]!.AsArray(), p => Assert.Matches("^[0-9a-f]{64}$", p!["maskedInputSha256"]!.GetValue<string>()));
             Assert.Matches("^[0-9a-f]{64}$", manifest["modelSha256"]!.GetValue<string>());
         }

@@ -4,7 +4,7 @@ using Enclave.Testing;
 namespace Enclave.Integration.Tests;
 
 /// <summary>
-/// One small federation, run once for the class: the real `enclave demo` with two regions and small shards,
+/// One small federation, run once for the class: the real `enclave demo` with three regions and small shards,
 /// every service its own process on loopback, including the two forbidden key-release attempts.
 /// </summary>
 public sealed class DemoFixture : IAsyncLifetime
@@ -21,7 +21,7 @@ public sealed class DemoFixture : IAsyncLifetime
     {
         string json = _directory.Combine("demo.json");
         Result = await CliRunner.RunAsync(TimeSpan.FromMinutes(4),
-            "demo", "--regions", "eu-west,us-east", "--rounds", "2", "--samples-per-region", "3000",
+            "demo", "--regions", "eu-west,us-east,ap-south", "--rounds", "2", "--samples-per-region", "3000",
             "--work-dir", WorkDirectory, "--json", json);
         Json = File.Exists(json) ? (JsonObject)JsonNode.Parse(File.ReadAllText(json))! : new JsonObject();
     }

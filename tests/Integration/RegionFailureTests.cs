@@ -11,14 +11,14 @@ public sealed class RegionFailureTests
         using var directory = new TempDirectory("enclave-faults");
         string json = directory.Combine("demo.json");
         CliResult result = await CliRunner.RunAsync(TimeSpan.FromMinutes(4),
-            "demo", "--regions", "eu-west,us-east,ap-south,eu-north,sa-east", "--rounds", "1", "--samples-per-region", "600",
+            "demo", "--regions", "eu-west,us-east,me-central,ap-south,eu-north,sa-east", "--rounds", "1", "--samples-per-region", "600",
             "--skip-forbidden", "--work-dir", directory.Combine("work"), "--json", json,
             "--fault", "corrupt-chunk:ap-south", "--fault", "truncate:eu-north", "--fault", "missing-data:sa-east");
         Assert.True(result.ExitCode == 0, result.Output + result.Error);
 
         JsonObject round = JsonNode.Parse(File.ReadAllText(json))!["rounds"]![0]!.AsObject();
         Assert.True(round["completed"]!.GetValue<bool>());
-        Assert.Equal(["eu-west", "us-east"], round["participants"]!.AsArray().Select(p => p!["region"]!.GetValue<string>()).Order());
+        Assert.Equal(["eu-west", "me-central", "us-east"], round["participants"]!.AsArray().Select(p => p!["region"]!.GetValue<string>()).Order());
         var failures = round["failures"]!.AsArray().ToDictionary(f => f!["region"]!.GetValue<string>(), f => f!["code"]!.GetValue<string>());
         Assert.Equal("DatasetChunkAuthenticationFailed", failures["ap-south"]);
         Assert.Equal("DatasetTruncated", failures["eu-north"]);
@@ -31,7 +31,7 @@ public sealed class RegionFailureTests
     {
         CliResult oneRegion = await CliRunner.RunAsync(TimeSpan.FromMinutes(1), "demo", "--regions", "eu-west");
         Assert.Equal(2, oneRegion.ExitCode);
-        Assert.Contains("at least two regions", oneRegion.Error, StringComparison.Ordinal);
+        Assert.Contains("at least three regions", oneRegion.Error, StringComparison.Ordinal);
 
         CliResult badFault = await CliRunner.RunAsync(TimeSpan.FromMinutes(1), "demo", "--fault", "melt:eu-west");
         Assert.Equal(2, badFault.ExitCode);

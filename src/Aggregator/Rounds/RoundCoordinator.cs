@@ -1,4 +1,5 @@
-// Runs federated rounds: prepare (attest, release, train) -> masked input -> unmask -> FedAvg -> manifest.
+// Runs federated rounds: prepare (attest, release, train) -> staged secure aggregation (advertise keys, share
+// keys, masked input, consistency check, unmask) -> FedAvg over the survivors -> manifest.
 // The coordinator accepts a participant only through its attestation token (trusted verifier, allowed
 // measurement and region, not debug) and only messages signed by that token's key. It sees masked vectors and
 // the unmasked sum, never an individual update.
@@ -13,6 +14,7 @@ using Enclave.Protocol.Broker;
 using Enclave.Protocol.Coordinator;
 using Enclave.Protocol.Round;
 using Enclave.SecureAggregation;
+using Enclave.SecureAggregation.Staged;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
@@ -109,91 +111,126 @@ public sealed class RoundCoordinator
             return Abort(summary, $"only {accepted.Count} region(s) prepared; at least {_options.MinimumParticipants} are needed");
         }
 
-        // Stage 2: masked input.
-        var maskRequest = new MaskInputRequest
+        // Staged secure aggregation. Client i is the i-th accepted region in ordinal order; its messages are
+        // verified against the signing key of its attested token. A region that fails or times out in a stage is
+        // a dropout; the round goes on while at least the threshold of clients remains, and the server recovers
+        // dropped clients' pairwise masks from their Shamir shares.
+        string[] cohort = [.. accepted.Keys.Order(StringComparer.Ordinal)];
+        int n = cohort.Length;
+        int threshold = (n / 2) + 1;
+        SecAggParameters parameters;
+        try
+        {
+            parameters = SecAggParameters.Explicit(n, n - 1, threshold);
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            return Abort(summary, $"no safe secure-aggregation threshold for {n} participant(s): {ex.Message}");
+        }
+
+        byte[] graphSeed = RandomNumberGenerator.GetBytes(32);
+        var begin = new SecAggBeginRequest
         {
             RoundId = roundId,
             Quantization = new QuantizationConfig { Clip = _options.Clip, ScaleBits = (uint)_options.ScaleBits },
             TotalSamples = accepted.Values.Sum(a => a.Advertisement.SampleCount),
+            Degree = (uint)parameters.Degree,
+            Threshold = (uint)parameters.Threshold,
+            GraphSeed = ByteString.CopyFrom(graphSeed),
+            RingBits = RingBits,
         };
-        maskRequest.Participants.AddRange(accepted.Values.Select(a => new Participant { Advertisement = a.Signed }));
-        byte[] expectedDigest = ParticipantDigest.Compute(accepted.Values.Select(a => a.Participant.TokenId));
-        var sum = new MaskedSum(_state.Model.Length);
+        begin.Participants.AddRange(cohort.Select(region => new Participant { Advertisement = accepted[region].Signed }));
+        ECDsa[] verificationKeys = [.. cohort.Select(region => accepted[region].Participant.SigningKey.CreateECDsa())];
+        SecAggResult result;
         var maskedHashes = new Dictionary<string, string>(StringComparer.Ordinal);
-        long clipped = 0;
-        foreach ((string region, MaskInputResponse? response, Failure? failure) in await FanOutAsync(accepted.Keys, (host, ct) => host.MaskInputAsync(maskRequest, cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
+        try
         {
-            Failure? problem = failure ?? (response!.ResultCase == MaskInputResponse.ResultOneofCase.Failure ? response.Failure : null);
-            if (problem is not null)
-            {
-                AddFailure(summary, region, "masked-input", problem.Code, problem.Message);
-                continue;
-            }
+            var secRound = new SecAggRound(roundId, parameters, graphSeed, _state.Model.Length, RingBits, verificationKeys);
+            var server = new SecAggServer(secRound);
+            var index = cohort.Select((region, i) => (region, i)).ToDictionary(p => p.region, p => p.i + 1, StringComparer.Ordinal);
 
-            Accepted participant = accepted[region];
-            try
+            void Accept(string stage, string region, SecAggStepResponse? response, Failure? failure)
             {
-                MaskedInput masked = Open(response!.MaskedInput, "masked-input", participant.Participant, MaskedInput.Parser);
-                if (masked.RoundId != roundId || masked.TokenId != participant.Participant.TokenId || masked.Masked.Count != _state.Model.Length
-                    || !CryptographicOperations.FixedTimeEquals(masked.ParticipantsDigest.Span, expectedDigest))
+                Failure? problem = failure ?? (response!.ResultCase == SecAggStepResponse.ResultOneofCase.Failure ? response.Failure : null);
+                if (problem is not null)
                 {
-                    throw new ParticipantRejectedException("InvalidMaskedInput", $"the masked input of {region} is for another round, participant set or model size");
+                    AddFailure(summary, region, stage, problem.Code, problem.Message);
+                    return;
                 }
 
-                uint[] vector = masked.Masked.ToArray();
-                sum.Add(participant.Participant.TokenId, vector);
-                maskedHashes[region] = Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(vector.AsSpan())));
-                clipped += masked.ClippedValues;
-            }
-            catch (ParticipantRejectedException ex)
-            {
-                AddFailure(summary, region, "masked-input", ex.Code, ex.Message);
-            }
-        }
-
-        if (sum.Inputs.Count != accepted.Count)
-        {
-            return Abort(summary, $"{accepted.Count - sum.Inputs.Count} participant(s) dropped after the cohort was fixed; their pairwise masks cannot be removed");
-        }
-
-        // Stage 3: unmask. Survivors reveal their self-mask seeds once the coordinator commits to the set.
-        var unmask = new UnmaskRequest { RoundId = roundId };
-        unmask.Survivors.AddRange(sum.Inputs);
-        foreach ((string region, UnmaskResponse? response, Failure? failure) in await FanOutAsync(accepted.Keys, (host, ct) => host.UnmaskAsync(unmask, cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
-        {
-            Failure? problem = failure ?? (response!.ResultCase == UnmaskResponse.ResultOneofCase.Failure ? response.Failure : null);
-            if (problem is not null)
-            {
-                AddFailure(summary, region, "unmask", problem.Code, problem.Message);
-                continue;
-            }
-
-            Accepted participant = accepted[region];
-            try
-            {
-                UnmaskReveal reveal = Open(response!.Reveal, "unmask", participant.Participant, UnmaskReveal.Parser);
-                if (reveal.RoundId != roundId || reveal.TokenId != participant.Participant.TokenId || reveal.SelfMaskSeed.Length != MaskExpander.SeedLength)
+                try
                 {
-                    throw new ParticipantRejectedException("InvalidReveal", $"the reveal of {region} is for another round or malformed");
+                    SecAggMessage message = SecAggCodec.Decode(response!.Message.Span);
+                    int sender = message switch
+                    {
+                        AdvertiseKeys m => m.Sender,
+                        ShareKeys m => m.Sender,
+                        Enclave.SecureAggregation.Staged.MaskedInput m => m.Sender,
+                        ConsistencySignature m => m.Sender,
+                        Enclave.SecureAggregation.Staged.UnmaskResponse m => m.Sender,
+                        _ => 0,
+                    };
+                    if (sender != index[region])
+                    {
+                        throw new SecAggException(SecAggErrorCode.Inconsistent, $"the host for {region} relayed a message of client {sender}, expected {index[region]}");
+                    }
+
+                    server.Receive(message);
+                    if (message is Enclave.SecureAggregation.Staged.MaskedInput masked)
+                    {
+                        maskedHashes[region] = Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(masked.Vector.AsSpan())));
+                    }
                 }
-
-                sum.RemoveSelfMask(participant.Participant.TokenId, reveal.SelfMaskSeed.Span);
+                catch (SecAggException ex)
+                {
+                    AddFailure(summary, region, stage, "SecAgg" + ex.Code, ex.Message);
+                }
             }
-            catch (ParticipantRejectedException ex)
+
+            foreach ((string region, SecAggStepResponse? response, Failure? failure) in await FanOutAsync(cohort, (host, ct) => host.SecAggBeginAsync(begin, cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
             {
-                AddFailure(summary, region, "unmask", ex.Code, ex.Message);
+                Accept("advertise-keys", region, response, failure);
+            }
+
+            async Task StepAsync(string stage, IEnumerable<(int Recipient, SecAggMessage Message)> messages)
+            {
+                Dictionary<string, SecAggStepRequest> requests = messages.ToDictionary(
+                    m => cohort[m.Recipient - 1],
+                    m => new SecAggStepRequest { RoundId = roundId, Message = ByteString.CopyFrom(SecAggCodec.Encode(m.Message)) },
+                    StringComparer.Ordinal);
+                foreach ((string region, SecAggStepResponse? response, Failure? failure) in await FanOutAsync(requests.Keys, (region, host, ct) => host.SecAggStepAsync(requests[region], cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
+                {
+                    Accept(stage, region, response, failure);
+                }
+            }
+
+            await StepAsync("share-keys", server.CloseAdvertiseKeys().Select(m => (m.Recipient, (SecAggMessage)m))).ConfigureAwait(false);
+            await StepAsync("masked-input", server.CloseShareKeys().Select(m => (m.Recipient, (SecAggMessage)m))).ConfigureAwait(false);
+            await StepAsync("consistency-check", server.CloseMaskedInput().Select(m => (m.Recipient, (SecAggMessage)m))).ConfigureAwait(false);
+            await StepAsync("unmask", server.CloseConsistencyCheck().Select(m => (m.Recipient, (SecAggMessage)m))).ConfigureAwait(false);
+            result = server.CloseUnmask();
+        }
+        catch (SecAggException ex)
+        {
+            return Abort(summary, $"secure aggregation cannot complete: {ex.Message}");
+        }
+        finally
+        {
+            foreach (ECDsa key in verificationKeys)
+            {
+                key.Dispose();
             }
         }
 
-        if (summary.Failures.Any(f => f.Stage == "unmask"))
-        {
-            return Abort(summary, "not every survivor revealed its self mask");
-        }
+        string[] survivors = [.. result.Survivors.Select(i => cohort[i - 1])];
+        long survivorSamples = survivors.Sum(region => accepted[region].Advertisement.SampleCount);
+        summary.AggregateSha256 = Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(result.Sum.AsSpan())));
 
-        // FedAvg: the participants weighted their deltas by n_k / n, so the sum is the average delta.
-        var quantization = new QuantizationOptions(_options.Clip, _options.ScaleBits);
+        // FedAvg: the participants weighted their deltas by n_k / n over the whole cohort; dividing the survivors'
+        // sum by (survivor samples / n) makes it the survivors' sample-weighted average delta.
+        var quantizer = new RingQuantizer(_options.Clip, _options.ScaleBits, RingBits, n);
         float[] delta = new float[_state.Model.Length];
-        Quantizer.Dequantize(sum.Result, delta, quantization);
+        quantizer.Dequantize(result.Sum, delta, survivorSamples / (double)begin.TotalSamples);
         string previousModelHash = _state.ModelHash;
         float[] next = new float[delta.Length];
         for (int i = 0; i < next.Length; i++)
@@ -208,9 +245,9 @@ public sealed class RoundCoordinator
         summary.Completed = true;
         summary.Accuracy = accuracy;
         summary.ModelSha256 = _state.ModelHash;
-        summary.ClippedValues = clipped;
-        foreach ((string region, Accepted a) in accepted.OrderBy(p => p.Key, StringComparer.Ordinal))
+        foreach (string region in survivors)
         {
+            Accepted a = accepted[region];
             summary.Participants.Add(new ParticipantSummary
             {
                 Region = region,
@@ -263,7 +300,7 @@ public sealed class RoundCoordinator
             ["previousModelSha256"] = previousModelHash,
             ["modelSha256"] = summary.ModelSha256,
             ["accuracy"] = summary.Accuracy,
-            ["clippedValues"] = summary.ClippedValues,
+            ["aggregateSha256"] = summary.AggregateSha256,
         };
         byte[] payload = Encoding.UTF8.GetBytes(manifest.ToJsonString());
         string signed = Jws.Sign(payload, _state.SigningKey, _state.SigningKeyId, "enclave-manifest+jws");
@@ -338,8 +375,13 @@ public sealed class RoundCoordinator
         }
     }
 
-    private async Task<List<(string Region, T? Response, Failure? Failure)>> FanOutAsync<T>(
+    private Task<List<(string Region, T? Response, Failure? Failure)>> FanOutAsync<T>(
         IEnumerable<string> regions, Func<RegionHost.RegionHostClient, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+        where T : class =>
+        FanOutAsync(regions, (_, host, ct) => call(host, ct), cancellationToken);
+
+    private async Task<List<(string Region, T? Response, Failure? Failure)>> FanOutAsync<T>(
+        IEnumerable<string> regions, Func<string, RegionHost.RegionHostClient, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
         where T : class
     {
         var tasks = regions.Select(async region =>
@@ -348,7 +390,7 @@ public sealed class RoundCoordinator
             timeout.CancelAfter(_options.StageTimeout);
             try
             {
-                return (region, (T?)await call(_hosts[region], timeout.Token).ConfigureAwait(false), (Failure?)null);
+                return (region, (T?)await call(region, _hosts[region], timeout.Token).ConfigureAwait(false), (Failure?)null);
             }
             catch (RpcException ex)
             {
@@ -377,6 +419,9 @@ public sealed class RoundCoordinator
         summary.Failures.Add(new RegionFailure { Region = "*", Stage = "round", Code = "RoundAborted", Message = reason });
         return summary;
     }
+
+    /// <summary>The ring of the staged protocol, Z_2^32.</summary>
+    private const int RingBits = 32;
 
     private sealed record Accepted(AttestedParticipant Participant, Advertisement Advertisement, SignedMessage Signed);
 }

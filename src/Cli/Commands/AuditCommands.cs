@@ -24,9 +24,10 @@ internal static class AuditCommands
 
     public static AuditVerificationResult Verify(string? storeDirectory, string? auditKeyPath, string? knownHeadPath = null, string? postgres = null)
     {
+        // A missing store is named before its key: the key file lives in the store folder by default.
+        using IKeyBrokerStore store = OpenStore(storeDirectory, postgres);
         Jwk key = ReadAuditKey(storeDirectory, auditKeyPath);
         SignedTreeHead? known = knownHeadPath is null ? null : ReadKnownHead(knownHeadPath, key);
-        using IKeyBrokerStore store = OpenStore(storeDirectory, postgres);
         return AuditLog.Verify(store, key, known);
     }
 
@@ -81,8 +82,8 @@ internal static class AuditCommands
         prove.SetAction(parse => CliErrors.RunAsync(() =>
         {
             string? directory = parse.GetValue(store);
-            Jwk key = ReadAuditKey(directory, parse.GetValue(auditKey));
             using IKeyBrokerStore sqlite = OpenStore(directory, parse.GetValue(postgres));
+            Jwk key = ReadAuditKey(directory, parse.GetValue(auditKey));
             AuditInclusionProof proof = Run(() => AuditLog.ProveInclusion(sqlite, key, parse.GetValue(entry), parse.GetValue(size)));
             string text = proof.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
             if (parse.GetValue(output) is { } path)
@@ -114,8 +115,8 @@ internal static class AuditCommands
         consistency.SetAction(parse => CliErrors.RunAsync(() =>
         {
             string? directory = parse.GetValue(store);
-            Jwk key = ReadAuditKey(directory, parse.GetValue(auditKey));
             using IKeyBrokerStore sqlite = OpenStore(directory, parse.GetValue(postgres));
+            Jwk key = ReadAuditKey(directory, parse.GetValue(auditKey));
             long toSize = parse.GetValue(to) ?? sqlite.GetAuditHead()?.Size ?? 0;
             AuditConsistencyProof proof = Run(() => AuditLog.ProveConsistency(sqlite, key, parse.GetValue(from), toSize));
             AuditConsistencyProof.Check(proof.ToJson().ToJsonString(), key);

@@ -20,9 +20,11 @@ internal static class ServeHost
         var issuer = new Option<string>("--verifier-issuer") { Required = true, Description = "verifier issuer URL (JWKS at {issuer}/certs)" };
         var broker = new Option<string>("--broker") { Required = true, Description = "key broker gRPC URL" };
         var port = new Option<int>("--port") { Required = true, Description = "loopback port for the host's gRPC endpoint" };
+        var exitAtStep = new Option<int>("--exit-at-step") { Description = "fault injection: the host process dies on its n-th secure-aggregation step (2 = after ShareKeys)" };
+        var disclose = new Option<bool>("--test-disclose-inputs") { Description = "test mode: a simulated enclave logs its quantised inputs" };
         var command = new Command("host", "Run a regional host: launches the enclave and relays its traffic.")
         {
-            region, dataset, keyName, dataDir, enclaveDir, platformDir, verifier, issuer, broker, port,
+            region, dataset, keyName, dataDir, enclaveDir, platformDir, verifier, issuer, broker, port, exitAtStep, disclose,
         };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
@@ -38,6 +40,8 @@ internal static class ServeHost
                 VerifierIssuer = CliErrors.ParseUri(parse.GetValue(issuer)!, "--verifier-issuer"),
                 Broker = CliErrors.ParseUri(parse.GetValue(broker)!, "--broker"),
                 Port = parse.GetValue(port),
+                ExitAtStep = parse.GetValue(exitAtStep),
+                DiscloseInputsForTests = parse.GetValue(disclose),
             };
             await using WebApplication app = HostServer.Build(options);
             await app.StartAsync(cancellationToken).ConfigureAwait(false);

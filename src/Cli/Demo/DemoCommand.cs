@@ -15,10 +15,11 @@ internal static class DemoCommand
         var hidden = new Option<int>("--hidden") { Description = "hidden units of the MLP", DefaultValueFactory = _ => 128 };
         var epochs = new Option<int>("--epochs") { Description = "local epochs per round", DefaultValueFactory = _ => 1 };
         var skipForbidden = new Option<bool>("--skip-forbidden") { Description = "do not run the two forbidden key-release attempts" };
-        var faults = new Option<string[]>("--fault") { AllowMultipleArgumentsPerToken = true, Description = "inject a data fault: corrupt-chunk|truncate|missing-data:REGION (repeat)" };
+        var faults = new Option<string[]>("--fault") { AllowMultipleArgumentsPerToken = true, Description = "inject a fault: corrupt-chunk|truncate|missing-data|crash-after-share-keys:REGION (repeat)" };
+        var disclose = new Option<bool>("--test-disclose-inputs") { Description = "test mode: simulated enclaves log their quantised inputs so the unmasked sum can be checked" };
         var command = new Command("demo", "Run a simulated confidential federation locally: verifier, broker, aggregator and one host per region.")
         {
-            rounds, regions, json, work, samples, hidden, epochs, skipForbidden, faults,
+            rounds, regions, json, work, samples, hidden, epochs, skipForbidden, faults, disclose,
         };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
@@ -36,7 +37,8 @@ internal static class DemoCommand
                 parse.GetValue(hidden),
                 parse.GetValue(epochs),
                 parse.GetValue(skipForbidden),
-                (parse.GetValue(faults) ?? []).Select(DemoFault.Parse).ToArray());
+                (parse.GetValue(faults) ?? []).Select(DemoFault.Parse).ToArray(),
+                parse.GetValue(disclose));
             return await new DemoRunner(options, Console.Out).RunAsync(cancellationToken).ConfigureAwait(false);
         }));
         return command;

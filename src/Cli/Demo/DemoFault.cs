@@ -10,6 +10,9 @@ public enum DemoFaultKind
     CorruptChunk,
     Truncate,
     MissingData,
+
+    /// <summary>The region's host process dies after the ShareKeys stage, before sending its masked input.</summary>
+    CrashAfterShareKeys,
 }
 
 internal sealed record DemoFault(DemoFaultKind Kind, string Region)
@@ -24,7 +27,8 @@ internal sealed record DemoFault(DemoFaultKind Kind, string Region)
             "corrupt-chunk" => DemoFaultKind.CorruptChunk,
             "truncate" => DemoFaultKind.Truncate,
             "missing-data" => DemoFaultKind.MissingData,
-            _ => throw new CliException($"--fault must be corrupt-chunk|truncate|missing-data:REGION, got '{text}'"),
+            "crash-after-share-keys" => DemoFaultKind.CrashAfterShareKeys,
+            _ => throw new CliException($"--fault must be corrupt-chunk|truncate|missing-data|crash-after-share-keys:REGION, got '{text}'"),
         };
         return string.IsNullOrEmpty(region) ? throw new CliException($"--fault '{text}' names no region") : new DemoFault(parsed, region);
     }
@@ -33,6 +37,7 @@ internal sealed record DemoFault(DemoFaultKind Kind, string Region)
     {
         DemoFaultKind.CorruptChunk => "one ciphertext byte of the last chunk flipped",
         DemoFaultKind.Truncate => "dataset truncated in its last chunk",
+        DemoFaultKind.CrashAfterShareKeys => "host process dies after ShareKeys, before its masked input",
         _ => "dataset file deleted",
     };
 
@@ -60,6 +65,9 @@ internal sealed record DemoFault(DemoFaultKind Kind, string Region)
                 file.SetLength(file.Length - 100);
                 break;
             }
+
+            case DemoFaultKind.CrashAfterShareKeys:
+                break;
 
             default:
                 File.Delete(path);

@@ -26,7 +26,8 @@ internal sealed record DemoOptions(
     int Hidden,
     int Epochs,
     bool SkipForbidden,
-    IReadOnlyList<DemoFault> Faults);
+    IReadOnlyList<DemoFault> Faults,
+    bool DiscloseInputs = false);
 
 internal sealed class DemoRunner
 {
@@ -43,9 +44,9 @@ internal sealed class DemoRunner
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        if (_options.Regions.Count < 2)
+        if (_options.Regions.Count < 3)
         {
-            throw new CliException("the demo needs at least two regions (secure aggregation never sums a lone update)");
+            throw new CliException("the demo needs at least three regions (staged secure aggregation needs a cohort of three or more)");
         }
 
         foreach (string region in _options.Regions)
@@ -283,8 +284,9 @@ internal sealed class DemoRunner
     private ServiceProcess StartHost(string name, string region, int port, string enclaveDir, string hostDir, Uri verifier, string issuer, Uri broker, string logs, string? datasetRegion = null)
     {
         string dataRegion = datasetRegion ?? region;
+        bool crash = datasetRegion is null && _options.Faults.Any(f => f.Region == region && f.Kind == DemoFaultKind.CrashAfterShareKeys);
         return Start($"host-{name}", port, logs,
-            "serve", "host", "--region", region, "--dataset-id", DatasetId(dataRegion), "--key-name", KeyName(dataRegion),
+            "serve", "host", "--exit-at-step", crash ? "2" : "0", "--test-disclose-inputs", _options.DiscloseInputs ? "true" : "false", "--region", region, "--dataset-id", DatasetId(dataRegion), "--key-name", KeyName(dataRegion),
             "--data-dir", Path.Combine(hostDir, "data"), "--enclave-dir", enclaveDir, "--platform-dir", Path.Combine(hostDir, "platform"),
             "--verifier", verifier.ToString(), "--verifier-issuer", issuer, "--broker", broker.ToString(), "--port", Port(port));
     }
@@ -367,6 +369,7 @@ internal sealed class DemoRunner
                 ["failures"] = failures,
                 ["modelSha256"] = r.ModelSha256,
                 ["manifestSha256"] = r.ManifestSha256,
+                ["aggregateSha256"] = r.AggregateSha256,
             });
         }
 

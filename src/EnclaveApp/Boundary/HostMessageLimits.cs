@@ -36,18 +36,27 @@ internal static class HostMessageLimits
 
                 Count(prepare.AllowedRegions.Count, 256, "prepare.allowed_regions");
                 break;
-            case HostToEnclave.BodyOneofCase.MaskInput:
-                Identifier(message.MaskInput.RoundId, "mask_input.round_id");
-                Count(message.MaskInput.Participants.Count, MaxParticipants, "mask_input.participants");
-                if (message.MaskInput.Quantization is null)
+            case HostToEnclave.BodyOneofCase.SecaggBegin:
+                Identifier(message.SecaggBegin.RoundId, "secagg_begin.round_id");
+                Count(message.SecaggBegin.Participants.Count, MaxParticipants, "secagg_begin.participants");
+                if (message.SecaggBegin.Quantization is null)
                 {
-                    throw new BoundaryViolationException("mask_input.quantization is missing");
+                    throw new BoundaryViolationException("secagg_begin.quantization is missing");
+                }
+
+                if (message.SecaggBegin.GraphSeed.Length != 32)
+                {
+                    throw new BoundaryViolationException($"secagg_begin.graph_seed has {message.SecaggBegin.GraphSeed.Length} bytes; expected 32");
                 }
 
                 break;
-            case HostToEnclave.BodyOneofCase.Unmask:
-                Identifier(message.Unmask.RoundId, "unmask.round_id");
-                Count(message.Unmask.Survivors.Count, MaxParticipants, "unmask.survivors");
+            case HostToEnclave.BodyOneofCase.SecaggStep:
+                Identifier(message.SecaggStep.RoundId, "secagg_step.round_id");
+                if (message.SecaggStep.Message.Length == 0 || message.SecaggStep.Message.Length > MaxModelBytes)
+                {
+                    throw new BoundaryViolationException($"secagg_step.message has {message.SecaggStep.Message.Length} bytes");
+                }
+
                 break;
             case HostToEnclave.BodyOneofCase.ProbeRelease:
                 Identifier(message.ProbeRelease.KeyName, "probe_release.key_name");
