@@ -17,6 +17,21 @@ public sealed class TokenRejectionTests
     }
 
     [Fact]
+    public async Task A_header_whose_member_name_is_not_utf8_is_a_typed_rejection()
+    {
+        // Found by the broker-token fuzz target: {"a<0x85>":1,"alg":"ES256"} as the header threw instead of rejecting.
+        byte[] header = [.. "{\"a"u8, 0x85, .. "\":1,\"alg\":\"ES256\"}"u8];
+        string token = Enclave.Crypto.Base64Url.Encode(header) + "." + Enclave.Crypto.Base64Url.Encode("{\"jti\":\"t-utf8\"}"u8) + ".AAAA";
+        using var harness = new BrokerHarness();
+        harness.RegisterDefaultKey();
+
+        ReleaseOutcome outcome = await harness.ReleaseAsync(token);
+
+        Assert.False(outcome.IsGranted);
+        Assert.Equal(ReasonCode.TokenInvalid, outcome.Reason);
+    }
+
+    [Fact]
     public async Task Alg_none_is_refused()
     {
         await AssertRejected(TokenAttacks.AlgNone, ReasonCode.AlgorithmNotAllowed);

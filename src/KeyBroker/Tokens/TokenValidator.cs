@@ -175,6 +175,10 @@ public sealed class TokenValidator
         {
             header = JsonNode.Parse(headerBytes, documentOptions: new JsonDocumentOptions { MaxDepth = 16 }) as JsonObject
                 ?? throw new JsonException("not an object");
+            if (!Enclave.Crypto.JsonText.IsValid(header))
+            {
+                throw new JsonException("a member name or string is not valid UTF-8");
+            }
         }
         catch (JsonException)
         {
