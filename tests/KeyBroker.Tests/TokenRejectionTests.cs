@@ -31,6 +31,24 @@ public sealed class TokenRejectionTests
         Assert.Equal(ReasonCode.TokenInvalid, outcome.Reason);
     }
 
+    [Theory]
+    [InlineData("kid")]
+    [InlineData("alg")]
+    [InlineData("jku")]
+    public async Task A_header_with_a_duplicate_member_is_a_typed_rejection(string member)
+    {
+        // Found by the broker-token fuzz target: duplicate header members threw instead of rejecting.
+        string header = "{\"alg\":\"ES256\",\"" + member + "\":\"a\",\"" + member + "\":\"b\"}";
+        string token = Enclave.Crypto.Base64Url.Encode(System.Text.Encoding.UTF8.GetBytes(header)) + "." + Enclave.Crypto.Base64Url.Encode("{\"jti\":\"t-dup\"}"u8) + ".AAAA";
+        using var harness = new BrokerHarness();
+        harness.RegisterDefaultKey();
+
+        ReleaseOutcome outcome = await harness.ReleaseAsync(token);
+
+        Assert.False(outcome.IsGranted);
+        Assert.Equal(ReasonCode.TokenInvalid, outcome.Reason);
+    }
+
     [Fact]
     public async Task Alg_none_is_refused()
     {

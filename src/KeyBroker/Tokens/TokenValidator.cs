@@ -173,7 +173,7 @@ public sealed class TokenValidator
         JsonObject header;
         try
         {
-            header = JsonNode.Parse(headerBytes, documentOptions: new JsonDocumentOptions { MaxDepth = 16 }) as JsonObject
+            header = JsonNode.Parse(headerBytes, documentOptions: new JsonDocumentOptions { MaxDepth = 16, AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new JsonException("not an object");
             if (!Enclave.Crypto.JsonText.IsValid(header))
             {
