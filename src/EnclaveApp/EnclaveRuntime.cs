@@ -9,6 +9,7 @@ using Enclave.EnclaveApp.Boundary;
 using Enclave.EnclaveApp.Data;
 using Enclave.EnclaveApp.Keys;
 using Enclave.EnclaveApp.Training;
+using Enclave.Protocol;
 using Enclave.Protocol.Boundary;
 using Enclave.Protocol.Round;
 using Enclave.SecureAggregation;
@@ -447,11 +448,10 @@ internal sealed class EnclaveRuntime
         Advertisement ad;
         try
         {
-            ad = Advertisement.Parser.ParseFrom(signed.Payload);
+            ad = ProtoWire.Parse(Advertisement.Parser, signed.Payload.Span);
         }
-        catch (Exception ex) when (ex is InvalidProtocolBufferException or ArgumentOutOfRangeException)
+        catch (InvalidDataException ex)
         {
-            // Google.Protobuf throws ArgumentOutOfRangeException for some overflowing nested lengths.
             throw new EnclaveFailure("InvalidParticipant", $"a participant advertisement is malformed: {ex.Message}");
         }
 

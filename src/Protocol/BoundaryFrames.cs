@@ -57,13 +57,11 @@ public static class BoundaryFrames
 
         try
         {
-            return parser.ParseFrom(body);
+            return ProtoWire.Parse(parser, body);
         }
-        catch (Exception ex) when (ex is InvalidProtocolBufferException or ArgumentOutOfRangeException)
+        catch (InvalidDataException ex)
         {
-            // Google.Protobuf throws ArgumentOutOfRangeException for some nested lengths that overflow
-            // (found by fuzzing); both mean the frame is not a valid message.
-            throw new InvalidDataException($"boundary frame is not a valid {typeof(T).Name}: {ex.Message}", ex);
+            throw new InvalidDataException($"boundary frame is {ex.Message}", ex);
         }
     }
 

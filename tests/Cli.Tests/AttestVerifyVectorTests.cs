@@ -1,6 +1,6 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using Enclave.Cli.Commands;
+using Enclave.Testing;
 
 namespace Enclave.Cli.Tests;
 
@@ -63,6 +63,5 @@ public sealed class AttestVerifyVectorTests
 
     private static bool IsHex(string value) => value.Length > 0 && value.All(char.IsAsciiHexDigit);
 
-    private static string SamplesRoot([CallerFilePath] string source = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "..", "AttestationVerifier.Tests", "TestData"));
+    private static string SamplesRoot() => Path.Combine(RepositoryPaths.Root, "tests", "AttestationVerifier.Tests", "TestData");
 }

@@ -51,6 +51,23 @@ public sealed class BoundaryFramesTests
         await Assert.ThrowsAsync<InvalidDataException>(() => BoundaryFrames.ReadAsync(new MemoryStream(frame), HostToEnclave.Parser));
     }
 
+    // Found by fuzzing: a nested length near int.MaxValue followed by a truncated field made Google.Protobuf
+    // read past its buffer and throw IndexOutOfRangeException (protocolbuffers/protobuf#26856).
+    [Theory]
+    [InlineData("32ffffffff672acc")]
+    [InlineData("32ffffffff6708cc")]
+    [InlineData("32fcffffff5708d8")]
+    [InlineData("0affffffff673acc")]
+    public async Task ANestedLengthPastTheBufferIsRefusedAsInvalidData(string bodyHex)
+    {
+        byte[] body = Convert.FromHexString(bodyHex);
+        byte[] frame = new byte[4 + body.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(frame, (uint)body.Length);
+        body.CopyTo(frame, 4);
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => BoundaryFrames.ReadAsync(new MemoryStream(frame), HostToEnclave.Parser));
+        Assert.Contains(nameof(HostToEnclave), ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task AFrameLargerThanTheInitialBufferRoundTrips()
     {

@@ -10,6 +10,7 @@ using System.Text.Json.Nodes;
 using Enclave.Aggregator.Data;
 using Enclave.Aggregator.Model;
 using Enclave.Crypto;
+using Enclave.Protocol;
 using Enclave.Protocol.Broker;
 using Enclave.Protocol.Coordinator;
 using Enclave.Protocol.Round;
@@ -366,11 +367,10 @@ public sealed class RoundCoordinator
 
         try
         {
-            return parser.ParseFrom(signed.Payload);
+            return ProtoWire.Parse(parser, signed.Payload.Span);
         }
-        catch (Exception ex) when (ex is InvalidProtocolBufferException or ArgumentOutOfRangeException)
+        catch (InvalidDataException ex)
         {
-            // Google.Protobuf throws ArgumentOutOfRangeException for some overflowing nested lengths.
             throw new ParticipantRejectedException("InvalidMessage", $"a {kind} message is malformed: {ex.Message}");
         }
     }
