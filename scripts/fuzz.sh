@@ -5,6 +5,8 @@
 #   bash scripts/fuzz.sh TARGET SECONDS          fuzzes one target for SECONDS
 #   bash scripts/fuzz.sh all SECONDS             fuzzes every target, one after the other, SECONDS each
 #   bash scripts/fuzz.sh --replay TARGET FILE    runs one input (or every file of a folder) without AFL
+#   bash scripts/fuzz.sh --regress               replays every target's seeds, committed corpus and test vectors
+#                                                (deterministic, no AFL, about a second); what CI runs
 #
 # Installs afl++ (apt) and the pinned SharpFuzz.CommandLine tool (.config/dotnet-tools.json) when missing,
 # builds the harness, instruments a copy of the Enclave.*.dll under test, seeds each corpus from
@@ -15,7 +17,8 @@
 #
 # Environment: ENCLAVE_FUZZ_NO_BUILD=1 uses the existing Release build; ENCLAVE_FUZZ_WORK (default
 # fuzz/.work) holds instrumented assemblies, corpora and AFL output; ENCLAVE_FUZZ_TIMEOUT_MS (default 5000)
-# is the per-input time limit.
+# is the per-input time limit; ENCLAVE_FUZZ_SAVE_CORPUS=1 adds the campaign's queue (inputs of at most 16 KiB that
+# reached new coverage) to fuzz/corpus/TARGET/ as q-SHA256PREFIX files, so --regress replays them from then on.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
@@ -27,7 +30,7 @@ vectors=$root/../shared/vectors
 timeout_ms=${ENCLAVE_FUZZ_TIMEOUT_MS:-5000}
 
 usage() {
-  sed -n '4,7p' "${BASH_SOURCE[0]}" | sed 's/^#  //' >&2
+  sed -n '4,9p' "${BASH_SOURCE[0]}" | sed 's/^#  //' >&2
   exit 2
 }
 
@@ -77,6 +80,21 @@ stat_value() {
   echo "${value:-0}"
 }
 
+save_queue() {
+  local target=$1 queue=$2 file name added=0
+  mkdir -p "fuzz/corpus/$target"
+  for file in "$queue"/id:*; do
+    [ -f "$file" ] && [ "$(stat -c %s "$file")" -le 16384 ] || continue
+    # Inputs that came from the seeds are already replayed from their origin.
+    case "$file" in *,orig:*) continue ;; esac
+    name=q-$(sha256sum "$file" | cut -c1-16)
+    [ -f "fuzz/corpus/$target/$name" ] && continue
+    cp "$file" "fuzz/corpus/$target/$name"
+    added=$((added + 1))
+  done
+  echo "fuzz $target: $added queue inputs added to fuzz/corpus/$target"
+}
+
 fuzz_one() {
   local target=$1 seconds=$2
   local in=$work/in/$target out=$work/out/$target
@@ -122,6 +140,10 @@ fuzz_one() {
     fi
   fi
 
+  if [ "${ENCLAVE_FUZZ_SAVE_CORPUS:-}" = 1 ] && [ -d "$out/default/queue" ]; then
+    save_queue "$target" "$out/default/queue"
+  fi
+
   local summary="fuzz $target: execs=$execs crashes=$crashes hangs=$hangs seconds=$run_time"
   [ "$unconfirmed" -gt 0 ] && summary="$summary unconfirmed=$unconfirmed"
   echo "$summary"
@@ -153,6 +175,10 @@ case "$1" in
     build
     shift
     harness --replay "$@"
+    ;;
+  --regress)
+    build
+    dotnet "$build_dir/Enclave.Fuzz.dll" --regress fuzz/corpus "$vectors"
     ;;
   -*)
     usage

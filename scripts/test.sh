@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite (unit, architecture, end-to-end on loopback) after installing what is missing, then
-# fuzzes every parser of untrusted bytes briefly (scripts/fuzz.sh; ENCLAVE_FUZZ_SECONDS per target, default 5, 0 skips).
+# replays every fuzz target's seeds, committed corpus and past findings (scripts/fuzz.sh --regress, deterministic).
+# ENCLAVE_FUZZ_SECONDS=N also fuzzes every target for N seconds with AFL++ (exploratory, so off by default: a
+# suite must not fail on what a random search happened to reach today; campaigns feed the committed corpus).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/bootstrap.sh
@@ -16,8 +18,18 @@ count() { grep -Eo "$1: *[0-9]+" "$log" | grep -Eo '[0-9]+' | awk '{ s += $1 } E
 passed=$(count Passed)
 failed=$(count Failed)
 
-# Every fuzz target briefly (ENCLAVE_FUZZ_SECONDS each, 0 disables); a target that crashes counts as a failure.
-fuzz_seconds=${ENCLAVE_FUZZ_SECONDS:-5}
+# Every fuzz target over its regression inputs; each target is one test, each finding one failure.
+fuzz_status=0
+ENCLAVE_FUZZ_NO_BUILD=1 bash scripts/fuzz.sh --regress 2>&1 | tee "$log" || fuzz_status=$?
+regress_targets=$(grep -Ec '^regress [^:]+: [0-9]+ inputs' "$log" || true)
+regress_failed=$(grep -E '^regress [^:]+: FINDING' "$log" | cut -d: -f1 | sort -u | wc -l)
+passed=$((passed + regress_targets - regress_failed))
+failed=$((failed + regress_failed))
+if [ "$fuzz_status" -ne 0 ] && [ "$status" -eq 0 ]; then
+  status=$fuzz_status
+fi
+
+fuzz_seconds=${ENCLAVE_FUZZ_SECONDS:-0}
 if [ "$fuzz_seconds" -gt 0 ]; then
   fuzz_status=0
   ENCLAVE_FUZZ_NO_BUILD=1 bash scripts/fuzz.sh all "$fuzz_seconds" 2>&1 | tee "$log" || fuzz_status=$?

@@ -2,6 +2,8 @@
 //   Enclave.Fuzz --list                          names and parsers of every target
 //   Enclave.Fuzz --seeds TARGET DIR [VECTORS]    writes TARGET's generated seeds (and matching test vectors) into DIR
 //   Enclave.Fuzz --replay TARGET FILE|DIR...     runs inputs once, without a fuzzer; a finding escapes as an exception
+//   Enclave.Fuzz --regress CORPUS [VECTORS]      runs every target over its generated seeds, CORPUS/TARGET/* and its
+//                                                test vectors, in process and deterministically; exits 1 on any finding
 //   Enclave.Fuzz TARGET                          runs under afl-fuzz (SharpFuzz fork server), input on stdin;
 //                                                ENCLAVE_FUZZ_LOG=FILE appends every escaping exception to FILE
 using Enclave.Fuzz;
@@ -74,6 +76,35 @@ if (args is ["--replay", string replayTarget, .. string[] paths] && paths.Length
     return 0;
 }
 
+if (args is ["--regress", string corpusRoot, .. string[] regressRest] && regressRest.Length <= 1)
+{
+    string? vectorRoot = regressRest is [string v] && Directory.Exists(v) ? v : null;
+    int findings = 0;
+    foreach (FuzzTarget target in FuzzTargets.All)
+    {
+        int inputs = 0;
+        foreach ((string origin, byte[] bytes) in RegressionInputs(target, corpusRoot, vectorRoot))
+        {
+            inputs++;
+            try
+            {
+                target.Run(bytes);
+            }
+            catch (Exception ex)
+            {
+                findings++;
+                Console.WriteLine($"regress {target.Name}: FINDING {origin} ({bytes.Length} bytes): {ex.GetType().FullName}: {ex.Message}");
+                Console.WriteLine("  " + (ex.StackTrace ?? "").Split('\n').FirstOrDefault()?.Trim());
+            }
+        }
+
+        Console.WriteLine($"regress {target.Name}: {inputs} inputs");
+    }
+
+    Console.WriteLine($"regress: {FuzzTargets.All.Count} targets, {findings} findings");
+    return findings == 0 ? 0 : 1;
+}
+
 if (args is [string name] && !name.StartsWith('-'))
 {
     FuzzTarget target = Require(name);
@@ -93,7 +124,7 @@ if (args is [string name] && !name.StartsWith('-'))
     return 0;
 }
 
-Console.Error.WriteLine("usage: Enclave.Fuzz --list | --seeds TARGET DIR [VECTORS] | --replay TARGET FILE|DIR... | TARGET");
+Console.Error.WriteLine("usage: Enclave.Fuzz --list | --seeds TARGET DIR [VECTORS] | --replay TARGET FILE|DIR... | --regress CORPUS [VECTORS] | TARGET");
 return 2;
 
 // Appends the finding to the log (when one is configured) and lets the exception go on to the fuzzer.
@@ -106,6 +137,48 @@ static bool Record(string? log, ReadOnlySpan<byte> input, Exception exception)
     }
 
     return false;
+}
+
+// A target's regression inputs: its generated seeds, its committed corpus (seeds, minimised campaign queues and
+// every past finding) and the shared test vectors of its format, in a fixed order.
+static IEnumerable<(string Origin, byte[] Bytes)> RegressionInputs(FuzzTarget target, string corpusRoot, string? vectorRoot)
+{
+    foreach (Seed seed in target.Seeds?.Invoke() ?? [])
+    {
+        yield return ($"seed {seed.Name}", seed.Bytes);
+    }
+
+    string corpus = Path.Combine(corpusRoot, target.Name);
+    if (Directory.Exists(corpus))
+    {
+        foreach (string file in Directory.GetFiles(corpus).Order(StringComparer.Ordinal))
+        {
+            yield return (Path.GetRelativePath(corpusRoot, file), File.ReadAllBytes(file));
+        }
+    }
+
+    if (vectorRoot is null)
+    {
+        yield break;
+    }
+
+    foreach (VectorFiles files in target.Vectors)
+    {
+        string kind = Path.Combine(vectorRoot, files.Kind);
+        if (!Directory.Exists(kind))
+        {
+            continue;
+        }
+
+        foreach (string sample in Directory.GetDirectories(kind).Order(StringComparer.Ordinal))
+        {
+            string file = Path.Combine(sample, files.File);
+            if (File.Exists(file) && new FileInfo(file).Length <= MaxInputLength)
+            {
+                yield return ($"vector {files.Kind}/{Path.GetFileName(sample)}/{files.File}", File.ReadAllBytes(file));
+            }
+        }
+    }
 }
 
 static FuzzTarget Require(string name) =>
