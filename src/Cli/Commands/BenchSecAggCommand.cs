@@ -4,8 +4,9 @@
 // their keys and before sending their masked input, the case that costs the server the most. To keep the
 // simulation tractable, the other survivors leave out the pairwise masks among themselves (they cancel in the
 // sum either way); masks with the timed client and with dropped clients are applied as in the real protocol, so
-// the server's work and the check of the unmasked sum are unaffected. Times are process CPU seconds, since the
-// machine may be shared; clientThroughputRatio compares the client's masking stage (mask seeds, PRG, add, and
+// the server's work and the check of the unmasked sum are unaffected. Times are CPU seconds of the measuring
+// thread (Linux; process CPU seconds elsewhere), since the machine may be shared; a full collection runs before
+// each timed span so that no simulated client's garbage is collected inside it; clientThroughputRatio compares the client's masking stage (mask seeds, PRG, add, and
 // signing the masked vector) with the raw rate, clientFullThroughputRatio all five stages of that client. The baselines run in the same process:
 // AES-256-ECB over prepared counter blocks plus a vectorised add, and the plaintext float32 upload.
 using System.CommandLine;
@@ -62,7 +63,9 @@ internal static class BenchSecAggCommand
             throw new CliException(ex.Message);
         }
 
-        progress?.WriteLine($"{n} clients, {length} parameters, degree {p.Degree}, threshold {p.Threshold}");
+        var elapsed = Stopwatch.StartNew();
+        void Progress(string stage) => progress?.WriteLine($"[{elapsed.Elapsed.TotalSeconds,7:F1} s] {stage}");
+        Progress($"{n} clients, {length} parameters, degree {p.Degree}, threshold {p.Threshold}");
         var random = new Random(20261123);
         int dropCount = (int)Math.Round(dropout * n);
         var dropped = new HashSet<int>(Enumerable.Range(2, n - 1).OrderBy(_ => random.Next()).Take(dropCount));
@@ -93,6 +96,7 @@ internal static class BenchSecAggCommand
             if (client == 1)
             {
                 double before = clientTime.CpuSeconds;
+                GC.Collect();
                 clientTime.Start();
                 T message = action();
                 clientTime.Stop();
@@ -111,6 +115,7 @@ internal static class BenchSecAggCommand
             serverTime.Stop();
         }
 
+        Progress("advertising keys");
         foreach (SecAggClient c in clients)
         {
             AdvertiseKeys ad = Timed(c.Self, c.Advertise);
@@ -119,7 +124,7 @@ internal static class BenchSecAggCommand
 
         IReadOnlyList<KeyDirectory> directories = null!;
         Serve(() => directories = server.CloseAdvertiseKeys());
-        progress?.WriteLine("sharing keys");
+        Progress("sharing keys");
         foreach (KeyDirectory d in directories)
         {
             ShareKeys shares = Timed(d.Recipient, () => clients[d.Recipient - 1].HandleKeys(d));
@@ -129,7 +134,7 @@ internal static class BenchSecAggCommand
         IReadOnlyList<ShareDelivery> deliveries = null!;
         Serve(() => deliveries = server.CloseShareKeys());
         directories = [];
-        progress?.WriteLine("masking");
+        Progress("masking");
         var expected = new uint[length];
         var input = new uint[length];
         float[] timedValues = [.. Enumerable.Range(0, length).Select(_ => (float)((random.NextDouble() * 2) - 1))];
@@ -179,11 +184,12 @@ internal static class BenchSecAggCommand
 
         IReadOnlyList<UnmaskRequest> requests = null!;
         Serve(() => requests = server.CloseConsistencyCheck());
-        progress?.WriteLine("unmasking");
+        Progress("unmasking");
         long serverBytes = ExpectedRegeneration(round, survivors, dropped, length);
         double rawBefore = RawPrgRate(length, serverBytes);
         var responses = requests.Select(q => Timed(q.Recipient, () => clients[q.Recipient - 1].HandleUnmask(q))).ToList();
         var unmaskTime = new CpuClock();
+        GC.Collect();
         unmaskTime.Start();
         SecAggResult result = null!;
         Serve(() =>
@@ -196,6 +202,7 @@ internal static class BenchSecAggCommand
             result = server.CloseUnmask();
         });
         unmaskTime.Stop();
+        Progress("done");
         double rawRateServer = (rawBefore + RawPrgRate(length, serverBytes)) / 2;
 
         double applyRate = MaskPrgRate(length);
@@ -242,7 +249,7 @@ internal static class BenchSecAggCommand
             ["clientFullThroughputRatio"] = Math.Round((pairwise + 1.0) * length * 4 / clientSeconds / rawRateClient, 4),
             ["clientMaskWallSeconds"] = Math.Round(clientTime.WallSeconds, 4),
             ["serverUnmaskWallSeconds"] = Math.Round(unmaskTime.WallSeconds, 4),
-            ["timesAre"] = "process CPU seconds (the machine is shared; wall-clock seconds alongside)",
+            ["timesAre"] = "CPU seconds of the measuring thread (the machine is shared; wall-clock seconds alongside)",
             ["peakWorkingSetBytes"] = Process.GetCurrentProcess().PeakWorkingSet64,
         };
     }
@@ -332,7 +339,12 @@ internal static class BenchSecAggCommand
 
     private static void MaskPrgAccumulate(uint[] sum, uint[] input) => MaskPrg.Combine(sum, input, add: true);
 
-    /// <summary>Accumulates process CPU time (and wall time) over start/stop spans.</summary>
+    /// <summary>
+    /// Accumulates the CPU time of the calling thread (and wall time) over start/stop spans. Thread time leaves out
+    /// the runtime's background threads (background GC of the other simulated clients' garbage, tiered JIT), which
+    /// process time would charge to whichever span they happen to overlap; elsewhere than Linux it falls back to
+    /// process time.
+    /// </summary>
     private sealed class CpuClock
     {
         private readonly Stopwatch _wall = new();
@@ -345,15 +357,17 @@ internal static class BenchSecAggCommand
 
         public void Start()
         {
-            _startedAt = Environment.CpuUsage.TotalTime;
+            _startedAt = Now();
             _wall.Start();
         }
 
         public void Stop()
         {
             _wall.Stop();
-            _cpu += Environment.CpuUsage.TotalTime - _startedAt;
+            _cpu += Now() - _startedAt;
         }
+
+        private static TimeSpan Now() => OperatingSystem.IsLinux() ? ThreadCpu.Time() : Environment.CpuUsage.TotalTime;
     }
 
     private static class SecAggCodecLimits

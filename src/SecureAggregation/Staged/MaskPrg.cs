@@ -1,10 +1,15 @@
 // Mask expansion for the staged protocol: AES-256-CTR keystream (the 32-byte seed is the AES key; counter
 // block j is the 128-bit big-endian integer j, as Enclave.Crypto.AesCtrPrg), read as little-endian uint32
-// ring elements and added to or subtracted from a vector in Z_2^32. Counter blocks are encrypted in batches of
-// 8192 blocks with one Aes.EncryptEcb call per batch. Block j = 8192 b + i (i < 8192) has the bits of b and i
-// disjoint, so batch b's counters are a fixed template (the i part, written once) OR-ed with b << 13 in the low
-// counter word: a vectorised pass over a cache-resident buffer instead of one scalar write per block. The
-// addition into the target is vectorised too.
+// ring elements and added to or subtracted from a vector in Z_2^32.
+//
+// A client applies one mask per neighbour plus its self mask, and the server regenerates thousands, all over
+// the same vector. Applying them one after the other streams the whole vector through memory once per mask,
+// which costs as much as the AES itself at these rates. ApplyAll instead walks the vector in cache-sized
+// chunks and applies every mask of a group (one key schedule each) to a chunk before moving on, so the vector
+// crosses memory once per group of masks. Counter blocks are encrypted with one Aes.EncryptEcb call per chunk
+// and mask. Block j = ChunkBlocks * c + i (i < ChunkBlocks) has the bits of c and i disjoint, so chunk c's
+// counters are a fixed template (the i part, written once) OR-ed with c * ChunkBlocks: a vectorised pass, made
+// once per chunk for the whole group. The addition into the target is vectorised too.
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;
@@ -14,24 +19,34 @@ using System.Security.Cryptography;
 
 namespace Enclave.SecureAggregation.Staged;
 
+/// <summary>One mask to apply: PRG(<see cref="Seed"/>) added to the target, or subtracted when <see cref="Add"/> is false.</summary>
+public readonly record struct MaskSeed(byte[] Seed, bool Add);
+
 /// <summary>Adds or subtracts PRG(seed) to a ring vector, reusing its buffers across calls (not thread-safe).</summary>
 public sealed class MaskPrg : IDisposable
 {
     public const int SeedLength = 32;
-    private const int BatchBytes = 128 * 1024;
+
+    /// <summary>Masks applied together in one pass over the target.</summary>
+    public const int GroupSize = 64;
+
+    private const int ChunkBytes = 32 * 1024;
     private const int BlockSize = 16;
+    private const int ChunkBlocks = ChunkBytes / BlockSize;
 
-    private const int BatchBlocks = BatchBytes / BlockSize;
-    private const int BatchShift = 13;
-
-    private readonly byte[] _template = new byte[BatchBytes];
-    private readonly byte[] _counters = new byte[BatchBytes];
-    private readonly byte[] _keystream = new byte[BatchBytes];
-    private readonly Aes _aes = Aes.Create();
+    private readonly byte[] _template = new byte[ChunkBytes];
+    private readonly byte[] _counters = new byte[ChunkBytes];
+    private readonly byte[] _keystream = new byte[ChunkBytes];
+    private readonly List<Aes> _ciphers = [];
 
     public MaskPrg()
     {
-        for (int i = 0; i < BatchBlocks; i++)
+        if (!BitConverter.IsLittleEndian)
+        {
+            throw new PlatformNotSupportedException("mask expansion assumes a little-endian platform");
+        }
+
+        for (int i = 0; i < ChunkBlocks; i++)
         {
             BinaryPrimitives.WriteUInt64BigEndian(_template.AsSpan((i * BlockSize) + 8, 8), (ulong)i);
         }
@@ -39,40 +54,66 @@ public sealed class MaskPrg : IDisposable
 
     /// <summary>target[i] += sign * PRG(seed)[i] (mod 2^32), with sign +1 when <paramref name="add"/>.</summary>
     /// <exception cref="ArgumentException">The seed is not 32 bytes.</exception>
+    public void Apply(Span<uint> target, byte[] seed, bool add) => ApplyAll(target, [new MaskSeed(seed, add)]);
+
+    /// <summary>Applies every mask to <paramref name="target"/>; the result equals applying them one by one.</summary>
+    /// <exception cref="ArgumentException">A seed is not 32 bytes (checked before the target is touched).</exception>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Apply(Span<uint> target, ReadOnlySpan<byte> seed, bool add)
+    public void ApplyAll(Span<uint> target, ReadOnlySpan<MaskSeed> masks)
     {
-        if (seed.Length != SeedLength)
+        foreach (MaskSeed mask in masks)
         {
-            throw new ArgumentException($"a mask seed is {SeedLength} bytes", nameof(seed));
+            if (mask.Seed is null || mask.Seed.Length != SeedLength)
+            {
+                throw new ArgumentException($"a mask seed is {SeedLength} bytes", nameof(masks));
+            }
         }
 
-        _aes.SetKey(seed);
-        int perBatch = BatchBytes / sizeof(uint);
-        for (int offset = 0, batch = 0; offset < target.Length; offset += perBatch, batch++)
+        const int perChunk = ChunkBytes / sizeof(uint);
+        for (int first = 0; first < masks.Length; first += GroupSize)
         {
-            int count = Math.Min(perBatch, target.Length - offset);
-            int bytes = ((count * sizeof(uint)) + BlockSize - 1) / BlockSize * BlockSize;
-            SetCounters(batch, bytes);
-            _aes.EncryptEcb(_counters.AsSpan(0, bytes), _keystream.AsSpan(0, bytes), PaddingMode.None);
-            ReadOnlySpan<uint> mask = MemoryMarshal.Cast<byte, uint>(_keystream.AsSpan(0, bytes))[..count];
-            if (!BitConverter.IsLittleEndian)
+            ReadOnlySpan<MaskSeed> group = masks.Slice(first, Math.Min(GroupSize, masks.Length - first));
+            for (int m = 0; m < group.Length; m++)
             {
-                throw new PlatformNotSupportedException("mask expansion assumes a little-endian platform");
+                Cipher(m).SetKey(group[m].Seed);
             }
 
-            Combine(target.Slice(offset, count), mask, add);
+            for (int offset = 0, chunk = 0; offset < target.Length; offset += perChunk, chunk++)
+            {
+                int count = Math.Min(perChunk, target.Length - offset);
+                int bytes = ((count * sizeof(uint)) + BlockSize - 1) / BlockSize * BlockSize;
+                SetCounters(chunk, bytes);
+                Span<uint> slice = target.Slice(offset, count);
+                ReadOnlySpan<byte> counters = _counters.AsSpan(0, bytes);
+                Span<byte> keystream = _keystream.AsSpan(0, bytes);
+                ReadOnlySpan<uint> values = MemoryMarshal.Cast<byte, uint>(keystream)[..count];
+                for (int m = 0; m < group.Length; m++)
+                {
+                    _ciphers[m].EncryptEcb(counters, keystream, PaddingMode.None);
+                    Combine(slice, values, group[m].Add);
+                }
+            }
         }
 
         CryptographicOperations.ZeroMemory(_keystream);
     }
 
+    private Aes Cipher(int index)
+    {
+        while (_ciphers.Count <= index)
+        {
+            _ciphers.Add(Aes.Create());
+        }
+
+        return _ciphers[index];
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void SetCounters(int batch, int bytes)
+    private void SetCounters(int chunk, int bytes)
     {
         Span<byte> pattern = stackalloc byte[BlockSize];
         pattern.Clear();
-        BinaryPrimitives.WriteUInt64BigEndian(pattern[8..], (ulong)batch << BatchShift);
+        BinaryPrimitives.WriteUInt64BigEndian(pattern[8..], (ulong)chunk * ChunkBlocks);
         Vector128<byte> or = Vector128.Create((ReadOnlySpan<byte>)pattern);
         ReadOnlySpan<Vector128<byte>> template = MemoryMarshal.Cast<byte, Vector128<byte>>(_template.AsSpan(0, bytes));
         Span<Vector128<byte>> counters = MemoryMarshal.Cast<byte, Vector128<byte>>(_counters.AsSpan(0, bytes));
@@ -83,7 +124,7 @@ public sealed class MaskPrg : IDisposable
     }
 
     /// <summary>Keystream only (no addition), for measuring the raw PRG rate.</summary>
-    public void Fill(Span<uint> target, ReadOnlySpan<byte> seed)
+    public void Fill(Span<uint> target, byte[] seed)
     {
         target.Clear();
         Apply(target, seed, add: true);
@@ -130,7 +171,12 @@ public sealed class MaskPrg : IDisposable
 
     public void Dispose()
     {
-        _aes.Dispose();
+        foreach (Aes cipher in _ciphers)
+        {
+            cipher.Dispose();
+        }
+
+        _ciphers.Clear();
         CryptographicOperations.ZeroMemory(_keystream);
     }
 }

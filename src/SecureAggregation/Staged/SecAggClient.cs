@@ -2,6 +2,7 @@
 // SecAgg+). Pure: it consumes and produces messages, never performs I/O. A message for another round or stage
 // is rejected and leaves the client as it was; anything else that is wrong aborts the client for the round
 // (fail closed), after which it reveals nothing more.
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 
 namespace Enclave.SecureAggregation.Staged;
@@ -15,6 +16,10 @@ public sealed class SecAggClient : IDisposable
     private readonly Dictionary<int, AdvertiseKeys> _peerKeys = new();
     private readonly Dictionary<int, (Field521 SelfMask, Field521 MaskKey)> _held = new();
     private readonly Dictionary<int, byte[]> _shareKeys = new();
+
+    // Pairwise mask seeds s_uv, agreed with every neighbour as soon as its keys arrive (stage 2), so that masking
+    // (stage 3) is pure mask expansion; the masking private key is released right after.
+    private readonly Dictionary<int, byte[]> _pairSeeds = new();
     private ECDiffieHellman? _encryptionKey;
     private ECDiffieHellman? _maskingKey;
     private byte[]? _selfSeed;
@@ -112,7 +117,12 @@ public sealed class SecAggClient : IDisposable
                 byte[] key = SecAggCrypto.ShareKey(_encryptionKey!, peer, _round.RoundId, Self, holder);
                 encrypted.Add(new EncryptedShare(holder, SecAggCrypto.EncryptShare(key, _round.RoundId, Self, holder, selfShares[i], keyShares[i])));
                 _shareKeys[holder] = key;
+                using ECDiffieHellman peerMasking = SecAggCrypto.ImportPublic(_peerKeys[holder].MaskingKey, $"masking key of {holder}");
+                _pairSeeds[holder] = SecAggCrypto.MaskSeed(_maskingKey!, peerMasking, _round.RoundId, Self, holder);
             }
+
+            _maskingKey!.Dispose();
+            _maskingKey = null;
 
             Array.Clear(selfShares);
             Array.Clear(keyShares);
@@ -270,6 +280,7 @@ public sealed class SecAggClient : IDisposable
     public void Dispose()
     {
         ForgetShareKeys();
+        ForgetPairSeeds();
         _encryptionKey?.Dispose();
         _maskingKey?.Dispose();
         if (_selfSeed is not null)
@@ -319,6 +330,16 @@ public sealed class SecAggClient : IDisposable
         RequireHolders(_held.Count, "neighbours that shared their secrets");
     }
 
+    private void ForgetPairSeeds()
+    {
+        foreach (byte[] seed in _pairSeeds.Values)
+        {
+            CryptographicOperations.ZeroMemory(seed);
+        }
+
+        _pairSeeds.Clear();
+    }
+
     private void ForgetShareKeys()
     {
         foreach (byte[] key in _shareKeys.Values)
@@ -331,20 +352,22 @@ public sealed class SecAggClient : IDisposable
 
     private void ApplyMasks(uint[] vector, IReadOnlySet<int>? omitPairwise)
     {
-        using var prg = new MaskPrg();
-        prg.Apply(vector, _selfSeed!, add: true);
+        // Only neighbours that shared their secrets (and so can be unmasked if they drop) get a pairwise mask.
+        var masks = new List<MaskSeed>(_held.Count) { new(_selfSeed!, Add: true) };
         foreach (int peer in _held.Keys.Order())
         {
-            if (peer == Self || (omitPairwise?.Contains(peer) ?? false))
+            if (peer != Self && !(omitPairwise?.Contains(peer) ?? false))
             {
-                continue;
+                masks.Add(new MaskSeed(_pairSeeds[peer], Add: Self < peer));
             }
-
-            using ECDiffieHellman peerKey = SecAggCrypto.ImportPublic(_peerKeys[peer].MaskingKey, $"masking key of {peer}");
-            byte[] seed = SecAggCrypto.MaskSeed(_maskingKey!, peerKey, _round.RoundId, Self, peer);
-            prg.Apply(vector, seed, add: Self < peer);
-            CryptographicOperations.ZeroMemory(seed);
         }
+
+        using (var prg = new MaskPrg())
+        {
+            prg.ApplyAll(vector, CollectionsMarshal.AsSpan(masks));
+        }
+
+        ForgetPairSeeds();
 
         uint mask = _round.RingMask;
         if (mask != uint.MaxValue)

@@ -4,6 +4,7 @@
 // complete (fewer than t live holders of some secret it would need) aborts before anything more is asked for.
 // The server only ever asks for self-mask shares of clients whose masked input it holds and mask-key shares of
 // clients whose input it does not, so no client's two secrets are both requested.
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 
 namespace Enclave.SecureAggregation.Staged;
@@ -197,28 +198,34 @@ public sealed class SecAggServer
             Need(u, _maskKeyShares, "mask-key");
         }
 
-        long regenerated = 0;
-        using var prg = new MaskPrg();
-        foreach (int u in _u3)
-        {
-            byte[] seed = Reconstruct(_selfMaskShares[u], 32, $"self-mask seed of {u}");
-            prg.Apply(sum, seed, add: false);
-            regenerated += sum.Length * 4L;
-            CryptographicOperations.ZeroMemory(seed);
-        }
-
+        // Every seed is recovered first (Shamir, ECDH), then all masks are removed in one grouped pass.
+        var masks = new List<MaskSeed>(_u3.Length);
         var survivorKeys = new Dictionary<int, ECDiffieHellman>();
         try
         {
-            UnmaskDropped(dropped, survivors, survivorKeys, sum, prg, ref regenerated);
+            foreach (int u in _u3)
+            {
+                masks.Add(new MaskSeed(Reconstruct(_selfMaskShares[u], 32, $"self-mask seed of {u}"), Add: false));
+            }
+
+            DroppedMaskSeeds(dropped, survivors, survivorKeys, masks);
+            using var prg = new MaskPrg();
+            prg.ApplyAll(sum, CollectionsMarshal.AsSpan(masks));
         }
         finally
         {
+            foreach (MaskSeed m in masks)
+            {
+                CryptographicOperations.ZeroMemory(m.Seed);
+            }
+
             foreach (ECDiffieHellman k in survivorKeys.Values)
             {
                 k.Dispose();
             }
         }
+
+        long regenerated = masks.Count * (long)sum.Length * sizeof(uint);
 
         uint mask = _round.RingMask;
         if (mask != uint.MaxValue)
@@ -243,7 +250,8 @@ public sealed class SecAggServer
         }
     }
 
-    private void UnmaskDropped(int[] dropped, HashSet<int> survivors, Dictionary<int, ECDiffieHellman> survivorKeys, uint[] sum, MaskPrg prg, ref long regenerated)
+    /// <summary>The pairwise seeds of each dropped client with its surviving neighbours, signed to undo what they added.</summary>
+    private void DroppedMaskSeeds(int[] dropped, HashSet<int> survivors, Dictionary<int, ECDiffieHellman> survivorKeys, List<MaskSeed> masks)
     {
         foreach (int u in dropped)
         {
@@ -257,16 +265,13 @@ public sealed class SecAggServer
                     continue;
                 }
 
-                // v added PRG(s_uv) when v < u and subtracted it otherwise; undo that.
                 if (!survivorKeys.TryGetValue(v, out ECDiffieHellman? peer))
                 {
                     survivorKeys[v] = peer = SecAggCrypto.ImportPublic(_advertised[v].MaskingKey, $"masking key of {v}");
                 }
 
-                byte[] seed = SecAggCrypto.MaskSeed(key, peer, _round.RoundId, u, v);
-                prg.Apply(sum, seed, add: v > u);
-                regenerated += sum.Length * 4L;
-                CryptographicOperations.ZeroMemory(seed);
+                // v added PRG(s_uv) when v < u and subtracted it otherwise; undo that.
+                masks.Add(new MaskSeed(SecAggCrypto.MaskSeed(key, peer, _round.RoundId, u, v), Add: v > u));
             }
         }
     }

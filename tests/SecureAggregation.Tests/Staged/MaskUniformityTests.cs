@@ -64,6 +64,46 @@ public sealed class MaskUniformityTests
         Assert.Equal(x, y);
     }
 
+    // More masks than one group and a length that is not a whole number of chunks: the grouped pass must equal
+    // the masks applied one after the other, each against the reference keystream.
+    [Fact]
+    public void ApplyAllEqualsEveryMaskAppliedAlone()
+    {
+        const int length = 20_011;
+        var random = new Random(11);
+        MaskSeed[] masks = [.. Enumerable.Range(0, MaskPrg.GroupSize + 9).Select(i =>
+        {
+            var seed = new byte[MaskPrg.SeedLength];
+            random.NextBytes(seed);
+            return new MaskSeed(seed, Add: i % 3 != 0);
+        })];
+        uint[] expected = [.. Enumerable.Range(0, length).Select(i => (uint)i * 2654435761u)];
+        uint[] actual = (uint[])expected.Clone();
+        var stream = new byte[(length * 4) + 12];
+        foreach (MaskSeed mask in masks)
+        {
+            AesCtrPrg.Fill(mask.Seed, stream);
+            for (int i = 0; i < length; i++)
+            {
+                uint k = BitConverter.ToUInt32(stream, i * 4);
+                expected[i] = mask.Add ? unchecked(expected[i] + k) : unchecked(expected[i] - k);
+            }
+        }
+
+        using var prg = new MaskPrg();
+        prg.ApplyAll(actual, masks);
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void ASeedOfTheWrongLengthIsRefusedBeforeTheTargetIsTouched()
+    {
+        uint[] target = [1, 2, 3];
+        using var prg = new MaskPrg();
+        Assert.Throws<ArgumentException>(() => prg.ApplyAll(target, [new MaskSeed(new byte[32], true), new MaskSeed(new byte[31], true)]));
+        Assert.Equal([1u, 2u, 3u], target);
+    }
+
     private static uint[] Plaintext()
     {
         // A quantised gradient-like vector: small signed values around zero.
