@@ -4,6 +4,7 @@ using Enclave.Aggregator.Data;
 using Enclave.Crypto;
 using Enclave.Protocol.Round;
 using Enclave.SecureAggregation;
+using Enclave.SecureAggregation.Staged;
 using Google.Protobuf;
 
 namespace Enclave.Fuzz;
@@ -13,7 +14,8 @@ internal static class AggregationTargets
 {
     public const int ModelLength = 64;
 
-    private static readonly QuantizationOptions s_quantization = new(clip: 1.0, scaleBits: 16);
+    private static readonly RingQuantizer s_quantizer = new(clip: 1.0, scaleBits: 16, ringBits: 32, cohortSize: 3);
+    private static readonly byte[] s_roundingSeed = [.. Enumerable.Range(0, 32).Select(i => (byte)i)];
     private static readonly Lazy<string> s_idxPath = new(CreateScratchFile);
 
     private static readonly JwtValidationParameters s_tokenParameters = new()
@@ -31,9 +33,9 @@ internal static class AggregationTargets
     {
         try
         {
-            Enclave.SecureAggregation.Staged.SecAggCodec.Decode(input);
+            SecAggCodec.Decode(input);
         }
-        catch (Enclave.SecureAggregation.Staged.SecAggException)
+        catch (SecAggException)
         {
         }
     }
@@ -45,8 +47,7 @@ internal static class AggregationTargets
         try
         {
             AttestedParticipant participant = AttestedParticipant.FromToken(token, s_tokenParameters, s_participantPolicy);
-            using var own = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
-            participant.DerivePairwiseSeed(own, "round-1", "own-token");
+            using ECDsa verification = participant.SigningKey.CreateECDsa();
         }
         catch (ParticipantRejectedException)
         {
@@ -63,8 +64,8 @@ internal static class AggregationTargets
         }
 
         uint[] quantised = new uint[values.Length];
-        Quantizer.Quantize(values, quantised, s_quantization);
-        Quantizer.Dequantize(quantised, new float[values.Length], s_quantization, divisor: 3);
+        s_quantizer.Quantize(values, quantised, s_roundingSeed);
+        s_quantizer.Dequantize(quantised, new float[values.Length], divisor: 3);
     }
 
     public static void IdxImages(ReadOnlySpan<byte> input)

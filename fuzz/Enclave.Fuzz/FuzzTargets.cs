@@ -49,7 +49,7 @@ internal static class FuzzTargets
         // Secure aggregation and the aggregator
         new("secagg-message", AggregationTargets.SecAggMessage, "SecAggCodec.Decode (ENCSAGG1)", Seeds.SecAggMessage),
         new("participant-token-claims", AggregationTargets.ParticipantTokenClaims, "AttestedParticipant.FromToken (signed fuzzed claims)", Seeds.TokenClaims),
-        new("model-vector", AggregationTargets.ModelVector, "float32 model vector -> Quantizer.Quantize/Dequantize", Seeds.ModelVector),
+        new("model-vector", AggregationTargets.ModelVector, "float32 model vector -> RingQuantizer.Quantize/Dequantize", Seeds.ModelVector),
         new("idx-images", AggregationTargets.IdxImages, "IdxReader.ReadImages", Seeds.IdxImages),
         new("idx-labels", AggregationTargets.IdxLabels, "IdxReader.ReadLabels", Seeds.IdxLabels),
     ];

@@ -25,14 +25,13 @@ public sealed record ParticipantPolicy(
 
 public sealed class AttestedParticipant
 {
-    private AttestedParticipant(string tokenId, string region, string measurement, bool simulated, Jwk signingKey, Jwk agreementKey)
+    private AttestedParticipant(string tokenId, string region, string measurement, bool simulated, Jwk signingKey)
     {
         TokenId = tokenId;
         Region = region;
         Measurement = measurement;
         Simulated = simulated;
         SigningKey = signingKey;
-        AgreementKey = agreementKey;
     }
 
     public string TokenId { get; }
@@ -44,8 +43,6 @@ public sealed class AttestedParticipant
     public bool Simulated { get; }
 
     public Jwk SigningKey { get; }
-
-    public Jwk AgreementKey { get; }
 
     /// <exception cref="ParticipantRejectedException">The token is not acceptable; the code names why.</exception>
     public static AttestedParticipant FromToken(string token, JwtValidationParameters validation, ParticipantPolicy policy)
@@ -104,24 +101,18 @@ public sealed class AttestedParticipant
             }
         }
 
-        if (signing is null || runtime["secagg"] is not JsonObject agreementNode)
+        if (signing is null)
         {
-            throw new ParticipantRejectedException("RuntimeDataInvalid", $"participant {tokenId} token lacks its signing or mask-agreement key");
+            throw new ParticipantRejectedException("RuntimeDataInvalid", $"participant {tokenId} token lacks its signing key");
         }
 
-        return new AttestedParticipant(tokenId, region, measurement, simulated, signing, ParseKey(agreementNode, tokenId));
+        return new AttestedParticipant(tokenId, region, measurement, simulated, signing);
     }
 
     public bool VerifySignature(string kind, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> signature)
     {
         using ECDsa key = SigningKey.CreateECDsa();
         return MessageSignature.Verify(key, kind, payload, signature);
-    }
-
-    public byte[] DerivePairwiseSeed(ECDiffieHellman ownAgreementKey, string roundId, string ownTokenId)
-    {
-        using ECDiffieHellman peer = AgreementKey.CreateECDiffieHellman();
-        return PairwiseSeed.Derive(ownAgreementKey, peer.PublicKey, roundId, ownTokenId, TokenId);
     }
 
     private static Jwk ParseKey(JsonObject node, string tokenId)

@@ -1,6 +1,7 @@
-// Keys born inside the enclave for one round: a signing key for every message it sends, an encryption key the
-// broker wraps the data key to, and a mask-agreement key for secure aggregation. None is ever exported; only the
-// public halves leave, inside the attested runtime data (docs/formats.md section 3).
+// Keys born inside the enclave for one round: a signing key for every message it sends and an encryption key the
+// broker wraps the data key to. None is ever exported; only the public halves leave, inside the attested runtime
+// data (docs/formats.md section 3). Secure aggregation makes its own per-round key pairs and advertises them
+// signed by the signing key, so they need no place in the evidence.
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -14,14 +15,11 @@ internal sealed class RoundKeys : IDisposable
     {
         Signing = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         Encryption = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
-        Agreement = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
     }
 
     public ECDsa Signing { get; }
 
     public ECDiffieHellman Encryption { get; }
-
-    public ECDiffieHellman Agreement { get; }
 
     public static RoundKeys Create() => new();
 
@@ -35,7 +33,6 @@ internal sealed class RoundKeys : IDisposable
                 Jwk.FromEcPublic(Signing.ExportParameters(false), kid: "sig", use: "sig").ToJsonObject()),
             ["nonce"] = nonce,
             ["round"] = roundId,
-            ["secagg"] = Jwk.FromEcPublic(Agreement.ExportParameters(false), kid: "secagg").ToJsonObject(),
         };
         return Encoding.UTF8.GetBytes(runtime.ToJsonString());
     }
@@ -44,6 +41,5 @@ internal sealed class RoundKeys : IDisposable
     {
         Signing.Dispose();
         Encryption.Dispose();
-        Agreement.Dispose();
     }
 }
