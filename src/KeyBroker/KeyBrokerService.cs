@@ -116,6 +116,10 @@ public sealed class KeyBrokerService : IDisposable
     /// <summary>Issues a single-use challenge nonce for an enclave's attestation.</summary>
     public IssuedNonce IssueNonce() => _nonces.IssueWithExpiry(_options.NonceLifetime);
 
+    /// <summary>As <see cref="IssueNonce"/>, waiting for the store without holding a thread.</summary>
+    public Task<IssuedNonce> IssueNonceAsync(CancellationToken cancellationToken = default) =>
+        _nonces.IssueWithExpiryAsync(_options.NonceLifetime, cancellationToken);
+
     /// <summary>Releases the latest version of <paramref name="keyName"/> to the enclave that
     /// <paramref name="attestationToken"/> describes, or denies. Both outcomes are in the audit log when
     /// this returns.</summary>
@@ -137,71 +141,71 @@ public sealed class KeyBrokerService : IDisposable
         TokenValidationResult validation = await _tokens.ValidateAsync(attestationToken, cancellationToken).ConfigureAwait(false);
         if (!validation.IsValid)
         {
-            return Deny(keyName, null, null, validation.Reason!.Value, tokenStage: true, validation.Detail, UnverifiedTokenId(attestationToken));
+            return await DenyAsync(keyName, null, null, validation.Reason!.Value, tokenStage: true, validation.Detail, UnverifiedTokenId(attestationToken)).ConfigureAwait(false);
         }
 
         ValidatedToken token = validation.Token!;
         if (token.IsSimulated && !_options.SimulatedMode)
         {
-            return Deny(keyName, null, token, ReasonCode.AttestationTypeNotAllowed, tokenStage: true,
-                "the token derives from simulated evidence and this broker is not in simulated mode");
+            return await DenyAsync(keyName, null, token, ReasonCode.AttestationTypeNotAllowed, tokenStage: true,
+                "the token derives from simulated evidence and this broker is not in simulated mode").ConfigureAwait(false);
         }
 
         if (options.Nonce is not null && !string.Equals(options.Nonce, token.Nonce, StringComparison.Ordinal))
         {
-            return Deny(keyName, null, token, ReasonCode.NonceMismatch, tokenStage: true, "the request's nonce is not the token's nonce");
+            return await DenyAsync(keyName, null, token, ReasonCode.NonceMismatch, tokenStage: true, "the request's nonce is not the token's nonce").ConfigureAwait(false);
         }
 
         if (!EnclaveEncryptionKey.TryGet(token.Claims, out Jwk? encryptionKey, out string keyProblem))
         {
-            return Deny(keyName, null, token, ReasonCode.NoEncryptionKey, tokenStage: true, keyProblem);
+            return await DenyAsync(keyName, null, token, ReasonCode.NoEncryptionKey, tokenStage: true, keyProblem).ConfigureAwait(false);
         }
 
         if (options.Algorithm is not null
             && !string.Equals(options.Algorithm, encryptionKey!.IsEc ? Jwe.EcdhEsA256Kw : Jwe.RsaOaep256, StringComparison.Ordinal))
         {
-            return Deny(keyName, null, token, ReasonCode.NoEncryptionKey, tokenStage: true,
-                $"the token's first encryption key is {encryptionKey.Kty}, which cannot be used with \"{Clip(options.Algorithm, MaxAuditFieldLength)}\"");
+            return await DenyAsync(keyName, null, token, ReasonCode.NoEncryptionKey, tokenStage: true,
+                $"the token's first encryption key is {encryptionKey.Kty}, which cannot be used with \"{Clip(options.Algorithm, MaxAuditFieldLength)}\"").ConfigureAwait(false);
         }
 
         if (!KeyName.IsValid(keyName))
         {
-            return Deny(keyName, null, token, ReasonCode.KeyNotFound, tokenStage: false, "the requested name is not a valid key name");
+            return await DenyAsync(keyName, null, token, ReasonCode.KeyNotFound, tokenStage: false, "the requested name is not a valid key name").ConfigureAwait(false);
         }
 
         KeyVersionRecord? record = _keys.GetLatest(keyName);
         if (record is null)
         {
-            return Deny(keyName, null, token, ReasonCode.KeyNotFound, tokenStage: false, "no key of this name exists");
+            return await DenyAsync(keyName, null, token, ReasonCode.KeyNotFound, tokenStage: false, "no key of this name exists").ConfigureAwait(false);
         }
 
         if (KeyStore.IsDeleted(record))
         {
-            return Deny(keyName, record.Version, token, ReasonCode.KeyNotFound, tokenStage: false, "the key was deleted by its owner");
+            return await DenyAsync(keyName, record.Version, token, ReasonCode.KeyNotFound, tokenStage: false, "the key was deleted by its owner").ConfigureAwait(false);
         }
 
         if (options.Version is int version && version != record.Version)
         {
-            return Deny(keyName, record.Version, token, ReasonCode.KeyNotFound, tokenStage: false,
-                $"version {version} was requested; only the latest version ({record.Version}) is released");
+            return await DenyAsync(keyName, record.Version, token, ReasonCode.KeyNotFound, tokenStage: false,
+                $"version {version} was requested; only the latest version ({record.Version}) is released").ConfigureAwait(false);
         }
 
         if (!record.Enabled)
         {
-            return Deny(keyName, record.Version, token, ReasonCode.KeyDisabled, tokenStage: false, "the latest version of the key is disabled");
+            return await DenyAsync(keyName, record.Version, token, ReasonCode.KeyDisabled, tokenStage: false, "the latest version of the key is disabled").ConfigureAwait(false);
         }
 
         if (!ReleasePolicy.TryParse(record.PolicyJson, out ReleasePolicy? policy, out PolicyFormatException? policyError))
         {
-            return Deny(keyName, record.Version, token, ReasonCode.PolicyNotSatisfied, tokenStage: false,
-                $"the stored policy does not load: {policyError!.Message}");
+            return await DenyAsync(keyName, record.Version, token, ReasonCode.PolicyNotSatisfied, tokenStage: false,
+                $"the stored policy does not load: {policyError!.Message}").ConfigureAwait(false);
         }
 
         PolicyEvaluation evaluation = policy!.Evaluate(token.ClaimsElement);
         if (!evaluation.IsSatisfied)
         {
-            return Deny(keyName, record.Version, token, evaluation.Reason!.Value, tokenStage: false,
-                string.Join("; ", evaluation.Failures), failures: evaluation.Failures);
+            return await DenyAsync(keyName, record.Version, token, evaluation.Reason!.Value, tokenStage: false,
+                string.Join("; ", evaluation.Failures), failures: evaluation.Failures).ConfigureAwait(false);
         }
 
         byte[] dataKey = new byte[KeyStore.DataKeySize];
@@ -210,8 +214,8 @@ public sealed class KeyBrokerService : IDisposable
         {
             if (!_keys.TryUnwrap(record, dataKey))
             {
-                return Deny(keyName, record.Version, token, ReasonCode.KeyIntegrityFailure, tokenStage: false,
-                    "the stored key record does not authenticate under the master key");
+                return await DenyAsync(keyName, record.Version, token, ReasonCode.KeyIntegrityFailure, tokenStage: false,
+                    "the stored key record does not authenticate under the master key").ConfigureAwait(false);
             }
 
             try
@@ -220,8 +224,8 @@ public sealed class KeyBrokerService : IDisposable
             }
             catch (JoseException e)
             {
-                return Deny(keyName, record.Version, token, ReasonCode.NoEncryptionKey, tokenStage: false,
-                    $"the enclave's encryption key cannot be used ({e.Code}: {e.Message})");
+                return await DenyAsync(keyName, record.Version, token, ReasonCode.NoEncryptionKey, tokenStage: false,
+                    $"the enclave's encryption key cannot be used ({e.Code}: {e.Message})").ConfigureAwait(false);
             }
         }
         finally
@@ -231,7 +235,7 @@ public sealed class KeyBrokerService : IDisposable
 
         JsonObject body = ReleaseBody(keyName, record.Version, token, "Granted", "policy satisfied");
         body["encryptionKey"] = encryptionKey!.ComputeThumbprint();
-        AuditEntry entry = _audit.Append(AuditEntryKind.ReleaseGranted, body);
+        AuditEntry entry = await _audit.AppendAsync(AuditEntryKind.ReleaseGranted, body, cancellationToken).ConfigureAwait(false);
         return ReleaseOutcome.Granted(wrapped, record.Version, entry.Id, entry.Sequence);
     }
 
@@ -468,7 +472,7 @@ public sealed class KeyBrokerService : IDisposable
         return OwnerRequestOutcome.Success(result.Name, result.Version, entry.Id, $"{kind} {result.Name} version {result.Version}");
     }
 
-    private ReleaseOutcome Deny(
+    private async Task<ReleaseOutcome> DenyAsync(
         string keyName,
         int? version,
         ValidatedToken? token,
@@ -484,7 +488,8 @@ public sealed class KeyBrokerService : IDisposable
             body["unverifiedJti"] = Clip(unverifiedTokenId, MaxAuditFieldLength);
         }
 
-        AuditEntry entry = _audit.Append(AuditEntryKind.ReleaseDenied, body);
+        // Recorded even when the caller has gone away: the denial happened.
+        AuditEntry entry = await _audit.AppendAsync(AuditEntryKind.ReleaseDenied, body, CancellationToken.None).ConfigureAwait(false);
         return ReleaseOutcome.Denied(reason, tokenStage, detail, entry.Id, entry.Sequence, failures);
     }
 

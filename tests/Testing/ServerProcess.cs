@@ -31,6 +31,8 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    public bool HasExited => _process.HasExited;
+
     public static async Task<ServerProcess> StartAsync(int waitForPort, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

@@ -62,6 +62,16 @@ public sealed class AuditLog
         return entry;
     }
 
+    /// <summary>As <see cref="Append(AuditEntryKind, JsonObject)"/>, waiting for the writer and for durability
+    /// without holding a thread.</summary>
+    public async Task<AuditEntry> AppendAsync(AuditEntryKind kind, JsonObject body, CancellationToken cancellationToken = default)
+    {
+        using IKeyBrokerTransaction transaction = await _store.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
+        AuditEntry entry = Append(transaction, kind, body);
+        await transaction.CommitAsync().ConfigureAwait(false);
+        return entry;
+    }
+
     /// <summary>Appends an entry inside <paramref name="transaction"/>; it exists only if that commits.</summary>
     /// <exception cref="ArgumentException">The body already has a <see cref="TreeHeadMember"/> member.</exception>
     public AuditEntry Append(IKeyBrokerTransaction transaction, AuditEntryKind kind, JsonObject body)

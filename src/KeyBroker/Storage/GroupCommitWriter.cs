@@ -12,6 +12,11 @@
 // of the batch untouched. Any failure of the physical transaction fails every logical transaction of the
 // batch: all or nothing, as if each had failed its own commit.
 //
+// Every wait has an asynchronous form (BeginAsync, CompleteAsync), which the release path uses: a request
+// waiting for the writer lock or for its batch to become durable holds no thread, so a burst of concurrent
+// releases cannot starve the thread pool (a starved pool delays reading request bodies until Kestrel's minimum
+// data rate aborts the connection, which was seen with 16 concurrent releases on PostgreSQL).
+//
 // One exception to waiting: a transaction that only issued, consumed or purged nonces returns from
 // Commit() once its savepoint is released. Losing such a write in a crash is harmless (an issued nonce
 // that is lost makes its release fail; freshness state is not evidence), and it cannot be lost while
@@ -63,6 +68,27 @@ internal sealed class GroupCommitWriter : IDisposable
             Interlocked.Decrement(ref _queued);
         }
 
+        return BeginLocked();
+    }
+
+    /// <summary>As <see cref="Begin"/>, waiting for the writer lock without holding a thread.</summary>
+    public async Task<IKeyBrokerTransaction> BeginAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _queued);
+        try
+        {
+            await _writerLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _queued);
+        }
+
+        return BeginLocked();
+    }
+
+    private RelationalWriteTransaction BeginLocked()
+    {
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -93,7 +119,14 @@ internal sealed class GroupCommitWriter : IDisposable
     /// until the physical commit holding it is durable.</summary>
     /// <param name="mustBeDurable">False for a committed transaction that touched only nonces: it returns
     /// without waiting for the physical commit (see the file header).</param>
-    internal void Complete(bool commit, bool mustBeDurable)
+    internal void Complete(bool commit, bool mustBeDurable) => End(commit, mustBeDurable)?.WaitDurable();
+
+    /// <summary>As <see cref="Complete"/>, waiting for durability without holding a thread.</summary>
+    internal Task CompleteAsync(bool commit, bool mustBeDurable) => End(commit, mustBeDurable)?.WaitDurableAsync() ?? Task.CompletedTask;
+
+    /// <summary>Ends the logical transaction and hands the writer lock on; returns the batch to wait for when
+    /// the caller must see it durable.</summary>
+    private Batch? End(bool commit, bool mustBeDurable)
     {
         Batch batch = _batch;
         try
@@ -119,7 +152,7 @@ internal sealed class GroupCommitWriter : IDisposable
                 throw new KeyBrokerStoreException("The store did not commit the write; nothing of it was stored.", e);
             }
 
-            return;
+            return null;
         }
 
         if (Volatile.Read(ref _queued) > 0 && batch.Members < _maxBatch)
@@ -132,10 +165,7 @@ internal sealed class GroupCommitWriter : IDisposable
             _flushRequest.Release();
         }
 
-        if (commit && mustBeDurable)
-        {
-            batch.WaitDurable();
-        }
+        return commit && mustBeDurable ? batch : null;
     }
 
     public void Dispose()
@@ -293,7 +323,8 @@ internal sealed class GroupCommitWriter : IDisposable
 
     private sealed class Batch
     {
-        private readonly ManualResetEventSlim _done = new(false, spinCount: 1);
+        // Continuations run on the thread pool, never on the flusher thread that completes the batch.
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private Exception? _error;
 
         public int Members { get; set; }
@@ -301,17 +332,28 @@ internal sealed class GroupCommitWriter : IDisposable
         /// <summary>Some member returned from Commit without waiting for durability.</summary>
         public bool HasUnconfirmed { get; set; }
 
-        public void Succeed() => _done.Set();
+        public void Succeed() => _done.TrySetResult();
 
         public void Fail(Exception error)
         {
             _error = error;
-            _done.Set();
+            _done.TrySetResult();
         }
 
         public void WaitDurable()
         {
-            _done.Wait();
+            _done.Task.GetAwaiter().GetResult();
+            ThrowIfFailed();
+        }
+
+        public async Task WaitDurableAsync()
+        {
+            await _done.Task.ConfigureAwait(false);
+            ThrowIfFailed();
+        }
+
+        private void ThrowIfFailed()
+        {
             if (_error is not null)
             {
                 throw new KeyBrokerStoreException("The store did not commit the write; nothing of it was stored.", _error);

@@ -11,6 +11,9 @@ public interface IKeyBrokerStore : IDisposable
     /// <summary>Starts a serialised write transaction; dispose without <see cref="IKeyBrokerTransaction.Commit"/> to roll back.</summary>
     IKeyBrokerTransaction BeginWrite();
 
+    /// <summary>As <see cref="BeginWrite"/>, waiting for the writer without holding a thread.</summary>
+    Task<IKeyBrokerTransaction> BeginWriteAsync(CancellationToken cancellationToken = default) => Task.FromResult(BeginWrite());
+
     /// <summary>The highest version of the key, or null.</summary>
     KeyVersionRecord? GetLatestKey(string name);
 
@@ -61,4 +64,11 @@ public interface IKeyBrokerTransaction : IDisposable
     void SetAuditHead(AuditHeadRecord head);
 
     void Commit();
+
+    /// <summary>As <see cref="Commit"/>, waiting for durability without holding a thread.</summary>
+    Task CommitAsync()
+    {
+        Commit();
+        return Task.CompletedTask;
+    }
 }

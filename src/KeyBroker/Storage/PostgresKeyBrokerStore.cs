@@ -46,6 +46,8 @@ public sealed class PostgresKeyBrokerStore : IKeyBrokerStore
 
     public IKeyBrokerTransaction BeginWrite() => _store.BeginWrite();
 
+    public Task<IKeyBrokerTransaction> BeginWriteAsync(CancellationToken cancellationToken = default) => _store.BeginWriteAsync(cancellationToken);
+
     public KeyVersionRecord? GetLatestKey(string name) => _store.GetLatestKey(name);
 
     public IEnumerable<AuditEntryRecord> ReadAuditEntries(long fromSequence = 1) => _store.ReadAuditEntries(fromSequence);

@@ -27,6 +27,8 @@ internal sealed class RelationalStore : IKeyBrokerStore
 
     public IKeyBrokerTransaction BeginWrite() => _writer.Begin();
 
+    public Task<IKeyBrokerTransaction> BeginWriteAsync(CancellationToken cancellationToken = default) => _writer.BeginAsync(cancellationToken);
+
     public KeyVersionRecord? GetLatestKey(string name)
     {
         using DbConnection connection = _dialect.Open();

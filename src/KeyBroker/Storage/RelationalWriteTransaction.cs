@@ -124,6 +124,14 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         _writer.Complete(commit: true, _mustBeDurable);
     }
 
+    /// <summary>As <see cref="Commit"/>, waiting for durability without holding a thread.</summary>
+    public Task CommitAsync()
+    {
+        ObjectDisposedException.ThrowIf(_ended, this);
+        _ended = true;
+        return _writer.CompleteAsync(commit: true, _mustBeDurable);
+    }
+
     public void Dispose()
     {
         if (!_ended)

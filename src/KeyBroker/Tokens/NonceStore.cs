@@ -45,6 +45,21 @@ public sealed class NonceStore
         return new IssuedNonce(nonce, expires);
     }
 
+    /// <inheritdoc cref="Issue"/>
+    public async Task<IssuedNonce> IssueWithExpiryAsync(TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ttl, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ttl, TimeSpan.FromDays(1));
+        string nonce = Base64Url.Encode(RandomNumberGenerator.GetBytes(NonceBytes));
+        DateTimeOffset now = _time.GetUtcNow();
+        DateTimeOffset expires = now + ttl;
+        using IKeyBrokerTransaction transaction = await _store.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
+        transaction.PurgeExpired(now);
+        transaction.InsertNonce(Hash(nonce), expires);
+        await transaction.CommitAsync().ConfigureAwait(false);
+        return new IssuedNonce(nonce, expires);
+    }
+
     /// <summary>Consumes the nonce: true exactly once for a nonce this store issued that has not expired.</summary>
     public bool TryConsume(string? nonce)
     {
@@ -56,6 +71,20 @@ public sealed class NonceStore
         using IKeyBrokerTransaction transaction = _store.BeginWrite();
         bool consumed = transaction.TryConsumeNonce(Hash(nonce!), _time.GetUtcNow());
         transaction.Commit();
+        return consumed;
+    }
+
+    /// <inheritdoc cref="TryConsume"/>
+    public async Task<bool> TryConsumeAsync(string? nonce, CancellationToken cancellationToken = default)
+    {
+        if (!IsWellFormed(nonce))
+        {
+            return false;
+        }
+
+        using IKeyBrokerTransaction transaction = await _store.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
+        bool consumed = transaction.TryConsumeNonce(Hash(nonce!), _time.GetUtcNow());
+        await transaction.CommitAsync().ConfigureAwait(false);
         return consumed;
     }
 

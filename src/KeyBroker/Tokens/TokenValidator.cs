@@ -111,7 +111,7 @@ public sealed class TokenValidator
         }
 
         string effectiveNonce = (nonce ?? runtimeNonce)!;
-        if (!_nonces.TryConsume(effectiveNonce))
+        if (!await _nonces.TryConsumeAsync(effectiveNonce, cancellationToken).ConfigureAwait(false))
         {
             return TokenValidationResult.Invalid(
                 ReasonCode.NonceUnknownOrReused, "the nonce was not issued by this broker, has expired or was already used");

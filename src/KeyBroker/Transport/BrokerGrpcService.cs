@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Enclave.Crypto;
 using Enclave.KeyBroker.Audit;
+using Enclave.KeyBroker.Tokens;
 using Enclave.Protocol.Broker;
 using Grpc.Core;
 
@@ -20,10 +21,10 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
         _coordinators = coordinators;
     }
 
-    public override Task<GetNonceResponse> GetNonce(GetNonceRequest request, ServerCallContext context)
+    public override async Task<GetNonceResponse> GetNonce(GetNonceRequest request, ServerCallContext context)
     {
-        var nonce = _service.IssueNonce();
-        return Task.FromResult(new GetNonceResponse { Nonce = nonce.Value, ExpiresUnixSeconds = nonce.ExpiresAt.ToUnixTimeSeconds() });
+        IssuedNonce nonce = await _service.IssueNonceAsync(context.CancellationToken).ConfigureAwait(false);
+        return new GetNonceResponse { Nonce = nonce.Value, ExpiresUnixSeconds = nonce.ExpiresAt.ToUnixTimeSeconds() };
     }
 
     public override async Task<ReleaseKeyResponse> ReleaseKey(ReleaseKeyRequest request, ServerCallContext context)

@@ -57,9 +57,9 @@ public static class BrokerServer
     {
         app.MapGrpcService<BrokerGrpcService>();
         KeyVaultReleaseEndpoint.Map(app, broker);
-        app.MapPost("/nonce", () =>
+        app.MapPost("/nonce", async (HttpContext context) =>
         {
-            IssuedNonce nonce = broker.IssueNonce();
+            IssuedNonce nonce = await broker.IssueNonceAsync(context.RequestAborted).ConfigureAwait(false);
             return Results.Json(new JsonObject { ["nonce"] = nonce.Value, ["expiresAt"] = nonce.ExpiresAt.ToUnixTimeSeconds() });
         });
         app.MapGet("/import-key", () => Results.Text(broker.ImportKey.ToJson(), "application/json"));
