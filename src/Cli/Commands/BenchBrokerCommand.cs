@@ -74,12 +74,20 @@ internal static class BenchBrokerCommand
 
     public static async Task<BenchResult> RunAsync(BenchSettings settings, CancellationToken cancellationToken)
     {
-        // The store blocks a thread per writer waiting for its group commit; give the pool enough threads up front.
-        ThreadPool.GetMinThreads(out int workers, out int io);
-        ThreadPool.SetMinThreads(Math.Max(workers, (settings.Clients * 3) + 16), io);
-
         string directory = settings.DataDirectory ?? Path.Combine(Path.GetTempPath(), "enclave-bench-" + Guid.NewGuid().ToString("N"));
         bool temporary = settings.DataDirectory is null;
+
+        // On PostgreSQL the run gets a schema of its own, dropped afterwards: the audit log it verifies at the
+        // end then holds only this run's entries, signed by this run's audit key.
+        string? schema = null;
+        string? connectionString = settings.ConnectionString;
+        if (settings.Store == KeyBrokerStoreKind.Postgres && connectionString is not null)
+        {
+            schema = "bench_" + Guid.NewGuid().ToString("N");
+            RunSql(connectionString, $"CREATE SCHEMA {schema}");
+            connectionString = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { SearchPath = schema }.ConnectionString;
+        }
+
         try
         {
             using var load = new BrokerLoadClient("https://verifier.bench.invalid");
@@ -89,7 +97,7 @@ internal static class BenchBrokerCommand
                 TrustedIssuers = [load.Issuer],
                 SimulatedMode = true,
                 Store = settings.Store,
-                ConnectionString = settings.ConnectionString,
+                ConnectionString = connectionString,
             };
             int grpcPort = FreePort();
             await using WebApplication app = BrokerServer.Build(
@@ -130,6 +138,11 @@ internal static class BenchBrokerCommand
         }
         finally
         {
+            if (schema is not null)
+            {
+                RunSql(settings.ConnectionString!, $"DROP SCHEMA IF EXISTS {schema} CASCADE");
+            }
+
             if (temporary)
             {
                 Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
@@ -225,6 +238,15 @@ internal static class BenchBrokerCommand
     }
 
     private sealed record Phase(TimeSpan Elapsed, long Completed, long Errors, List<double> LatenciesMs);
+
+    private static void RunSql(string connectionString, string sql)
+    {
+        using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        connection.Open();
+        using Npgsql.NpgsqlCommand command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
 }
 
 /// <summary>What `enclave bench broker` runs.</summary>
