@@ -22,7 +22,7 @@ failed=$(count Failed)
 fuzz_status=0
 ENCLAVE_FUZZ_NO_BUILD=1 bash scripts/fuzz.sh --regress 2>&1 | tee "$log" || fuzz_status=$?
 regress_targets=$(grep -Ec '^regress [^:]+: [0-9]+ inputs' "$log" || true)
-regress_failed=$(grep -E '^regress [^:]+: FINDING' "$log" | cut -d: -f1 | sort -u | wc -l)
+regress_failed=$({ grep -E '^regress [^:]+: FINDING' "$log" || true; } | cut -d: -f1 | sort -u | wc -l)
 passed=$((passed + regress_targets - regress_failed))
 failed=$((failed + regress_failed))
 if [ "$fuzz_status" -ne 0 ] && [ "$status" -eq 0 ]; then

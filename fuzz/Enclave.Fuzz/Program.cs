@@ -34,23 +34,10 @@ if (args is ["--seeds", string seedTarget, string directory, .. string[] rest] &
 
     if (rest is [string vectors] && Directory.Exists(vectors))
     {
-        foreach (VectorFiles files in target.Vectors)
+        foreach ((string sample, VectorFiles files, string file) in VectorInputs(target, vectors))
         {
-            string kind = Path.Combine(vectors, files.Kind);
-            if (!Directory.Exists(kind))
-            {
-                continue;
-            }
-
-            foreach (string sample in Directory.GetDirectories(kind).Order(StringComparer.Ordinal))
-            {
-                string file = Path.Combine(sample, files.File);
-                if (File.Exists(file) && new FileInfo(file).Length <= MaxInputLength)
-                {
-                    File.Copy(file, Path.Combine(directory, $"vector-{Path.GetFileName(sample)}-{files.File}"), overwrite: true);
-                    written++;
-                }
-            }
+            File.Copy(file, Path.Combine(directory, $"vector-{sample}-{files.File}"), overwrite: true);
+            written++;
         }
     }
 
@@ -162,6 +149,15 @@ static IEnumerable<(string Origin, byte[] Bytes)> RegressionInputs(FuzzTarget ta
         yield break;
     }
 
+    foreach ((string sample, VectorFiles files, string file) in VectorInputs(target, vectorRoot))
+    {
+        yield return ($"vector {files.Kind}/{sample}/{files.File}", File.ReadAllBytes(file));
+    }
+}
+
+// The shared test vectors of a target's format, KIND/SAMPLE/FILE, within the input size limit, in a fixed order.
+static IEnumerable<(string Sample, VectorFiles Files, string Path)> VectorInputs(FuzzTarget target, string vectorRoot)
+{
     foreach (VectorFiles files in target.Vectors)
     {
         string kind = Path.Combine(vectorRoot, files.Kind);
@@ -175,7 +171,7 @@ static IEnumerable<(string Origin, byte[] Bytes)> RegressionInputs(FuzzTarget ta
             string file = Path.Combine(sample, files.File);
             if (File.Exists(file) && new FileInfo(file).Length <= MaxInputLength)
             {
-                yield return ($"vector {files.Kind}/{Path.GetFileName(sample)}/{files.File}", File.ReadAllBytes(file));
+                yield return (Path.GetFileName(sample), files, file);
             }
         }
     }
