@@ -111,8 +111,9 @@ public static class Jwe
 
         byte[] sharedSecret;
         using (ECDiffieHellman recipientKey = recipient.CreateECDiffieHellman())
+        using (ECDiffieHellmanPublicKey recipientPublic = recipientKey.PublicKey)
         {
-            sharedSecret = ephemeral.DeriveRawSecretAgreement(recipientKey.PublicKey);
+            sharedSecret = ephemeral.DeriveRawSecretAgreement(recipientPublic);
         }
 
         byte[] kek = new byte[CekSize];
@@ -227,8 +228,9 @@ public static class Jwe
 
         byte[] sharedSecret;
         using (ECDiffieHellman peer = epk.CreateECDiffieHellman())
+        using (ECDiffieHellmanPublicKey peerPublic = peer.PublicKey)
         {
-            sharedSecret = recipientKey.DeriveRawSecretAgreement(peer.PublicKey);
+            sharedSecret = recipientKey.DeriveRawSecretAgreement(peerPublic);
         }
 
         byte[] kek = new byte[CekSize];
