@@ -33,31 +33,21 @@ public sealed class NonceStore
     /// <inheritdoc cref="Issue"/>
     public IssuedNonce IssueWithExpiry(TimeSpan ttl)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ttl, TimeSpan.Zero);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(ttl, TimeSpan.FromDays(1));
-        string nonce = Base64Url.Encode(RandomNumberGenerator.GetBytes(NonceBytes));
-        DateTimeOffset now = _time.GetUtcNow();
-        DateTimeOffset expires = now + ttl;
+        (IssuedNonce issued, DateTimeOffset now) = Draw(ttl);
         using IKeyBrokerTransaction transaction = _store.BeginWrite();
-        transaction.PurgeExpired(now);
-        transaction.InsertNonce(Hash(nonce), expires);
+        Record(transaction, issued, now);
         transaction.Commit();
-        return new IssuedNonce(nonce, expires);
+        return issued;
     }
 
     /// <inheritdoc cref="Issue"/>
     public async Task<IssuedNonce> IssueWithExpiryAsync(TimeSpan ttl, CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ttl, TimeSpan.Zero);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(ttl, TimeSpan.FromDays(1));
-        string nonce = Base64Url.Encode(RandomNumberGenerator.GetBytes(NonceBytes));
-        DateTimeOffset now = _time.GetUtcNow();
-        DateTimeOffset expires = now + ttl;
+        (IssuedNonce issued, DateTimeOffset now) = Draw(ttl);
         using IKeyBrokerTransaction transaction = await _store.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
-        transaction.PurgeExpired(now);
-        transaction.InsertNonce(Hash(nonce), expires);
+        Record(transaction, issued, now);
         await transaction.CommitAsync().ConfigureAwait(false);
-        return new IssuedNonce(nonce, expires);
+        return issued;
     }
 
     /// <summary>Consumes the nonce: true exactly once for a nonce this store issued that has not expired.</summary>
@@ -90,6 +80,20 @@ public sealed class NonceStore
 
     internal static bool IsWellFormed(string? nonce) =>
         nonce is { Length: EncodedLength } && Base64Url.TryDecode(nonce, out byte[] bytes) && bytes.Length == NonceBytes;
+
+    private (IssuedNonce Issued, DateTimeOffset Now) Draw(TimeSpan ttl)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ttl, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ttl, TimeSpan.FromDays(1));
+        DateTimeOffset now = _time.GetUtcNow();
+        return (new IssuedNonce(Base64Url.Encode(RandomNumberGenerator.GetBytes(NonceBytes)), now + ttl), now);
+    }
+
+    private static void Record(IKeyBrokerTransaction transaction, IssuedNonce issued, DateTimeOffset now)
+    {
+        transaction.PurgeExpired(now);
+        transaction.InsertNonce(Hash(issued.Value), issued.ExpiresAt);
+    }
 
     private static byte[] Hash(string nonce) => SHA256.HashData(Encoding.ASCII.GetBytes(nonce));
 }

@@ -37,45 +37,7 @@ internal sealed class DcapVector
         .Where(f => Path.GetFileName(f) is not ("quote.bin" or "expected.json"))
         .Order(StringComparer.Ordinal));
 
-    public static Dictionary<string, string> Flatten(JsonElement element)
-    {
-        Dictionary<string, string> result = new(StringComparer.Ordinal);
-        Walk(element, string.Empty, result);
-        return result;
-    }
-
-    private static void Walk(JsonElement e, string path, Dictionary<string, string> result)
-    {
-        switch (e.ValueKind)
-        {
-            case JsonValueKind.Object:
-                foreach (JsonProperty p in e.EnumerateObject())
-                {
-                    Walk(p.Value, path.Length == 0 ? p.Name : path + "." + p.Name, result);
-                }
-
-                break;
-            case JsonValueKind.Array:
-                int i = 0;
-                foreach (JsonElement item in e.EnumerateArray())
-                {
-                    Walk(item, path + "." + i.ToString(CultureInfo.InvariantCulture), result);
-                    i++;
-                }
-
-                break;
-            case JsonValueKind.String:
-                result[path] = e.GetString()!;
-                break;
-            case JsonValueKind.True:
-                result[path] = "true";
-                break;
-            case JsonValueKind.False:
-                result[path] = "false";
-                break;
-            default:
-                result[path] = e.GetRawText();
-                break;
-        }
-    }
+    /// <summary>Path → value as <see cref="ExpectedFields.Flatten"/>, with JSON null spelled "null".</summary>
+    public static Dictionary<string, string> Flatten(JsonElement element) =>
+        ExpectedFields.Flatten(element).ToDictionary(f => f.Key, f => f.Value ?? "null", StringComparer.Ordinal);
 }

@@ -32,45 +32,7 @@ internal static class SevSnpVectors
         DateTimeOffset.Parse(Expected(sample).GetProperty("verification_time").GetString()!, CultureInfo.InvariantCulture);
 
     /// <summary>The "fields" object flattened to dotted paths with the claim spelling (hex lower-case, decimal, true/false).</summary>
-    public static Dictionary<string, string> Fields(string sample)
-    {
-        Dictionary<string, string> fields = new(StringComparer.Ordinal);
-        Flatten(Expected(sample).GetProperty("fields"), string.Empty, fields);
-        return fields;
-    }
-
-    private static void Flatten(JsonElement element, string prefix, Dictionary<string, string> into)
-    {
-        switch (element.ValueKind)
-        {
-            case JsonValueKind.Object:
-                foreach (JsonProperty property in element.EnumerateObject())
-                {
-                    Flatten(property.Value, prefix.Length == 0 ? property.Name : prefix + "." + property.Name, into);
-                }
-
-                break;
-            case JsonValueKind.Array:
-                int index = 0;
-                foreach (JsonElement item in element.EnumerateArray())
-                {
-                    Flatten(item, prefix + "." + index.ToString(CultureInfo.InvariantCulture), into);
-                    index++;
-                }
-
-                break;
-            case JsonValueKind.True:
-                into[prefix] = "true";
-                break;
-            case JsonValueKind.False:
-                into[prefix] = "false";
-                break;
-            case JsonValueKind.Number:
-                into[prefix] = element.GetRawText();
-                break;
-            default:
-                into[prefix] = element.GetString() ?? string.Empty;
-                break;
-        }
-    }
+    public static Dictionary<string, string> Fields(string sample) =>
+        ExpectedFields.Flatten(Expected(sample).GetProperty("fields"))
+            .ToDictionary(f => f.Key, f => f.Value ?? string.Empty, StringComparer.Ordinal);
 }
