@@ -22,10 +22,12 @@ internal static class BrokerTargets
          "x-enclave-regions":["eu-west","us-east"]}
         """;
 
+    private static readonly NonceStore s_nonces = NonceStore.CreateEphemeral(FuzzKeys.Time);
+
     private static readonly Lazy<TokenValidator> s_validator = new(() => new TokenValidator(
         new TokenValidatorOptions { TrustedIssuers = [FuzzKeys.Issuer], Audience = FuzzKeys.Audience, Time = FuzzKeys.Time },
         new StaticVerifierKeySource(FuzzKeys.Issuer, FuzzKeys.VerifierKeys),
-        new NonceStore(new AnyNonceStore(), FuzzKeys.Time)));
+        s_nonces));
 
     private static readonly Lazy<ReleasePolicy> s_policy = new(() => Enclave.KeyBroker.Policy.ReleasePolicy.Parse(SamplePolicy));
 
@@ -70,10 +72,28 @@ internal static class BrokerTargets
     public static void BrokerToken(ReadOnlySpan<byte> input) =>
         s_validator.Value.ValidateAsync(Encoding.UTF8.GetString(input)).AsTask().GetAwaiter().GetResult();
 
-    /// <summary>Fuzzed claims signed by the trusted verifier key: everything after the signature check.</summary>
+    /// <summary>Fuzzed claims signed by the trusted verifier key: everything after the signature check. The
+    /// 43 characters after each <c>"nonce":"</c> are replaced by a nonce this broker issued, so claims reach the
+    /// checks that follow the nonce's.</summary>
     public static void BrokerTokenClaims(ReadOnlySpan<byte> input)
     {
-        string token = FuzzKeys.SignCompact(FuzzKeys.TokenSigner, FuzzKeys.TokenKeyId, "JWT", input);
+        byte[] claims = input.ToArray();
+        ReadOnlySpan<byte> marker = "\"nonce\":\""u8;
+        byte[] nonce = Encoding.ASCII.GetBytes(s_nonces.Issue(TimeSpan.FromMinutes(5)));
+        for (int at = 0; ;)
+        {
+            int found = claims.AsSpan(at).IndexOf(marker);
+            if (found < 0 || at + found + marker.Length + nonce.Length > claims.Length)
+            {
+                break;
+            }
+
+            at += found + marker.Length;
+            nonce.CopyTo(claims, at);
+            at += nonce.Length;
+        }
+
+        string token = FuzzKeys.SignCompact(FuzzKeys.TokenSigner, FuzzKeys.TokenKeyId, "JWT", claims);
         TokenValidationResult result = s_validator.Value.ValidateAsync(token).AsTask().GetAwaiter().GetResult();
         if (result.Token is { } validated)
         {

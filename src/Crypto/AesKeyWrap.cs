@@ -1,6 +1,7 @@
 // AES Key Wrap (RFC 3394 section 2.2): 128-, 192- or 256-bit KEK; key data of n ≥ 2 64-bit blocks;
 // default initial value A6A6A6A6A6A6A6A6; output is 8 bytes longer than the input. Each step is one
-// AES block encryption (Aes.EncryptEcb on 16 bytes).
+// AES block operation through one ECB transform kept for the whole wrap (Aes.EncryptEcb would set up a new
+// cipher context for every block).
 
 using System.Buffers.Binary;
 using System.Security.Cryptography;
@@ -61,23 +62,26 @@ public static class AesKeyWrap
         int n = keyData.Length / BlockSize;
         Span<byte> r = output.Slice(BlockSize);
         keyData.CopyTo(r);
-        Span<byte> block = stackalloc byte[16];
+        byte[] input = new byte[16];
+        byte[] block = new byte[16];
         using Aes aes = CreateAes(kek);
+        using ICryptoTransform encryptor = aes.CreateEncryptor();
         ulong a = DefaultIv;
         for (int j = 0; j <= 5; j++)
         {
             for (int i = 0; i < n; i++)
             {
                 Span<byte> ri = r.Slice(i * BlockSize, BlockSize);
-                BinaryPrimitives.WriteUInt64BigEndian(block, a);
-                ri.CopyTo(block.Slice(BlockSize));
-                aes.EncryptEcb(block, block, PaddingMode.None);
+                BinaryPrimitives.WriteUInt64BigEndian(input, a);
+                ri.CopyTo(input.AsSpan(BlockSize));
+                encryptor.TransformBlock(input, 0, 16, block, 0);
                 a = BinaryPrimitives.ReadUInt64BigEndian(block) ^ (ulong)((n * j) + i + 1);
-                block.Slice(BlockSize).CopyTo(ri);
+                block.AsSpan(BlockSize).CopyTo(ri);
             }
         }
 
         BinaryPrimitives.WriteUInt64BigEndian(output, a);
+        CryptographicOperations.ZeroMemory(input);
         CryptographicOperations.ZeroMemory(block);
     }
 
@@ -86,21 +90,24 @@ public static class AesKeyWrap
         int n = (wrapped.Length / BlockSize) - 1;
         wrapped.Slice(BlockSize).CopyTo(output);
         ulong a = BinaryPrimitives.ReadUInt64BigEndian(wrapped);
-        Span<byte> block = stackalloc byte[16];
+        byte[] input = new byte[16];
+        byte[] block = new byte[16];
         using Aes aes = CreateAes(kek);
+        using ICryptoTransform decryptor = aes.CreateDecryptor();
         for (int j = 5; j >= 0; j--)
         {
             for (int i = n - 1; i >= 0; i--)
             {
                 Span<byte> ri = output.Slice(i * BlockSize, BlockSize);
-                BinaryPrimitives.WriteUInt64BigEndian(block, a ^ (ulong)((n * j) + i + 1));
-                ri.CopyTo(block.Slice(BlockSize));
-                aes.DecryptEcb(block, block, PaddingMode.None);
+                BinaryPrimitives.WriteUInt64BigEndian(input, a ^ (ulong)((n * j) + i + 1));
+                ri.CopyTo(input.AsSpan(BlockSize));
+                decryptor.TransformBlock(input, 0, 16, block, 0);
                 a = BinaryPrimitives.ReadUInt64BigEndian(block);
-                block.Slice(BlockSize).CopyTo(ri);
+                block.AsSpan(BlockSize).CopyTo(ri);
             }
         }
 
+        CryptographicOperations.ZeroMemory(input);
         CryptographicOperations.ZeroMemory(block);
         Span<byte> check = stackalloc byte[BlockSize];
         Span<byte> expected = stackalloc byte[BlockSize];
@@ -118,6 +125,8 @@ public static class AesKeyWrap
     private static Aes CreateAes(ReadOnlySpan<byte> kek)
     {
         var aes = Aes.Create();
+        aes.Mode = CipherMode.ECB;
+        aes.Padding = PaddingMode.None;
         byte[] key = kek.ToArray();
         try
         {

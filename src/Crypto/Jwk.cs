@@ -20,11 +20,17 @@ public sealed class Jwk
 
     private const int MaxRsaExponentBytes = 8;
     private const int MaxKidLength = 1024;
+    private const int MaxPooledVerifiers = 8;
 
     private static readonly string[] s_privateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
     private readonly byte[] _a;
     private readonly byte[] _b;
+
+    // Imported verification keys, reused across verifications: importing a public key validates the point
+    // with a full scalar multiplication, which costs more than the verification itself. A pool rather than one
+    // instance because an ECDsa object is not documented as safe for concurrent use.
+    private System.Collections.Concurrent.ConcurrentBag<ECDsa>? _verifiers;
 
     private Jwk(string kty, string? crv, byte[] a, byte[] b, string? kid, string? use)
     {
@@ -205,6 +211,26 @@ public sealed class Jwk
     }
 
     public ECDsa CreateECDsa() => ECDsa.Create(ToEcParameters());
+
+    /// <summary>Verifies an ECDSA signature (IEEE P1363 r‖s) with this key, reusing imported key objects.</summary>
+    internal bool VerifyEcdsa(ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature, HashAlgorithmName hash)
+    {
+        RequireEc();
+        System.Collections.Concurrent.ConcurrentBag<ECDsa> pool =
+            LazyInitializer.EnsureInitialized(ref _verifiers, () => new System.Collections.Concurrent.ConcurrentBag<ECDsa>());
+        ECDsa key = pool.TryTake(out ECDsa? pooled) ? pooled : CreateECDsa();
+        bool valid = key.VerifyData(data, signature, hash, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        if (pool.Count < MaxPooledVerifiers)
+        {
+            pool.Add(key);
+        }
+        else
+        {
+            key.Dispose();
+        }
+
+        return valid;
+    }
 
     public ECDiffieHellman CreateECDiffieHellman() => ECDiffieHellman.Create(ToEcParameters());
 

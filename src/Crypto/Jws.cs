@@ -223,8 +223,7 @@ public static class Jws
             throw new JoseException(JoseError.BadSignature, "The ECDSA signature has r or s outside [1, n - 1].");
         }
 
-        using ECDsa ecdsa = key.CreateECDsa();
-        return ecdsa.VerifyData(signingInput, signature, curve.Hash, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        return key.VerifyEcdsa(signingInput, signature, curve.Hash);
     }
 
     private static bool VerifyRsa(string alg, Jwk key, byte[] signingInput, byte[] signature)

@@ -1,9 +1,10 @@
 // The key broker without transport: nonces, owner requests and attested release.
 //
-// Release order: validate the token (issuer, signature, lifetime, audience, nonce consumed) -> refuse
-// simulated tokens outside simulated mode -> pick the enclave's encryption key -> look up the key ->
-// evaluate its policy -> unwrap -> encrypt to the enclave -> commit the grant to the audit log -> return.
-// Every denial is audited too. Nothing about keys is consulted before the token is accepted, and every
+// Release order: validate the token (issuer, signature, lifetime, audience, nonce authentic and fresh) ->
+// refuse simulated tokens outside simulated mode -> pick the enclave's encryption key -> look up the key ->
+// evaluate its policy -> unwrap -> encrypt to the enclave -> in one write transaction consume the nonce and
+// append the grant to the audit log -> return once that is durable. A nonce that is already consumed turns
+// the outcome into a NonceReplayed denial. Every denial is audited too, in the same way. Nothing about keys is consulted before the token is accepted, and every
 // denial after that point has the same wire reason (ReleaseOutcome.CoarseDenial), so callers cannot
 // probe which keys exist; the precise reason is only in the audit log and in ReleaseOutcome.Reason.
 using System.Security.Cryptography;
@@ -38,6 +39,7 @@ public sealed class KeyBrokerService : IDisposable
     private readonly TokenValidator _tokens;
     private readonly KeyStore _keys;
     private readonly AuditLog _audit;
+    private readonly PolicyCache _policies = new();
 
     /// <param name="options">Data directory, trusted issuers, audience, mode and clock.</param>
     /// <param name="verifierKeys">Where the trusted verifiers' JWKS come from.</param>
@@ -74,12 +76,14 @@ public sealed class KeyBrokerService : IDisposable
                 masterKey = fileKey;
             }
 
+            _nonces = NonceStore.LoadOrCreate(Path.Combine(options.DataDirectory, NonceStore.DefaultKeyFileName), options.Time);
             _importKey = BrokerImportKey.LoadOrCreate(Path.Combine(options.DataDirectory, BrokerImportKey.DefaultFileName));
             _auditKey = AuditSigningKey.LoadOrCreate(Path.Combine(options.DataDirectory, AuditSigningKey.DefaultFileName));
         }
         catch
         {
             _ownedMasterKey?.Dispose();
+            _nonces?.Dispose();
             _importKey?.Dispose();
             if (_ownsStore)
             {
@@ -89,7 +93,6 @@ public sealed class KeyBrokerService : IDisposable
             throw;
         }
 
-        _nonces = new NonceStore(_store, options.Time);
         _tokens = new TokenValidator(
             new TokenValidatorOptions
             {
@@ -116,9 +119,9 @@ public sealed class KeyBrokerService : IDisposable
     /// <summary>Issues a single-use challenge nonce for an enclave's attestation.</summary>
     public IssuedNonce IssueNonce() => _nonces.IssueWithExpiry(_options.NonceLifetime);
 
-    /// <summary>As <see cref="IssueNonce"/>, waiting for the store without holding a thread.</summary>
+    /// <summary>As <see cref="IssueNonce"/> (issuing writes nothing, so this never waits).</summary>
     public Task<IssuedNonce> IssueNonceAsync(CancellationToken cancellationToken = default) =>
-        _nonces.IssueWithExpiryAsync(_options.NonceLifetime, cancellationToken);
+        Task.FromResult(_nonces.IssueWithExpiry(_options.NonceLifetime));
 
     /// <summary>Releases the latest version of <paramref name="keyName"/> to the enclave that
     /// <paramref name="attestationToken"/> describes, or denies. Both outcomes are in the audit log when
@@ -141,102 +144,146 @@ public sealed class KeyBrokerService : IDisposable
         TokenValidationResult validation = await _tokens.ValidateAsync(attestationToken, cancellationToken).ConfigureAwait(false);
         if (!validation.IsValid)
         {
-            return await DenyAsync(keyName, null, null, validation.Reason!.Value, tokenStage: true, validation.Detail, UnverifiedTokenId(attestationToken)).ConfigureAwait(false);
+            return await RecordAsync(keyName, null, Decision.Deny(validation.Reason!.Value, tokenStage: true, validation.Detail),
+                UnverifiedTokenId(attestationToken), cancellationToken).ConfigureAwait(false);
         }
 
         ValidatedToken token = validation.Token!;
+        return await RecordAsync(keyName, token, Decide(options, token), null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>What the release would do with an accepted token, before its nonce is consumed.</summary>
+    private Decision Decide(ReleaseKeyOptions options, ValidatedToken token)
+    {
+        string keyName = options.KeyName;
         if (token.IsSimulated && !_options.SimulatedMode)
         {
-            return await DenyAsync(keyName, null, token, ReasonCode.AttestationTypeNotAllowed, tokenStage: true,
-                "the token derives from simulated evidence and this broker is not in simulated mode").ConfigureAwait(false);
+            return Decision.Deny(ReasonCode.AttestationTypeNotAllowed, tokenStage: true,
+                "the token derives from simulated evidence and this broker is not in simulated mode");
         }
 
         if (options.Nonce is not null && !string.Equals(options.Nonce, token.Nonce, StringComparison.Ordinal))
         {
-            return await DenyAsync(keyName, null, token, ReasonCode.NonceMismatch, tokenStage: true, "the request's nonce is not the token's nonce").ConfigureAwait(false);
+            return Decision.Deny(ReasonCode.NonceMismatch, tokenStage: true, "the request's nonce is not the token's nonce");
         }
 
         if (!EnclaveEncryptionKey.TryGet(token.Claims, out Jwk? encryptionKey, out string keyProblem))
         {
-            return await DenyAsync(keyName, null, token, ReasonCode.NoEncryptionKey, tokenStage: true, keyProblem).ConfigureAwait(false);
+            return Decision.Deny(ReasonCode.NoEncryptionKey, tokenStage: true, keyProblem);
         }
 
         if (options.Algorithm is not null
             && !string.Equals(options.Algorithm, encryptionKey!.IsEc ? Jwe.EcdhEsA256Kw : Jwe.RsaOaep256, StringComparison.Ordinal))
         {
-            return await DenyAsync(keyName, null, token, ReasonCode.NoEncryptionKey, tokenStage: true,
-                $"the token's first encryption key is {encryptionKey.Kty}, which cannot be used with \"{Clip(options.Algorithm, MaxAuditFieldLength)}\"").ConfigureAwait(false);
+            return Decision.Deny(ReasonCode.NoEncryptionKey, tokenStage: true,
+                $"the token's first encryption key is {encryptionKey.Kty}, which cannot be used with \"{Clip(options.Algorithm, MaxAuditFieldLength)}\"");
         }
 
         if (!KeyName.IsValid(keyName))
         {
-            return await DenyAsync(keyName, null, token, ReasonCode.KeyNotFound, tokenStage: false, "the requested name is not a valid key name").ConfigureAwait(false);
+            return Decision.Deny(ReasonCode.KeyNotFound, tokenStage: false, "the requested name is not a valid key name");
         }
 
         KeyVersionRecord? record = _keys.GetLatest(keyName);
         if (record is null)
         {
-            return await DenyAsync(keyName, null, token, ReasonCode.KeyNotFound, tokenStage: false, "no key of this name exists").ConfigureAwait(false);
+            return Decision.Deny(ReasonCode.KeyNotFound, tokenStage: false, "no key of this name exists");
         }
 
         if (KeyStore.IsDeleted(record))
         {
-            return await DenyAsync(keyName, record.Version, token, ReasonCode.KeyNotFound, tokenStage: false, "the key was deleted by its owner").ConfigureAwait(false);
+            return Decision.Deny(ReasonCode.KeyNotFound, tokenStage: false, "the key was deleted by its owner", record.Version);
         }
 
         if (options.Version is int version && version != record.Version)
         {
-            return await DenyAsync(keyName, record.Version, token, ReasonCode.KeyNotFound, tokenStage: false,
-                $"version {version} was requested; only the latest version ({record.Version}) is released").ConfigureAwait(false);
+            return Decision.Deny(ReasonCode.KeyNotFound, tokenStage: false,
+                $"version {version} was requested; only the latest version ({record.Version}) is released", record.Version);
         }
 
         if (!record.Enabled)
         {
-            return await DenyAsync(keyName, record.Version, token, ReasonCode.KeyDisabled, tokenStage: false, "the latest version of the key is disabled").ConfigureAwait(false);
+            return Decision.Deny(ReasonCode.KeyDisabled, tokenStage: false, "the latest version of the key is disabled", record.Version);
         }
 
-        if (!ReleasePolicy.TryParse(record.PolicyJson, out ReleasePolicy? policy, out PolicyFormatException? policyError))
+        if (!_policies.TryGet(record.PolicyJson, out ReleasePolicy? policy, out PolicyFormatException? policyError))
         {
-            return await DenyAsync(keyName, record.Version, token, ReasonCode.PolicyNotSatisfied, tokenStage: false,
-                $"the stored policy does not load: {policyError!.Message}").ConfigureAwait(false);
+            return Decision.Deny(ReasonCode.PolicyNotSatisfied, tokenStage: false,
+                $"the stored policy does not load: {policyError!.Message}", record.Version);
         }
 
         PolicyEvaluation evaluation = policy!.Evaluate(token.ClaimsElement);
         if (!evaluation.IsSatisfied)
         {
-            return await DenyAsync(keyName, record.Version, token, evaluation.Reason!.Value, tokenStage: false,
-                string.Join("; ", evaluation.Failures), failures: evaluation.Failures).ConfigureAwait(false);
+            return Decision.Deny(evaluation.Reason!.Value, tokenStage: false, string.Join("; ", evaluation.Failures), record.Version, evaluation.Failures);
         }
 
         byte[] dataKey = new byte[KeyStore.DataKeySize];
-        string wrapped;
         try
         {
             if (!_keys.TryUnwrap(record, dataKey))
             {
-                return await DenyAsync(keyName, record.Version, token, ReasonCode.KeyIntegrityFailure, tokenStage: false,
-                    "the stored key record does not authenticate under the master key").ConfigureAwait(false);
+                return Decision.Deny(ReasonCode.KeyIntegrityFailure, tokenStage: false,
+                    "the stored key record does not authenticate under the master key", record.Version);
             }
 
             try
             {
-                wrapped = Jwe.Encrypt(dataKey, encryptionKey!);
+                return Decision.Grant(record.Version, Jwe.Encrypt(dataKey, encryptionKey!), encryptionKey!.ComputeThumbprint());
             }
             catch (JoseException e)
             {
-                return await DenyAsync(keyName, record.Version, token, ReasonCode.NoEncryptionKey, tokenStage: false,
-                    $"the enclave's encryption key cannot be used ({e.Code}: {e.Message})").ConfigureAwait(false);
+                return Decision.Deny(ReasonCode.NoEncryptionKey, tokenStage: false,
+                    $"the enclave's encryption key cannot be used ({e.Code}: {e.Message})", record.Version);
             }
         }
         finally
         {
             CryptographicOperations.ZeroMemory(dataKey);
         }
+    }
 
-        JsonObject body = ReleaseBody(keyName, record.Version, token, "Granted", "policy satisfied");
-        body["encryptionKey"] = encryptionKey!.ComputeThumbprint();
-        AuditEntry entry = await _audit.AppendAsync(AuditEntryKind.ReleaseGranted, body, cancellationToken).ConfigureAwait(false);
-        return ReleaseOutcome.Granted(wrapped, record.Version, entry.Id, entry.Sequence);
+    /// <summary>Consumes the token's nonce and records the outcome in one write transaction, durable before this
+    /// returns. A nonce already used (or expired by now) turns any decision into that denial, and the prepared
+    /// JWE is dropped: only the first use of a nonce is ever granted.</summary>
+    private async Task<ReleaseOutcome> RecordAsync(
+        string keyName, ValidatedToken? token, Decision decision, string? unverifiedTokenId, CancellationToken cancellationToken)
+    {
+        // A denial is recorded even when the caller has gone away: it happened. A grant the caller no longer
+        // waits for may be abandoned before anything is written; then no key left the broker.
+        using IKeyBrokerTransaction transaction = await _store.BeginWriteAsync(
+            decision.Granted ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
+        DateTimeOffset now = _options.Time.GetUtcNow();
+        transaction.PurgeExpired(now);
+        if (token is not null)
+        {
+            switch (transaction.ConsumeNonce(NonceStore.Hash(token.Nonce), token.NonceExpiresAt, now))
+            {
+                case NonceConsumption.Replayed:
+                    decision = Decision.Deny(ReasonCode.NonceReplayed, tokenStage: true, "a release already used this token's nonce");
+                    break;
+                case NonceConsumption.Expired:
+                    decision = Decision.Deny(ReasonCode.NonceExpired, tokenStage: true, "the nonce expired before the release was recorded");
+                    break;
+            }
+        }
+
+        JsonObject body = ReleaseBody(keyName, decision.Version, token,
+            decision.Granted ? "Granted" : decision.Reason.ToString(), decision.Granted ? "policy satisfied" : decision.Detail);
+        if (decision.Granted)
+        {
+            body["encryptionKey"] = decision.EncryptionKeyThumbprint;
+        }
+        else if (token is null && unverifiedTokenId is not null)
+        {
+            body["unverifiedJti"] = Clip(unverifiedTokenId, MaxAuditFieldLength);
+        }
+
+        AuditEntry entry = _audit.Append(transaction, decision.Granted ? AuditEntryKind.ReleaseGranted : AuditEntryKind.ReleaseDenied, body);
+        await transaction.CommitAsync().ConfigureAwait(false);
+        return decision.Granted
+            ? ReleaseOutcome.Granted(decision.WrappedKey!, decision.Version!.Value, entry.Id, entry.Sequence)
+            : ReleaseOutcome.Denied(decision.Reason, decision.TokenStage, decision.Detail, entry.Id, entry.Sequence, decision.Failures);
     }
 
     /// <summary>Registers a data key (a new version when the name is already the signer's).</summary>
@@ -393,6 +440,7 @@ public sealed class KeyBrokerService : IDisposable
 
     public void Dispose()
     {
+        _nonces.Dispose();
         _importKey.Dispose();
         _auditKey.Dispose();
         _ownedMasterKey?.Dispose();
@@ -472,27 +520,6 @@ public sealed class KeyBrokerService : IDisposable
         return OwnerRequestOutcome.Success(result.Name, result.Version, entry.Id, $"{kind} {result.Name} version {result.Version}");
     }
 
-    private async Task<ReleaseOutcome> DenyAsync(
-        string keyName,
-        int? version,
-        ValidatedToken? token,
-        ReasonCode reason,
-        bool tokenStage,
-        string detail,
-        string? unverifiedTokenId = null,
-        IReadOnlyList<PolicyFailure>? failures = null)
-    {
-        JsonObject body = ReleaseBody(keyName, version, token, reason.ToString(), detail);
-        if (token is null && unverifiedTokenId is not null)
-        {
-            body["unverifiedJti"] = Clip(unverifiedTokenId, MaxAuditFieldLength);
-        }
-
-        // Recorded even when the caller has gone away: the denial happened.
-        AuditEntry entry = await _audit.AppendAsync(AuditEntryKind.ReleaseDenied, body, CancellationToken.None).ConfigureAwait(false);
-        return ReleaseOutcome.Denied(reason, tokenStage, detail, entry.Id, entry.Sequence, failures);
-    }
-
     private static JsonObject ReleaseBody(string keyName, int? version, ValidatedToken? token, string reason, string detail) => new()
     {
         ["key"] = Clip(keyName, MaxAuditFieldLength),
@@ -539,5 +566,45 @@ public sealed class KeyBrokerService : IDisposable
         {
             Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
+    }
+
+    /// <summary>A release decided but not yet recorded: a grant with its JWE, or a denial with its reason.</summary>
+    private sealed class Decision
+    {
+        private Decision(bool granted, int? version, string? wrappedKey, string? encryptionKeyThumbprint,
+            ReasonCode reason, bool tokenStage, string detail, IReadOnlyList<PolicyFailure>? failures)
+        {
+            Granted = granted;
+            Version = version;
+            WrappedKey = wrappedKey;
+            EncryptionKeyThumbprint = encryptionKeyThumbprint;
+            Reason = reason;
+            TokenStage = tokenStage;
+            Detail = detail;
+            Failures = failures;
+        }
+
+        public bool Granted { get; }
+
+        public int? Version { get; }
+
+        public string? WrappedKey { get; }
+
+        public string? EncryptionKeyThumbprint { get; }
+
+        public ReasonCode Reason { get; }
+
+        public bool TokenStage { get; }
+
+        public string Detail { get; }
+
+        public IReadOnlyList<PolicyFailure>? Failures { get; }
+
+        public static Decision Grant(int version, string wrappedKey, string encryptionKeyThumbprint) =>
+            new(true, version, wrappedKey, encryptionKeyThumbprint, default, false, "policy satisfied", null);
+
+        public static Decision Deny(
+            ReasonCode reason, bool tokenStage, string detail, int? version = null, IReadOnlyList<PolicyFailure>? failures = null) =>
+            new(false, version, null, null, reason, tokenStage, detail, failures);
     }
 }

@@ -21,7 +21,9 @@ public enum ReasonCode
     /// <summary>The token carries neither <c>nonce</c> nor <c>x-ms-runtime.nonce</c>, or the two differ.</summary>
     NonceMissing,
 
-    /// <summary>The nonce was not issued by this broker, has expired, or was already used.</summary>
+    /// <summary>The nonce was not issued by this broker (its tag does not verify, or it is not a nonce at all).
+    /// Expired and reused nonces have their own codes (<see cref="NonceExpired"/>, <see cref="NonceReplayed"/>);
+    /// the name is kept for the audit logs that already hold it.</summary>
     NonceUnknownOrReused,
 
     /// <summary>A measurement condition of the policy failed (see <c>ReleasePolicy.MeasurementClaims</c>).</summary>
@@ -89,4 +91,11 @@ public enum ReasonCode
 
     /// <summary>The token header has <c>crit</c> or another member this broker does not understand.</summary>
     UnsupportedTokenHeader,
+
+    /// <summary>The nonce was issued by this broker and is still fresh, but a release already used it: the
+    /// token is a replay.</summary>
+    NonceReplayed,
+
+    /// <summary>The nonce was issued by this broker but has expired.</summary>
+    NonceExpired,
 }

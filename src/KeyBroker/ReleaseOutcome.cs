@@ -52,7 +52,7 @@ public sealed class ReleaseOutcome
     /// up: TokenInvalid, KeyInTokenHeader, UnsupportedTokenHeader, AlgorithmNotAllowed, WrongIssuer,
     /// SignatureScalarInvalid, UnknownSigningKey, SignatureInvalid, VerifierKeysUnavailable, TokenExpired,
     /// TokenNotYetValid, TokenLifetimeTooLong, WrongAudience, NonceMissing, NonceMismatch,
-    /// NonceUnknownOrReused, NoEncryptionKey, and AttestationTypeNotAllowed for simulated tokens on a
+    /// NonceUnknownOrReused, NonceExpired, NonceReplayed, NoEncryptionKey, and AttestationTypeNotAllowed for simulated tokens on a
     /// production broker) are reported as such; every later denial (unknown or disabled key, any policy
     /// failure, integrity failure) is <see cref="CoarseDenial"/>, so a caller cannot tell an unknown key
     /// from a policy mismatch. Granted: "Granted".</summary>

@@ -40,7 +40,7 @@ public sealed class DistinctDenialTests
                 claims["iss"] = "https://attacker-verifier.test";
                 return h.ReleaseAsync(h.IssueToken(claims, foreign));
             }),
-            ("replayed nonce", ReasonCode.NonceUnknownOrReused, () => h.ReleaseAsync(replayed)),
+            ("replayed nonce", ReasonCode.NonceReplayed, () => h.ReleaseAsync(replayed)),
         };
 
         var seen = new Dictionary<ReasonCode, string>();

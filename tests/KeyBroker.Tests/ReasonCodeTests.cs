@@ -92,6 +92,19 @@ public sealed class ReasonCodeTests
             return h.ReleaseAsync(h.Token(c => c["x-ms-runtime"]!["nonce"] = other));
         },
         [ReasonCode.UnsupportedTokenHeader] = h => h.ReleaseAsync(TokenAttacks.WithHeader(h, "crit", new JsonArray("exp"))),
+        [ReasonCode.NonceReplayed] = async h =>
+        {
+            string token = h.Token();
+            Assert.True((await h.ReleaseAsync(token)).IsGranted);
+            return await h.ReleaseAsync(token);
+        },
+        [ReasonCode.NonceExpired] = h =>
+        {
+            // The token is still valid; its nonce (five minutes) is not.
+            string token = h.Token();
+            h.Time.Advance(TimeSpan.FromMinutes(6));
+            return h.ReleaseAsync(token);
+        },
         [ReasonCode.KeyIntegrityFailure] = h =>
         {
             ReleaseTests.Execute(h.DatabasePath,
@@ -130,7 +143,7 @@ public sealed class ReasonCodeTests
                 "RegionNotAllowed", "PolicyNotSatisfied", "KeyNotFound", "KeyDisabled", "NoEncryptionKey",
                 "TokenNotYetValid", "KeyIntegrityFailure", "KeyInTokenHeader", "AlgorithmNotAllowed", "SignatureInvalid",
                 "SignatureScalarInvalid", "UnknownSigningKey", "VerifierKeysUnavailable", "TokenLifetimeTooLong",
-                "NonceMismatch", "UnsupportedTokenHeader",
+                "NonceMismatch", "UnsupportedTokenHeader", "NonceReplayed", "NonceExpired",
             ],
             Enum.GetNames<ReasonCode>());
     }

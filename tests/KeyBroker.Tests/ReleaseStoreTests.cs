@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Enclave.Crypto;
 using Enclave.KeyBroker.Audit;
 using Enclave.KeyBroker.Storage;
+using Enclave.KeyBroker.Tokens;
 using Enclave.KeyBroker.Tests.Support;
 using Enclave.Testing;
 using Microsoft.Data.Sqlite;
@@ -99,7 +100,8 @@ public abstract class ReleaseStoreTests : IDisposable
         Assert.True((await harness.ReleaseAsync(token)).IsGranted);
         ReleaseOutcome replay = await harness.ReleaseAsync(token);
 
-        Assert.Equal(ReasonCode.NonceUnknownOrReused, replay.Reason);
+        Assert.Equal(ReasonCode.NonceReplayed, replay.Reason);
+        Assert.Equal(nameof(ReasonCode.NonceReplayed), replay.WireReason);
         Assert.Null(replay.WrappedKey);
     }
 
@@ -149,9 +151,8 @@ public abstract class ReleaseStoreTests : IDisposable
 
         private sealed class Transaction(IKeyBrokerTransaction inner, FailingAuditStore owner) : IKeyBrokerTransaction
         {
-            public void InsertNonce(byte[] nonceHash, DateTimeOffset expiresAt) => inner.InsertNonce(nonceHash, expiresAt);
-
-            public bool TryConsumeNonce(byte[] nonceHash, DateTimeOffset now) => inner.TryConsumeNonce(nonceHash, now);
+            public NonceConsumption ConsumeNonce(byte[] nonceHash, DateTimeOffset expiresAt, DateTimeOffset now) =>
+                inner.ConsumeNonce(nonceHash, expiresAt, now);
 
             public void PurgeExpired(DateTimeOffset now) => inner.PurgeExpired(now);
 

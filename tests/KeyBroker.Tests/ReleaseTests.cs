@@ -67,7 +67,7 @@ public sealed class ReleaseTests
 
         ReleaseOutcome outcome = await harness.ReleaseAsync(harness.IssueToken(harness.Claims(nonce)));
 
-        Assert.Equal(ReasonCode.NonceUnknownOrReused, outcome.Reason);
+        Assert.Equal(ReasonCode.NonceExpired, outcome.Reason);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Enclave.KeyBroker.Audit;
 using Enclave.KeyBroker.Storage;
+using Enclave.KeyBroker.Tokens;
 using Enclave.KeyBroker.Tests.Support;
 using Enclave.Testing;
 
@@ -29,7 +30,7 @@ public abstract class StoreTests : IDisposable
         byte[] nonce = Hash("kept");
         using (IKeyBrokerTransaction transaction = _store.BeginWrite())
         {
-            transaction.InsertNonce(nonce, s_now.AddMinutes(5));
+            Assert.Equal(NonceConsumption.Consumed, Use(transaction, nonce));
             transaction.Commit();
         }
 
@@ -38,7 +39,7 @@ public abstract class StoreTests : IDisposable
         _store.Initialize();
 
         using IKeyBrokerTransaction check = second.BeginWrite();
-        Assert.True(check.TryConsumeNonce(nonce, s_now));
+        Assert.Equal(NonceConsumption.Replayed, Use(check, nonce));
         check.Commit();
     }
 
@@ -47,7 +48,7 @@ public abstract class StoreTests : IDisposable
     {
         using (IKeyBrokerTransaction transaction = _store.BeginWrite())
         {
-            transaction.InsertNonce(Hash("rolled-back"), s_now.AddMinutes(5));
+            Use(transaction, Hash("rolled-back"));
             transaction.InsertKeyVersion(Key("k", 1));
             transaction.InsertAuditEntry(new AuditEntryRecord(1, s_now, "KeyRegistered", "{}", new byte[32], new byte[32]));
         }
@@ -55,7 +56,7 @@ public abstract class StoreTests : IDisposable
         Assert.Null(_store.GetLatestKey("k"));
         Assert.Empty(_store.ReadAuditEntries());
         using IKeyBrokerTransaction check = _store.BeginWrite();
-        Assert.False(check.TryConsumeNonce(Hash("rolled-back"), s_now));
+        Assert.Equal(NonceConsumption.Consumed, Use(check, Hash("rolled-back")));
         check.Commit();
     }
 
@@ -70,13 +71,13 @@ public abstract class StoreTests : IDisposable
 
         using (IKeyBrokerTransaction duplicate = _store.BeginWrite())
         {
-            duplicate.InsertNonce(Hash("with-duplicate"), s_now.AddMinutes(5));
+            Use(duplicate, Hash("with-duplicate"));
             Assert.ThrowsAny<System.Data.Common.DbException>(() => duplicate.InsertKeyVersion(Key("k", 1)));
         }
 
         using (IKeyBrokerTransaction next = _store.BeginWrite())
         {
-            Assert.False(next.TryConsumeNonce(Hash("with-duplicate"), s_now));
+            Assert.Equal(NonceConsumption.Consumed, Use(next, Hash("with-duplicate")));
             next.InsertKeyVersion(Key("k", 2));
             next.Commit();
         }
@@ -91,16 +92,21 @@ public abstract class StoreTests : IDisposable
         {
             Assert.True(transaction.TryRecordOwnerRequest("owner:1", s_now.AddMinutes(1)));
             Assert.False(transaction.TryRecordOwnerRequest("owner:1", s_now.AddMinutes(1)));
-            transaction.InsertNonce(Hash("old"), s_now.AddMinutes(1));
+            Assert.Equal(NonceConsumption.Consumed, transaction.ConsumeNonce(Hash("old"), s_now.AddMinutes(1), s_now));
+            Assert.Equal(NonceConsumption.Consumed, transaction.ConsumeNonce(Hash("recent"), s_now.AddMinutes(5), s_now));
             transaction.Commit();
         }
 
-        using (IKeyBrokerTransaction later = _store.BeginWrite())
+        // Owner request ids go at their expiry; consumed nonces a retention margin after theirs, and a nonce
+        // expiring at or before the purged range is refused outright rather than checked against a purged table.
+        DateTimeOffset later = s_now.AddMinutes(1) + NonceStore.ConsumedRetention + TimeSpan.FromMinutes(1);
+        using (IKeyBrokerTransaction purge = _store.BeginWrite())
         {
-            later.PurgeExpired(s_now.AddMinutes(2));
-            Assert.True(later.TryRecordOwnerRequest("owner:1", s_now.AddMinutes(3)));
-            Assert.False(later.TryConsumeNonce(Hash("old"), s_now));
-            later.Commit();
+            purge.PurgeExpired(later);
+            Assert.True(purge.TryRecordOwnerRequest("owner:1", later.AddMinutes(3)));
+            Assert.Equal(NonceConsumption.Expired, purge.ConsumeNonce(Hash("old"), s_now.AddMinutes(1), s_now));
+            Assert.Equal(NonceConsumption.Replayed, purge.ConsumeNonce(Hash("recent"), s_now.AddMinutes(5), s_now));
+            purge.Commit();
         }
     }
 
@@ -147,7 +153,7 @@ public abstract class StoreTests : IDisposable
         await Task.WhenAll(Enumerable.Range(0, 48).Select(i => Task.Run(() =>
         {
             using IKeyBrokerTransaction transaction = _store.BeginWrite();
-            transaction.InsertNonce(Hash($"n{i}"), s_now.AddMinutes(5));
+            Use(transaction, Hash($"n{i}"));
             if (i % 3 != 0)
             {
                 transaction.Commit();
@@ -158,7 +164,7 @@ public abstract class StoreTests : IDisposable
         using IKeyBrokerTransaction check = reopened.BeginWrite();
         for (int i = 0; i < 48; i++)
         {
-            Assert.Equal(i % 3 != 0, check.TryConsumeNonce(Hash($"n{i}"), s_now));
+            Assert.Equal(i % 3 != 0 ? NonceConsumption.Replayed : NonceConsumption.Consumed, Use(check, Hash($"n{i}")));
         }
 
         check.Commit();
@@ -182,6 +188,10 @@ public abstract class StoreTests : IDisposable
     }
 
     private static byte[] Hash(string text) => SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Consumes a nonce hash valid for five more minutes: a row to write and find again.</summary>
+    private static NonceConsumption Use(IKeyBrokerTransaction transaction, byte[] nonceHash) =>
+        transaction.ConsumeNonce(nonceHash, s_now.AddMinutes(5), s_now);
 
     private static KeyVersionRecord Key(string name, int version) =>
         new(name, version, "owner-thumbprint", [1, 2, 3], "{}", true, s_now);

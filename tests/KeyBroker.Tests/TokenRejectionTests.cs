@@ -160,7 +160,7 @@ public sealed class TokenRejectionTests
 
         ReleaseOutcome replay = await harness.ReleaseAsync(token);
 
-        Assert.Equal(ReasonCode.NonceUnknownOrReused, replay.Reason);
+        Assert.Equal(ReasonCode.NonceReplayed, replay.Reason);
         AssertAudited(harness, replay);
     }
 

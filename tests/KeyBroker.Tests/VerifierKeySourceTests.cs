@@ -62,7 +62,7 @@ public sealed class VerifierKeySourceTests
         int calls = 0;
         var handler = new StubHandler(_ => Json(new JwkSet(++calls == 1 ? [harness.VerifierJwk] : [harness.VerifierJwk, rotatedJwk]).ToJson()));
         var source = new HttpVerifierKeySource(new HttpClient(handler), harness.Time) { MinimumRefreshInterval = TimeSpan.Zero };
-        var nonces = new NonceStore(new Storage.SqliteKeyBrokerStore(Storage.SqliteKeyBrokerStore.ConnectionStringFor(harness.Directory.Path)), harness.Time);
+        using var nonces = NonceStore.CreateEphemeral(harness.Time);
         var validator = new TokenValidator(new TokenValidatorOptions { TrustedIssuers = [BrokerHarness.Issuer], Time = harness.Time }, source, nonces);
 
         TokenValidationResult old = await validator.ValidateAsync(harness.IssueToken(harness.Claims(nonces.Issue(TimeSpan.FromMinutes(1)))));
@@ -78,7 +78,7 @@ public sealed class VerifierKeySourceTests
     {
         using var harness = new BrokerHarness();
         var source = new HttpVerifierKeySource(new HttpClient(new StubHandler(_ => throw new HttpRequestException("connection refused"))), harness.Time);
-        var nonces = new NonceStore(new Storage.SqliteKeyBrokerStore(Storage.SqliteKeyBrokerStore.ConnectionStringFor(harness.Directory.Path)), harness.Time);
+        using var nonces = NonceStore.CreateEphemeral(harness.Time);
         var validator = new TokenValidator(new TokenValidatorOptions { TrustedIssuers = [BrokerHarness.Issuer], Time = harness.Time }, source, nonces);
 
         TokenValidationResult result = await validator.ValidateAsync(harness.IssueToken(harness.Claims(nonces.Issue(TimeSpan.FromMinutes(1)))));

@@ -83,25 +83,41 @@ public sealed class AuditLog
             throw new ArgumentException($"\"{TreeHeadMember}\" is reserved in audit entry bodies.", nameof(body));
         }
 
-        AuditEntryRecord? last = transaction.GetLastAuditEntry();
-        long size = last?.Sequence ?? 0;
-        MerkleFrontier frontier = CurrentFrontier(transaction, last);
+        // The tail as this writer's last append left it, when nothing can have changed since; otherwise read.
+        AuditTailRecord? tail = transaction.CachedAuditTail;
+        long size;
+        byte[]? lastHash;
+        AuditHeadRecord? head;
+        if (tail is not null)
+        {
+            (size, lastHash, head) = (tail.Size, tail.LastEntryHash, tail.Head);
+        }
+        else
+        {
+            AuditEntryRecord? last = transaction.GetLastAuditEntry();
+            (size, lastHash) = (last?.Sequence ?? 0, last?.EntryHash);
+            head = size > 0 ? transaction.GetAuditHead() : null;
+        }
+
+        MerkleFrontier frontier = CurrentFrontier(transaction, size, lastHash);
         DateTimeOffset now = TruncateToMs(_time.GetUtcNow());
         var stored = (JsonObject)body.DeepClone();
         if (size > 0)
         {
-            stored[TreeHeadMember] = PreviousTreeHead(transaction, size, frontier.Root(), now);
+            stored[TreeHeadMember] = PreviousTreeHead(head, size, frontier.Root(), now);
         }
 
         long sequence = size + 1;
-        byte[] previous = last?.EntryHash ?? new byte[HashSize];
+        byte[] previous = lastHash ?? new byte[HashSize];
         string kindText = kind.ToString();
         string bodyText = stored.ToJsonString();
         byte[] leaf = ComputeLeafHash(sequence, now, kindText, bodyText, previous);
         transaction.InsertAuditEntry(new AuditEntryRecord(sequence, now, kindText, bodyText, previous, leaf));
         MerkleFrontier next = frontier.Append(leaf);
-        SignedTreeHead head = SignedTreeHead.Create(sequence, next.Root(), now, _signingKey);
-        transaction.SetAuditHead(new AuditHeadRecord(head.TreeSize, head.RootHash, head.Timestamp, head.Signature));
+        SignedTreeHead signed = SignedTreeHead.Create(sequence, next.Root(), now, _signingKey);
+        var headRecord = new AuditHeadRecord(signed.TreeSize, signed.RootHash, signed.Timestamp, signed.Signature);
+        transaction.SetAuditHead(headRecord);
+        transaction.CachedAuditTail = new AuditTailRecord(sequence, leaf, headRecord);
         lock (_gate)
         {
             _frontier = next;
@@ -418,9 +434,8 @@ public sealed class AuditLog
         }
     }
 
-    private string PreviousTreeHead(IKeyBrokerTransaction transaction, long size, byte[] root, DateTimeOffset now)
+    private string PreviousTreeHead(AuditHeadRecord? head, long size, byte[] root, DateTimeOffset now)
     {
-        AuditHeadRecord? head = transaction.GetAuditHead();
         if (head is not null && head.Size == size && CryptographicOperations.FixedTimeEquals(head.HeadHash, root))
         {
             return head.Signature;
@@ -442,7 +457,7 @@ public sealed class AuditLog
         return frontier;
     }
 
-    private MerkleFrontier CurrentFrontier(IKeyBrokerTransaction transaction, AuditEntryRecord? last)
+    private MerkleFrontier CurrentFrontier(IKeyBrokerTransaction transaction, long size, byte[]? lastHash)
     {
         MerkleFrontier frontier;
         lock (_gate)
@@ -450,9 +465,8 @@ public sealed class AuditLog
             frontier = _frontier;
         }
 
-        long size = last?.Sequence ?? 0;
         bool current = frontier.Size == size
-            && (size == 0 || (frontier.LastLeaf is not null && CryptographicOperations.FixedTimeEquals(frontier.LastLeaf, last!.EntryHash)));
+            && (size == 0 || (frontier.LastLeaf is not null && lastHash is not null && CryptographicOperations.FixedTimeEquals(frontier.LastLeaf, lastHash)));
         return current ? frontier : CurrentFrontier(transaction, size);
     }
 

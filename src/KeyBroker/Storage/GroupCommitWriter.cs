@@ -17,12 +17,10 @@
 // releases cannot starve the thread pool (a starved pool delays reading request bodies until Kestrel's minimum
 // data rate aborts the connection, which was seen with 16 concurrent releases on PostgreSQL).
 //
-// One exception to waiting: a transaction that only issued, consumed or purged nonces returns from
-// Commit() once its savepoint is released. Losing such a write in a crash is harmless (an issued nonce
-// that is lost makes its release fail; freshness state is not evidence), and it cannot be lost while
-// anything written after it survives: commits are durable in order, so the grant that follows a nonce
-// consumption is durable only if the consumption is. Should a physical commit holding such a write fail,
-// the writer refuses every later write (fail closed) rather than let a grant outlive a lost consumption.
+// The writer also keeps the audit log's tail as the last append of the current physical transaction left it
+// (CachedAuditTail), so consecutive appends of one batch do not re-read it. It is forgotten whenever the
+// database may hold something else: when a physical transaction begins (another process may have written
+// before it) and when a logical transaction rolls back or the batch aborts.
 using System.Data.Common;
 
 namespace Enclave.KeyBroker.Storage;
@@ -38,13 +36,14 @@ internal sealed class GroupCommitWriter : IDisposable
     private readonly SemaphoreSlim _flushRequest = new(0, 1);
     private readonly Thread _flusher;
     private int _queued;
-    private Exception? _poisoned;
     private volatile bool _stopping;
     private DbConnection? _connection;
     private DbTransaction? _transaction;
     private Batch _batch = new();
     private readonly Dictionary<string, DbCommand> _commands = new(StringComparer.Ordinal);
     private long _lastPurgeMs = long.MinValue;
+    private long _purgedUpToMs = long.MinValue;
+    private AuditTailRecord? _auditTail;
     private bool _disposed;
 
     public GroupCommitWriter(StoreDialect dialect, int maxBatch = DefaultMaxBatch)
@@ -92,16 +91,11 @@ internal sealed class GroupCommitWriter : IDisposable
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_poisoned is not null)
-            {
-                throw new KeyBrokerStoreException(
-                    "An earlier write could not be made durable; the store refuses writes until it is reopened.", _poisoned);
-            }
-
             if (_transaction is null)
             {
                 _connection ??= _dialect.Open();
                 _transaction = _dialect.BeginWrite(_connection);
+                _auditTail = null;
             }
 
             Command("SAVEPOINT w").ExecuteNonQuery();
@@ -117,16 +111,22 @@ internal sealed class GroupCommitWriter : IDisposable
 
     /// <summary>Ends a logical transaction (called with the writer lock held) and, when committing, waits
     /// until the physical commit holding it is durable.</summary>
-    /// <param name="mustBeDurable">False for a committed transaction that touched only nonces: it returns
-    /// without waiting for the physical commit (see the file header).</param>
-    internal void Complete(bool commit, bool mustBeDurable) => End(commit, mustBeDurable)?.WaitDurable();
+    internal void Complete(bool commit) => End(commit)?.WaitDurable();
 
     /// <summary>As <see cref="Complete"/>, waiting for durability without holding a thread.</summary>
-    internal Task CompleteAsync(bool commit, bool mustBeDurable) => End(commit, mustBeDurable)?.WaitDurableAsync() ?? Task.CompletedTask;
+    internal Task CompleteAsync(bool commit) => End(commit)?.WaitDurableAsync() ?? Task.CompletedTask;
+
+    /// <summary>The audit tail of the current physical transaction (see the file header); only the holder of
+    /// the writer lock reads or sets it.</summary>
+    internal AuditTailRecord? AuditTail
+    {
+        get => _auditTail;
+        set => _auditTail = value;
+    }
 
     /// <summary>Ends the logical transaction and hands the writer lock on; returns the batch to wait for when
-    /// the caller must see it durable.</summary>
-    private Batch? End(bool commit, bool mustBeDurable)
+    /// it committed.</summary>
+    private Batch? End(bool commit)
     {
         Batch batch = _batch;
         try
@@ -135,10 +135,10 @@ internal sealed class GroupCommitWriter : IDisposable
             {
                 Command("RELEASE SAVEPOINT w").ExecuteNonQuery();
                 batch.Members++;
-                batch.HasUnconfirmed |= !mustBeDurable;
             }
             else
             {
+                _auditTail = null;
                 Command("ROLLBACK TO SAVEPOINT w").ExecuteNonQuery();
                 Command("RELEASE SAVEPOINT w").ExecuteNonQuery();
             }
@@ -165,7 +165,7 @@ internal sealed class GroupCommitWriter : IDisposable
             _flushRequest.Release();
         }
 
-        return commit && mustBeDurable ? batch : null;
+        return commit ? batch : null;
     }
 
     public void Dispose()
@@ -233,11 +233,6 @@ internal sealed class GroupCommitWriter : IDisposable
         }
         catch (Exception e)
         {
-            if (batch.HasUnconfirmed)
-            {
-                _poisoned = e;
-            }
-
             batch.Fail(e);
             ResetConnection();
         }
@@ -251,6 +246,7 @@ internal sealed class GroupCommitWriter : IDisposable
     {
         Batch batch = _batch;
         _batch = new Batch();
+        _auditTail = null;
         DbTransaction? transaction = _transaction;
         _transaction = null;
         if (transaction is not null)
@@ -265,11 +261,6 @@ internal sealed class GroupCommitWriter : IDisposable
             }
 
             transaction.Dispose();
-        }
-
-        if (batch.HasUnconfirmed && cause is not ObjectDisposedException)
-        {
-            _poisoned = cause;
         }
 
         batch.Fail(cause);
@@ -297,7 +288,7 @@ internal sealed class GroupCommitWriter : IDisposable
     }
 
     /// <summary>Whether a purge of expired rows at <paramref name="nowMs"/> is due: at most one a second,
-    /// since expired nonces are refused by their expiry anyway and purging only reclaims space.</summary>
+    /// since purging only reclaims space.</summary>
     internal bool PurgeDue(long nowMs)
     {
         if (_lastPurgeMs != long.MinValue && nowMs >= _lastPurgeMs && nowMs - _lastPurgeMs < 1000)
@@ -307,6 +298,14 @@ internal sealed class GroupCommitWriter : IDisposable
 
         _lastPurgeMs = nowMs;
         return true;
+    }
+
+    /// <summary>The latest expiry up to which this writer has deleted consumed nonces; a nonce expiring at or
+    /// before it can no longer be checked for reuse. Raised before the delete runs and never lowered.</summary>
+    internal long PurgedNoncesUpToMs
+    {
+        get => _purgedUpToMs;
+        set => _purgedUpToMs = Math.Max(_purgedUpToMs, value);
     }
 
     private void ResetConnection()
@@ -328,9 +327,6 @@ internal sealed class GroupCommitWriter : IDisposable
         private Exception? _error;
 
         public int Members { get; set; }
-
-        /// <summary>Some member returned from Commit without waiting for durability.</summary>
-        public bool HasUnconfirmed { get; set; }
 
         public void Succeed() => _done.TrySetResult();
 

@@ -1,6 +1,6 @@
 namespace Enclave.KeyBroker.Storage;
 
-/// <summary>Persistence of the key broker: nonces, owner-request ids, key versions and the audit log.
+/// <summary>Persistence of the key broker: consumed nonces, owner-request ids, key versions and the audit log.
 /// Writes happen in a <see cref="IKeyBrokerTransaction"/>; writers are serialised, so a read inside a
 /// write transaction sees the latest committed state and nothing can change it before commit.</summary>
 public interface IKeyBrokerStore : IDisposable
@@ -29,14 +29,15 @@ public interface IKeyBrokerStore : IDisposable
 /// until <see cref="Commit"/>.</summary>
 public interface IKeyBrokerTransaction : IDisposable
 {
-    /// <summary>Stores a nonce (by its hash) valid until <paramref name="expiresAt"/>.</summary>
-    void InsertNonce(byte[] nonceHash, DateTimeOffset expiresAt);
+    /// <summary>Records the use of a nonce (by its hash) that expires at <paramref name="expiresAt"/>:
+    /// <see cref="Tokens.NonceConsumption.Consumed"/> the first time, <see cref="Tokens.NonceConsumption.Replayed"/>
+    /// when a use is already recorded, <see cref="Tokens.NonceConsumption.Expired"/> when the expiry is not after
+    /// <paramref name="now"/> or after any instant this store already purged up to (so a purged record can never
+    /// let a nonce be used twice).</summary>
+    Tokens.NonceConsumption ConsumeNonce(byte[] nonceHash, DateTimeOffset expiresAt, DateTimeOffset now);
 
-    /// <summary>Deletes the nonce if it exists and has not expired at <paramref name="now"/>; true when
-    /// it was deleted by this call (so it can succeed once).</summary>
-    bool TryConsumeNonce(byte[] nonceHash, DateTimeOffset now);
-
-    /// <summary>Deletes nonces and owner-request ids that expired before <paramref name="now"/>.</summary>
+    /// <summary>Deletes owner-request ids that expired before <paramref name="now"/> and consumed nonces
+    /// that expired more than <see cref="Tokens.NonceStore.ConsumedRetention"/> before it.</summary>
     void PurgeExpired(DateTimeOffset now);
 
     /// <summary>Records an owner request id; false when the id is already recorded (a replay).</summary>
@@ -62,6 +63,16 @@ public interface IKeyBrokerTransaction : IDisposable
 
     /// <summary>Writes the single chain-head record, replacing the previous one.</summary>
     void SetAuditHead(AuditHeadRecord head);
+
+    /// <summary>The log's tail as the last append in this store's current physical transaction left it, or null
+    /// when it must be read from the store (a new physical transaction, where another process may have written
+    /// before it, or a rolled-back append). Lets consecutive appends of one group commit skip re-reading what
+    /// the writer itself just wrote.</summary>
+    AuditTailRecord? CachedAuditTail
+    {
+        get => null;
+        set { }
+    }
 
     void Commit();
 

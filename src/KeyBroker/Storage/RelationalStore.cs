@@ -31,13 +31,13 @@ internal sealed class RelationalStore : IKeyBrokerStore
 
     public KeyVersionRecord? GetLatestKey(string name)
     {
-        using DbConnection connection = _dialect.Open();
+        using DbConnection connection = _dialect.OpenReader();
         return QueryLatestKey(connection, null, name);
     }
 
     public IEnumerable<AuditEntryRecord> ReadAuditEntries(long fromSequence = 1)
     {
-        using DbConnection connection = _dialect.Open();
+        using DbConnection connection = _dialect.OpenReader();
         using DbCommand command = StoreDialect.Command(connection, null,
             $"SELECT {AuditColumns} FROM audit_entries WHERE seq >= @from ORDER BY seq", ("@from", fromSequence));
         using DbDataReader reader = command.ExecuteReader();
@@ -49,7 +49,7 @@ internal sealed class RelationalStore : IKeyBrokerStore
 
     public AuditEntryRecord? GetAuditEntry(long sequence)
     {
-        using DbConnection connection = _dialect.Open();
+        using DbConnection connection = _dialect.OpenReader();
         using DbCommand command = StoreDialect.Command(connection, null,
             $"SELECT {AuditColumns} FROM audit_entries WHERE seq = @seq", ("@seq", sequence));
         using DbDataReader reader = command.ExecuteReader();
@@ -58,7 +58,7 @@ internal sealed class RelationalStore : IKeyBrokerStore
 
     public AuditHeadRecord? GetAuditHead()
     {
-        using DbConnection connection = _dialect.Open();
+        using DbConnection connection = _dialect.OpenReader();
         return QueryAuditHead(connection, null);
     }
 

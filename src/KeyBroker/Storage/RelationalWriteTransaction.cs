@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Enclave.KeyBroker.Tokens;
 
 namespace Enclave.KeyBroker.Storage;
 
@@ -8,20 +9,27 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
 {
     private readonly GroupCommitWriter _writer;
     private bool _ended;
-    private bool _mustBeDurable;
 
     public RelationalWriteTransaction(GroupCommitWriter writer)
     {
         _writer = writer;
     }
 
-    public void InsertNonce(byte[] nonceHash, DateTimeOffset expiresAt) => Execute(
-        "INSERT INTO nonces (nonce_hash, expires_at_ms) VALUES (@hash, @expires)",
-        ("@hash", nonceHash), ("@expires", RelationalStore.ToMs(expiresAt)));
+    public NonceConsumption ConsumeNonce(byte[] nonceHash, DateTimeOffset expiresAt, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(nonceHash);
+        long expires = RelationalStore.ToMs(expiresAt);
+        if (expires <= RelationalStore.ToMs(now) || expires <= _writer.PurgedNoncesUpToMs)
+        {
+            return NonceConsumption.Expired;
+        }
 
-    public bool TryConsumeNonce(byte[] nonceHash, DateTimeOffset now) => Execute(
-        "DELETE FROM nonces WHERE nonce_hash = @hash AND expires_at_ms > @now",
-        ("@hash", nonceHash), ("@now", RelationalStore.ToMs(now))) == 1;
+        return Execute(
+            "INSERT INTO consumed_nonces (nonce_hash, expires_at_ms) VALUES (@hash, @expires) ON CONFLICT (nonce_hash) DO NOTHING",
+            ("@hash", nonceHash), ("@expires", expires)) == 1
+            ? NonceConsumption.Consumed
+            : NonceConsumption.Replayed;
+    }
 
     public void PurgeExpired(DateTimeOffset now)
     {
@@ -31,11 +39,13 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
             return;
         }
 
-        Execute("DELETE FROM nonces WHERE expires_at_ms <= @now", ("@now", ms));
+        long nonceCutoff = RelationalStore.ToMs(now - NonceStore.ConsumedRetention);
+        _writer.PurgedNoncesUpToMs = nonceCutoff;
+        Execute("DELETE FROM consumed_nonces WHERE expires_at_ms <= @cutoff", ("@cutoff", nonceCutoff));
         Execute("DELETE FROM owner_requests WHERE expires_at_ms <= @now", ("@now", ms));
     }
 
-    public bool TryRecordOwnerRequest(string requestId, DateTimeOffset expiresAt) => ExecuteDurable(
+    public bool TryRecordOwnerRequest(string requestId, DateTimeOffset expiresAt) => Execute(
         "INSERT INTO owner_requests (request_id, expires_at_ms) VALUES (@id, @expires) ON CONFLICT (request_id) DO NOTHING",
         ("@id", requestId), ("@expires", RelationalStore.ToMs(expiresAt))) == 1;
 
@@ -47,7 +57,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         return reader.Read() ? RelationalStore.ReadKey(reader) : null;
     }
 
-    public void InsertKeyVersion(KeyVersionRecord record) => ExecuteDurable(
+    public void InsertKeyVersion(KeyVersionRecord record) => Execute(
         """
         INSERT INTO keys (name, version, owner_thumbprint, wrapped_key, policy_json, enabled, created_at_ms)
         VALUES (@name, @version, @owner, @wrapped, @policy, @enabled, @created)
@@ -56,7 +66,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
 
     public void UpdateKeyVersion(KeyVersionRecord record)
     {
-        int changed = ExecuteDurable(
+        int changed = Execute(
             """
             UPDATE keys SET wrapped_key = @wrapped, policy_json = @policy, enabled = @enabled
             WHERE name = @name AND version = @version AND owner_thumbprint = @owner AND created_at_ms = @created
@@ -98,7 +108,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         return reader.Read() ? RelationalStore.ReadHead(reader) : null;
     }
 
-    public void InsertAuditEntry(AuditEntryRecord entry) => ExecuteDurable(
+    public void InsertAuditEntry(AuditEntryRecord entry) => Execute(
         """
         INSERT INTO audit_entries (seq, time_ms, kind, body, prev_hash, entry_hash)
         VALUES (@seq, @time, @kind, @body, @prev, @hash)
@@ -106,7 +116,22 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         ("@seq", entry.Sequence), ("@time", RelationalStore.ToMs(entry.Time)), ("@kind", entry.Kind),
         ("@body", entry.Body), ("@prev", entry.PreviousHash), ("@hash", entry.EntryHash));
 
-    public void SetAuditHead(AuditHeadRecord head) => ExecuteDurable(
+    public AuditTailRecord? CachedAuditTail
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_ended, this);
+            return _writer.AuditTail;
+        }
+
+        set
+        {
+            ObjectDisposedException.ThrowIf(_ended, this);
+            _writer.AuditTail = value;
+        }
+    }
+
+    public void SetAuditHead(AuditHeadRecord head) => Execute(
         """
         INSERT INTO audit_head (id, size, head_hash, time_ms, signature) VALUES (1, @size, @hash, @time, @sig)
         ON CONFLICT (id) DO UPDATE SET size = excluded.size, head_hash = excluded.head_hash,
@@ -114,14 +139,13 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         """,
         ("@size", head.Size), ("@hash", head.HeadHash), ("@time", RelationalStore.ToMs(head.Time)), ("@sig", head.Signature));
 
-    /// <summary>Returns once the write is durable (a nonce-only write: once it is ordered before every later
-    /// write, see <see cref="GroupCommitWriter"/>); throws <see cref="KeyBrokerStoreException"/> when it
+    /// <summary>Returns once the write is durable; throws <see cref="KeyBrokerStoreException"/> when it
     /// could not be made durable (then none of it is stored).</summary>
     public void Commit()
     {
         ObjectDisposedException.ThrowIf(_ended, this);
         _ended = true;
-        _writer.Complete(commit: true, _mustBeDurable);
+        _writer.Complete(commit: true);
     }
 
     /// <summary>As <see cref="Commit"/>, waiting for durability without holding a thread.</summary>
@@ -129,7 +153,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     {
         ObjectDisposedException.ThrowIf(_ended, this);
         _ended = true;
-        return _writer.CompleteAsync(commit: true, _mustBeDurable);
+        return _writer.CompleteAsync(commit: true);
     }
 
     public void Dispose()
@@ -137,7 +161,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         if (!_ended)
         {
             _ended = true;
-            _writer.Complete(commit: false, mustBeDurable: false);
+            _writer.Complete(commit: false);
         }
     }
 
@@ -155,12 +179,6 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         ("@enabled", record.Enabled ? 1 : 0),
         ("@created", RelationalStore.ToMs(record.CreatedAt)),
     ];
-
-    private int ExecuteDurable(string sql, params (string Name, object? Value)[] parameters)
-    {
-        _mustBeDurable = true;
-        return Execute(sql, parameters);
-    }
 
     private int Execute(string sql, params (string Name, object? Value)[] parameters)
     {

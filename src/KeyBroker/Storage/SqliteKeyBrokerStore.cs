@@ -59,13 +59,20 @@ public sealed class SqliteKeyBrokerStore : IKeyBrokerStore
 
     private sealed class Dialect(string connectionString) : StoreDialect
     {
-        public override DbConnection Open()
+        public override DbConnection Open() =>
+            OpenWith("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;");
+
+        // WAL mode is a property of the database file, set by Initialize and the writer before any read; a
+        // reader (a pooled connection, opened on every read) only needs its busy timeout.
+        public override DbConnection OpenReader() => OpenWith("PRAGMA busy_timeout=30000;");
+
+        private SqliteConnection OpenWith(string pragmas)
         {
             var connection = new SqliteConnection(connectionString);
             try
             {
                 connection.Open();
-                Execute(connection, null, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;");
+                Execute(connection, null, pragmas);
                 return connection;
             }
             catch

@@ -12,11 +12,12 @@ internal static class SqliteSchema
         );
         INSERT OR IGNORE INTO schema_info (id, version) VALUES (1, 1);
 
-        CREATE TABLE IF NOT EXISTS nonces (
+        -- Nonces already used (SHA-256 of the nonce), kept until a margin after their expiry.
+        CREATE TABLE IF NOT EXISTS consumed_nonces (
             nonce_hash BLOB PRIMARY KEY,
             expires_at_ms INTEGER NOT NULL
         ) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (expires_at_ms);
+        CREATE INDEX IF NOT EXISTS consumed_nonces_by_expiry ON consumed_nonces (expires_at_ms);
 
         CREATE TABLE IF NOT EXISTS owner_requests (
             request_id TEXT PRIMARY KEY,

@@ -3,12 +3,15 @@ using System.Data.Common;
 namespace Enclave.KeyBroker.Storage;
 
 /// <summary>What differs between the relational stores: opening a connection, the schema, taking the
-/// exclusive write lock,. Every statement is shared (named parameters written <c>@name</c>, which
+/// exclusive write lock. Every statement is shared (named parameters written <c>@name</c>, which
 /// both providers accept).</summary>
 internal abstract class StoreDialect
 {
     /// <summary>Opens a connection ready for use (pragmas or session settings applied).</summary>
     public abstract DbConnection Open();
+
+    /// <summary>Opens a connection for reads only (committed state). By default the same as <see cref="Open"/>.</summary>
+    public virtual DbConnection OpenReader() => Open();
 
     /// <summary>Creates the schema if absent; runs inside a write transaction from <see cref="BeginWrite"/>.</summary>
     public abstract void CreateSchema(DbConnection connection, DbTransaction transaction);

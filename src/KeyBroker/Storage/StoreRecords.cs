@@ -22,3 +22,6 @@ public sealed record AuditEntryRecord(
 /// <summary>The signed head of the audit chain: its size, the hash of its last entry, and a compact JWS
 /// over both by the audit signing key.</summary>
 public sealed record AuditHeadRecord(long Size, byte[] HeadHash, DateTimeOffset Time, string Signature);
+
+/// <summary>The audit log's tail: its size, the leaf hash of its last entry and its head record.</summary>
+public sealed record AuditTailRecord(long Size, byte[] LastEntryHash, AuditHeadRecord Head);

@@ -1,31 +1,95 @@
+// Challenge nonces: issued without a write, consumed in the same transaction as the audit record of the
+// release they were used for.
+//
+// A nonce is 32 bytes, base64url (43 characters):
+//   u64 expiry (Unix ms, big-endian) | 8 random bytes | first 16 bytes of
+//   HMAC-SHA256(nonce key, "enclave-broker-nonce-v1" | 0x00 | expiry | random)
+// The nonce key (32 random bytes) lives in the broker's data directory (0600), so nonces survive restarts
+// and every broker sharing that directory accepts them. A nonce whose tag does not verify was not issued
+// by this broker; one past its expiry is refused; authentic and fresh, it is consumed by inserting its
+// SHA-256 into the store's consumed-nonce table inside the release's write transaction, where a second use
+// finds the row and is a replay. So a GetNonce costs no database write, a release exactly one insert, and
+// the consumption is durable exactly when the grant or denial it belongs to is.
+//
+// Rows are purged only a margin after their nonce expired (ConsumedRetention), and the write transaction
+// refuses a nonce whose expiry is not after the latest purge instant it has seen: a replay cannot outlive
+// the row that records the first use, even when a clock steps back or another broker's clock runs ahead
+// by less than the margin.
+using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using Enclave.Crypto;
-using Enclave.KeyBroker.Storage;
+using Enclave.KeyBroker.Keys;
 
 namespace Enclave.KeyBroker.Tokens;
 
 /// <summary>A challenge nonce and the instant after which the broker no longer accepts it.</summary>
 public sealed record IssuedNonce(string Value, DateTimeOffset ExpiresAt);
 
-/// <summary>Single-use challenge nonces: 32 random bytes, base64url (43 characters). Only their SHA-256
-/// is stored. Consumption is one conditional DELETE, so of two concurrent uses exactly one succeeds, and a
-/// nonce survives broker restarts until it expires.</summary>
-public sealed class NonceStore
+/// <summary>What checking a nonce's authenticity and freshness found.</summary>
+public enum NonceStatus
+{
+    /// <summary>Issued by this broker and not expired (it may still have been used: that is the store's call).</summary>
+    Valid,
+
+    /// <summary>Not a nonce this broker issued: wrong length, not base64url, or its tag does not verify.</summary>
+    Unknown,
+
+    /// <summary>Issued by this broker, but its expiry has passed.</summary>
+    Expired,
+}
+
+/// <summary>What consuming a nonce inside a write transaction found.</summary>
+public enum NonceConsumption
+{
+    /// <summary>First use: recorded, durable with the transaction.</summary>
+    Consumed,
+
+    /// <summary>A use of this nonce is already recorded.</summary>
+    Replayed,
+
+    /// <summary>Its expiry is not after the instant the transaction checks against.</summary>
+    Expired,
+}
+
+/// <summary>Issues and authenticates single-use challenge nonces (see the file header for the format).</summary>
+public sealed class NonceStore : IDisposable
 {
     public const int NonceBytes = 32;
     public const int EncodedLength = 43;
+    public const string DefaultKeyFileName = "nonce.key";
 
-    private readonly IKeyBrokerStore _store;
+    /// <summary>How long after its nonce expired a consumed-nonce row is kept.</summary>
+    public static readonly TimeSpan ConsumedRetention = TimeSpan.FromMinutes(10);
+
+    private const int KeySize = 32;
+    private const int TagSize = 16;
+    private const int RandomSize = 8;
+    private static readonly byte[] s_domain = Encoding.ASCII.GetBytes("enclave-broker-nonce-v1\0");
+
+    private readonly byte[] _key;
     private readonly TimeProvider _time;
 
-    public NonceStore(IKeyBrokerStore store, TimeProvider time)
+    private NonceStore(byte[] key, TimeProvider time)
     {
-        ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(time);
-        _store = store;
+        if (key.Length != KeySize)
+        {
+            throw new InvalidDataException($"A nonce key is {KeySize} bytes, not {key.Length}.");
+        }
+
+        _key = key;
         _time = time;
     }
+
+    /// <summary>Loads the nonce key from <paramref name="path"/>, creating it (0600) when absent.</summary>
+    /// <exception cref="InvalidOperationException">The key file is readable by group or others.</exception>
+    /// <exception cref="InvalidDataException">The key file does not hold exactly 32 bytes.</exception>
+    public static NonceStore LoadOrCreate(string path, TimeProvider time) =>
+        new(SecretFile.ReadOrCreate(path, () => RandomNumberGenerator.GetBytes(KeySize)), time);
+
+    /// <summary>A nonce store whose key lives only in memory (tests, tools).</summary>
+    public static NonceStore CreateEphemeral(TimeProvider time) => new(RandomNumberGenerator.GetBytes(KeySize), time);
 
     /// <summary>Issues a nonce valid for <paramref name="ttl"/> and returns it (base64url).</summary>
     public string Issue(TimeSpan ttl) => IssueWithExpiry(ttl).Value;
@@ -33,67 +97,62 @@ public sealed class NonceStore
     /// <inheritdoc cref="Issue"/>
     public IssuedNonce IssueWithExpiry(TimeSpan ttl)
     {
-        (IssuedNonce issued, DateTimeOffset now) = Draw(ttl);
-        using IKeyBrokerTransaction transaction = _store.BeginWrite();
-        Record(transaction, issued, now);
-        transaction.Commit();
-        return issued;
-    }
-
-    /// <inheritdoc cref="Issue"/>
-    public async Task<IssuedNonce> IssueWithExpiryAsync(TimeSpan ttl, CancellationToken cancellationToken = default)
-    {
-        (IssuedNonce issued, DateTimeOffset now) = Draw(ttl);
-        using IKeyBrokerTransaction transaction = await _store.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
-        Record(transaction, issued, now);
-        await transaction.CommitAsync().ConfigureAwait(false);
-        return issued;
-    }
-
-    /// <summary>Consumes the nonce: true exactly once for a nonce this store issued that has not expired.</summary>
-    public bool TryConsume(string? nonce)
-    {
-        if (!IsWellFormed(nonce))
-        {
-            return false;
-        }
-
-        using IKeyBrokerTransaction transaction = _store.BeginWrite();
-        bool consumed = transaction.TryConsumeNonce(Hash(nonce!), _time.GetUtcNow());
-        transaction.Commit();
-        return consumed;
-    }
-
-    /// <inheritdoc cref="TryConsume"/>
-    public async Task<bool> TryConsumeAsync(string? nonce, CancellationToken cancellationToken = default)
-    {
-        if (!IsWellFormed(nonce))
-        {
-            return false;
-        }
-
-        using IKeyBrokerTransaction transaction = await _store.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
-        bool consumed = transaction.TryConsumeNonce(Hash(nonce!), _time.GetUtcNow());
-        await transaction.CommitAsync().ConfigureAwait(false);
-        return consumed;
-    }
-
-    internal static bool IsWellFormed(string? nonce) =>
-        nonce is { Length: EncodedLength } && Base64Url.TryDecode(nonce, out byte[] bytes) && bytes.Length == NonceBytes;
-
-    private (IssuedNonce Issued, DateTimeOffset Now) Draw(TimeSpan ttl)
-    {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ttl, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(ttl, TimeSpan.FromDays(1));
-        DateTimeOffset now = _time.GetUtcNow();
-        return (new IssuedNonce(Base64Url.Encode(RandomNumberGenerator.GetBytes(NonceBytes)), now + ttl), now);
+        DateTimeOffset expires = DateTimeOffset.FromUnixTimeMilliseconds((_time.GetUtcNow() + ttl).ToUnixTimeMilliseconds());
+        Span<byte> nonce = stackalloc byte[NonceBytes];
+        BinaryPrimitives.WriteInt64BigEndian(nonce, expires.ToUnixTimeMilliseconds());
+        RandomNumberGenerator.Fill(nonce.Slice(8, RandomSize));
+        ComputeTag(nonce[..(8 + RandomSize)], nonce[(8 + RandomSize)..]);
+        return new IssuedNonce(Base64Url.Encode(nonce), expires);
     }
 
-    private static void Record(IKeyBrokerTransaction transaction, IssuedNonce issued, DateTimeOffset now)
+    /// <summary>Checks that this broker issued <paramref name="nonce"/> and that it has not expired at
+    /// <paramref name="now"/>; returns its expiry when it was issued here.</summary>
+    public NonceStatus Check(string? nonce, DateTimeOffset now, out DateTimeOffset expiresAt)
     {
-        transaction.PurgeExpired(now);
-        transaction.InsertNonce(Hash(issued.Value), issued.ExpiresAt);
+        expiresAt = default;
+        Span<byte> bytes = stackalloc byte[NonceBytes];
+        if (nonce is not { Length: EncodedLength }
+            || !System.Buffers.Text.Base64Url.IsValid(nonce)
+            || System.Buffers.Text.Base64Url.DecodeFromChars(nonce, bytes) != NonceBytes)
+        {
+            return NonceStatus.Unknown;
+        }
+
+        Span<byte> tag = stackalloc byte[TagSize];
+        ComputeTag(bytes[..(8 + RandomSize)], tag);
+        if (!CryptographicOperations.FixedTimeEquals(tag, bytes[(8 + RandomSize)..]))
+        {
+            return NonceStatus.Unknown;
+        }
+
+        long expiresMs = BinaryPrimitives.ReadInt64BigEndian(bytes);
+        if (expiresMs <= 0 || expiresMs > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())
+        {
+            return NonceStatus.Unknown;
+        }
+
+        expiresAt = DateTimeOffset.FromUnixTimeMilliseconds(expiresMs);
+        return expiresAt > now ? NonceStatus.Valid : NonceStatus.Expired;
     }
 
-    private static byte[] Hash(string nonce) => SHA256.HashData(Encoding.ASCII.GetBytes(nonce));
+    /// <summary>The value a store keeps for a consumed nonce (SHA-256 of its text).</summary>
+    public static byte[] Hash(string nonce)
+    {
+        ArgumentNullException.ThrowIfNull(nonce);
+        return SHA256.HashData(Encoding.ASCII.GetBytes(nonce));
+    }
+
+    public void Dispose() => CryptographicOperations.ZeroMemory(_key);
+
+    private void ComputeTag(ReadOnlySpan<byte> body, Span<byte> destination)
+    {
+        Span<byte> input = stackalloc byte[s_domain.Length + 8 + RandomSize];
+        s_domain.CopyTo(input);
+        body.CopyTo(input[s_domain.Length..]);
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        HMACSHA256.HashData(_key, input, mac);
+        mac[..TagSize].CopyTo(destination);
+    }
 }

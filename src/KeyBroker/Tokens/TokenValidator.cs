@@ -6,8 +6,9 @@
 // (UnknownSigningKey, SignatureInvalid, VerifierKeysUnavailable); exp, nbf, iat with bounded skew
 // (TokenExpired, TokenNotYetValid); lifetime (TokenLifetimeTooLong); audience when configured
 // (WrongAudience); then the nonce ("nonce", or "x-ms-runtime.nonce"; if both are present they must agree:
-// NonceMismatch), which must have been issued by this broker and is consumed, so a token is accepted at
-// most once (NonceMissing, NonceUnknownOrReused).
+// NonceMismatch), which must have been issued by this broker (NonceMissing, NonceUnknownOrReused) and not
+// have expired (NonceExpired). The nonce is consumed by the caller, in the write transaction that records
+// the outcome (KeyBrokerService), so a token is accepted at most once (NonceReplayed).
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Enclave.Crypto;
@@ -111,13 +112,15 @@ public sealed class TokenValidator
         }
 
         string effectiveNonce = (nonce ?? runtimeNonce)!;
-        if (!await _nonces.TryConsumeAsync(effectiveNonce, cancellationToken).ConfigureAwait(false))
+        switch (_nonces.Check(effectiveNonce, _options.Time.GetUtcNow(), out DateTimeOffset nonceExpires))
         {
-            return TokenValidationResult.Invalid(
-                ReasonCode.NonceUnknownOrReused, "the nonce was not issued by this broker, has expired or was already used");
+            case NonceStatus.Valid:
+                return TokenValidationResult.Valid(new ValidatedToken(validated.Claims, issuer, effectiveNonce, nonceExpires));
+            case NonceStatus.Expired:
+                return TokenValidationResult.Invalid(ReasonCode.NonceExpired, "the nonce has expired");
+            default:
+                return TokenValidationResult.Invalid(ReasonCode.NonceUnknownOrReused, "the nonce was not issued by this broker");
         }
-
-        return TokenValidationResult.Valid(new ValidatedToken(validated.Claims, issuer, effectiveNonce));
     }
 
     private async ValueTask<JwtValidated> ValidateSignedAsync(string token, string issuer, CancellationToken cancellationToken)

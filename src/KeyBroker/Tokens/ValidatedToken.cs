@@ -4,11 +4,13 @@ using Enclave.KeyBroker.Policy;
 
 namespace Enclave.KeyBroker.Tokens;
 
-/// <summary>An attestation token whose signature, issuer, lifetime, audience and nonce were checked.</summary>
+/// <summary>An attestation token whose signature, issuer, lifetime, audience and nonce were checked. Its nonce
+/// is authentic and fresh but not yet consumed: the release consumes it when it records its outcome.</summary>
 public sealed class ValidatedToken
 {
-    internal ValidatedToken(JsonObject claims, string issuer, string nonce)
+    internal ValidatedToken(JsonObject claims, string issuer, string nonce, DateTimeOffset nonceExpiresAt)
     {
+        NonceExpiresAt = nonceExpiresAt;
         Claims = claims;
         ClaimsElement = JsonSerializer.SerializeToElement(claims);
         Issuer = issuer;
@@ -30,6 +32,9 @@ public sealed class ValidatedToken
     public string Issuer { get; }
 
     public string Nonce { get; }
+
+    /// <summary>When the nonce expires (it is encoded in the nonce).</summary>
+    public DateTimeOffset NonceExpiresAt { get; }
 
     public string? TokenId { get; }
 
