@@ -309,7 +309,12 @@ public sealed class KeyBrokerService : IDisposable
         HandleOwnerRequest(ownerJwk, signedRequest, OwnerOperation.Delete);
 
     /// <summary>Handles any owner request; with <paramref name="expected"/> the request's <c>op</c> must match.</summary>
-    public OwnerRequestOutcome HandleOwnerRequest(string ownerJwk, string signedRequest, OwnerOperation? expected = null)
+    public OwnerRequestOutcome HandleOwnerRequest(string ownerJwk, string signedRequest, OwnerOperation? expected = null) =>
+        HandleOwnerRequestAsync(ownerJwk, signedRequest, expected).GetAwaiter().GetResult();
+
+    /// <summary>As <see cref="HandleOwnerRequest"/>, waiting for the store without holding a thread.</summary>
+    public async Task<OwnerRequestOutcome> HandleOwnerRequestAsync(
+        string ownerJwk, string signedRequest, OwnerOperation? expected = null, CancellationToken cancellationToken = default)
     {
         if (string.IsNullOrEmpty(ownerJwk) || ownerJwk.Length > MaxOwnerKeyLength)
         {
@@ -419,7 +424,7 @@ public sealed class KeyBrokerService : IDisposable
                 }
             }
 
-            return Apply(request, thumbprint, policy, dataKey, now);
+            return await ApplyAsync(request, thumbprint, policy, dataKey, now, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -434,6 +439,11 @@ public sealed class KeyBrokerService : IDisposable
     /// <exception cref="FormatException">The enrolment does not verify or is malformed; nothing is recorded.</exception>
     public AuditEntry RecordNodeEnrollment(string signedEnrollment) =>
         _audit.Append(AuditEntryKind.NodeEnrolled, NodeEnrollmentRecord.CreateBody(signedEnrollment, _options.EnrollmentKeys));
+
+    /// <summary>As <see cref="RecordNodeEnrollment"/>, waiting for the store without holding a thread.</summary>
+    /// <exception cref="FormatException">The enrolment does not verify or is malformed; nothing is recorded.</exception>
+    public Task<AuditEntry> RecordNodeEnrollmentAsync(string signedEnrollment, CancellationToken cancellationToken = default) =>
+        _audit.AppendAsync(AuditEntryKind.NodeEnrolled, NodeEnrollmentRecord.CreateBody(signedEnrollment, _options.EnrollmentKeys), cancellationToken);
 
     /// <summary>Verifies the audit log (see <see cref="AuditLog.Verify()"/>).</summary>
     public AuditVerificationResult VerifyAudit() => _audit.Verify();
@@ -450,9 +460,10 @@ public sealed class KeyBrokerService : IDisposable
         }
     }
 
-    private OwnerRequestOutcome Apply(OwnerRequest request, string owner, ReleasePolicy? policy, byte[]? dataKey, DateTimeOffset now)
+    private async Task<OwnerRequestOutcome> ApplyAsync(
+        OwnerRequest request, string owner, ReleasePolicy? policy, byte[]? dataKey, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        using IKeyBrokerTransaction transaction = _store.BeginWrite();
+        using IKeyBrokerTransaction transaction = await _store.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
         transaction.PurgeExpired(now);
         if (!transaction.TryRecordOwnerRequest($"{owner}:{request.RequestId}", request.IssuedAt + OwnerRequestWindow + TimeSpan.FromMinutes(1)))
         {
@@ -516,7 +527,7 @@ public sealed class KeyBrokerService : IDisposable
             ["enabled"] = result.Enabled,
         };
         AuditEntry entry = _audit.Append(transaction, kind, body);
-        transaction.Commit();
+        await transaction.CommitAsync().ConfigureAwait(false);
         return OwnerRequestOutcome.Success(result.Name, result.Version, entry.Id, $"{kind} {result.Name} version {result.Version}");
     }
 

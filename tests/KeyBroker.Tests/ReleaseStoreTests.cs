@@ -107,6 +107,26 @@ public abstract class ReleaseStoreTests : IDisposable
 
 
     [EnvironmentFact]
+    public async Task Concurrent_uses_of_one_token_grant_exactly_once_and_audit_every_replay()
+    {
+        using var harness = NewHarness();
+        harness.RegisterDefaultKey();
+        string token = harness.Token();
+
+        ReleaseOutcome[] outcomes = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => Task.Run(() => harness.ReleaseAsync(token))));
+
+        Assert.Single(outcomes, o => o.IsGranted);
+        Assert.All(outcomes.Where(o => !o.IsGranted), o =>
+        {
+            Assert.Equal(ReasonCode.NonceReplayed, o.Reason);
+            Assert.Null(o.WrappedKey);
+        });
+        Assert.Equal(12, outcomes.Select(o => o.AuditSequence).Distinct().Count());
+        AuditVerificationResult verification = harness.Broker.VerifyAudit();
+        Assert.True(verification.IsValid, verification.Detail);
+    }
+
+    [EnvironmentFact]
     public async Task Policy_row_edited_in_the_database_makes_the_key_unreleasable()
     {
         using var harness = NewHarness();

@@ -138,8 +138,13 @@ public abstract class StoreTests : IDisposable
         using IKeyBrokerStore second = _target.Open();
         var logs = new[] { new AuditLog(_store, key, TimeProvider.System), new AuditLog(second, key, TimeProvider.System) };
 
-        AuditEntry[] entries = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Task.Run(() =>
-            logs[i % 2].Append(AuditEntryKind.ReleaseGranted, new JsonObject { ["jti"] = $"token-{i}" }))));
+        // Asynchronous writers, as in the service: forty threads blocked in the synchronous API starve the pool
+        // that the PostgreSQL driver itself needs, and the two writers then wait on each other's lock for seconds.
+        AuditEntry[] entries = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            await Task.Yield();
+            return await logs[i % 2].AppendAsync(AuditEntryKind.ReleaseGranted, new JsonObject { ["jti"] = $"token-{i}" });
+        }));
 
         Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), entries.Select(e => e.Sequence).Order());
         AuditVerificationResult result = AuditLog.Verify(_store, key.PublicJwk);
@@ -150,15 +155,16 @@ public abstract class StoreTests : IDisposable
     [EnvironmentFact]
     public async Task Committed_and_abandoned_transactions_interleaved_keep_exactly_the_committed()
     {
-        await Task.WhenAll(Enumerable.Range(0, 48).Select(i => Task.Run(() =>
+        await Task.WhenAll(Enumerable.Range(0, 48).Select(async i =>
         {
-            using IKeyBrokerTransaction transaction = _store.BeginWrite();
+            await Task.Yield();
+            using IKeyBrokerTransaction transaction = await _store.BeginWriteAsync();
             Use(transaction, Hash($"n{i}"));
             if (i % 3 != 0)
             {
-                transaction.Commit();
+                await transaction.CommitAsync();
             }
-        })));
+        }));
 
         using IKeyBrokerStore reopened = _target.Open();
         using IKeyBrokerTransaction check = reopened.BeginWrite();
@@ -168,6 +174,39 @@ public abstract class StoreTests : IDisposable
         }
 
         check.Commit();
+    }
+
+    [EnvironmentFact]
+    public async Task Audit_appends_batched_with_abandoned_ones_leave_a_verifiable_log_of_exactly_the_committed()
+    {
+        // Concurrent writers share physical transactions, so appends follow one another within a batch (the
+        // writer's remembered tail and deferred head) and some roll back in the middle of one. The writers wait
+        // asynchronously, as releases do: sixty threads blocked in the synchronous API starve the pool.
+        using AuditSigningKey key = AuditSigningKey.CreateEphemeral();
+        var log = new AuditLog(_store, key, TimeProvider.System);
+        AuditEntry?[] appended = await Task.WhenAll(Enumerable.Range(0, 60).Select(async i =>
+        {
+            await Task.Yield();
+            using IKeyBrokerTransaction transaction = await _store.BeginWriteAsync();
+            AuditEntry entry = log.Append(transaction, AuditEntryKind.ReleaseGranted, new JsonObject { ["jti"] = $"token-{i}" });
+            if (i % 4 == 1)
+            {
+                return null;
+            }
+
+            await transaction.CommitAsync();
+            return entry;
+        }));
+
+        AuditEntry[] committed = [.. appended.OfType<AuditEntry>()];
+        AuditVerificationResult result = AuditLog.Verify(_store, key.PublicJwk);
+        Assert.True(result.IsValid, result.Detail);
+        Assert.Equal(45, result.VerifiedEntries);
+        Assert.Equal(45, committed.Length);
+        Assert.Equal(
+            committed.Select(e => e.Body).Order(StringComparer.Ordinal),
+            _store.ReadAuditEntries().Select(e => e.Body).Order(StringComparer.Ordinal));
+        Assert.Equal(45, _store.GetAuditHead()!.Size);
     }
 
     [EnvironmentFact]

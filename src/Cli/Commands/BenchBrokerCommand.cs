@@ -112,9 +112,7 @@ internal static class BenchBrokerCommand
             var broker = new Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
             await load.RegisterKeyAsync(broker, KeyName, cancellationToken).ConfigureAwait(false);
 
-            // Long enough for the hot paths to be re-jitted at full optimisation before measuring.
-            TimeSpan warmup = TimeSpan.FromSeconds(Math.Min(5, Math.Max(2, settings.Duration.TotalSeconds / 4)));
-            await ReleasePhaseAsync(broker, load, settings.Clients, warmup, cancellationToken).ConfigureAwait(false);
+            TimeSpan warmup = await WarmUpAsync(broker, load, settings.Clients, cancellationToken).ConfigureAwait(false);
             Phase releases = await ReleasePhaseAsync(broker, load, settings.Clients, settings.Duration, cancellationToken).ConfigureAwait(false);
             Phase noop = await NoopPhaseAsync(broker, settings.Clients, settings.Duration / 4, cancellationToken).ConfigureAwait(false);
 
@@ -134,7 +132,8 @@ internal static class BenchBrokerCommand
                 noopRate,
                 releases.Completed,
                 audit.IsValid,
-                audit.VerifiedEntries);
+                audit.VerifiedEntries,
+                warmup.TotalSeconds);
         }
         finally
         {
@@ -157,6 +156,31 @@ internal static class BenchBrokerCommand
             }
         }
     }
+
+    /// <summary>Runs releases until the JIT has settled, so the measurement sees steady-state code: at least
+    /// <see cref="MinWarmup"/>, then one-second slices until a slice spends under 2 % of its wall time in the
+    /// JIT (on two busy cores the background tier-1 compiler otherwise lags well into a short run), at most
+    /// <see cref="MaxWarmup"/>. Returns how long it took.</summary>
+    private static async Task<TimeSpan> WarmUpAsync(
+        Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        await ReleasePhaseAsync(broker, load, clients, MinWarmup, cancellationToken).ConfigureAwait(false);
+        while (clock.Elapsed < MaxWarmup)
+        {
+            TimeSpan jitBefore = System.Runtime.JitInfo.GetCompilationTime();
+            Phase slice = await ReleasePhaseAsync(broker, load, clients, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            if (System.Runtime.JitInfo.GetCompilationTime() - jitBefore < slice.Elapsed * 0.02)
+            {
+                break;
+            }
+        }
+
+        return clock.Elapsed;
+    }
+
+    private static readonly TimeSpan MinWarmup = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan MaxWarmup = TimeSpan.FromSeconds(60);
 
     private static async Task<Phase> ReleasePhaseAsync(
         Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, TimeSpan duration, CancellationToken cancellationToken)
@@ -262,7 +286,8 @@ internal sealed record BenchResult(
     double NoopPerSecond,
     long Releases,
     bool AuditVerified,
-    long AuditEntries)
+    long AuditEntries,
+    double WarmupSeconds)
 {
     public JsonObject ToJson() => new()
     {
@@ -275,5 +300,6 @@ internal sealed record BenchResult(
         ["releases"] = Releases,
         ["auditVerified"] = AuditVerified,
         ["auditEntries"] = AuditEntries,
+        ["warmupSeconds"] = Math.Round(WarmupSeconds, 1),
     };
 }

@@ -5,7 +5,8 @@
 // holds the database's writer lock (SQLite BEGIN IMMEDIATE, a PostgreSQL transaction-level advisory
 // lock). When a logical transaction commits, its savepoint is released; if other writers are queued,
 // the lock is handed to the next one and the physical transaction stays open; after the last writer of
-// the queue (or the one that fills the batch) the lock passes to the flusher thread, which commits the
+// the queue (or the one that fills the batch, or the first after MaxBatchAge) the lock passes to the
+// flusher thread, which commits the
 // physical transaction and then releases the lock. Commit() returns only when the physical commit that
 // holds it is durable, and throws if that commit failed, so a caller never acts on a write that is not on
 // disk. A logical transaction disposed without commit rolls back to its savepoint and leaves the others
@@ -16,6 +17,13 @@
 // waiting for the writer lock or for its batch to become durable holds no thread, so a burst of concurrent
 // releases cannot starve the thread pool (a starved pool delays reading request bodies until Kestrel's minimum
 // data rate aborts the connection, which was seen with 16 concurrent releases on PostgreSQL).
+//
+// Round trips: on a server database (StoreDialect.BatchesStatements) the savepoint statements are not sent on
+// their own. SAVEPOINT waits for the logical transaction's first statement and RELEASE for the next statement
+// of any transaction, each sent with it in one command; a logical transaction that wrote nothing sends neither.
+// The audit head row, which only ever holds the latest signed tree head, is written once per physical
+// transaction, just before COMMIT (PendingAuditHead, restored when a logical transaction rolls back), so a
+// release costs two statements there: the nonce insert and the entry insert.
 //
 // The writer also keeps the audit log's tail as the last append of the current physical transaction left it
 // (CachedAuditTail), so consecutive appends of one batch do not re-read it. It is forgotten whenever the
@@ -29,6 +37,12 @@ internal sealed class GroupCommitWriter : IDisposable
 {
     /// <summary>Logical transactions committed together at most.</summary>
     public const int DefaultMaxBatch = 64;
+
+    /// <summary>How long a physical transaction keeps taking queued writers before it is committed. Without
+    /// a bound, callers that wait for durability on their own threads (the synchronous Commit) can starve the
+    /// thread pool while each newly injected thread queues one more writer, so the batch would only commit
+    /// when it was full, seconds later.</summary>
+    public static readonly TimeSpan MaxBatchAge = TimeSpan.FromMilliseconds(10);
 
     private readonly StoreDialect _dialect;
     private readonly int _maxBatch;
@@ -44,6 +58,9 @@ internal sealed class GroupCommitWriter : IDisposable
     private long _lastPurgeMs = long.MinValue;
     private long _purgedUpToMs = long.MinValue;
     private AuditTailRecord? _auditTail;
+    private AuditHeadRecord? _pendingHead;
+    private AuditHeadRecord? _headAtSavepoint;
+    private readonly List<string> _pendingStatements = [];
     private bool _disposed;
 
     public GroupCommitWriter(StoreDialect dialect, int maxBatch = DefaultMaxBatch)
@@ -96,9 +113,11 @@ internal sealed class GroupCommitWriter : IDisposable
                 _connection ??= _dialect.Open();
                 _transaction = _dialect.BeginWrite(_connection);
                 _auditTail = null;
+                _batch.Started = System.Diagnostics.Stopwatch.GetTimestamp();
             }
 
-            Command("SAVEPOINT w").ExecuteNonQuery();
+            _headAtSavepoint = _pendingHead;
+            Defer(SavepointSql);
             return new RelationalWriteTransaction(this);
         }
         catch (Exception e)
@@ -131,16 +150,30 @@ internal sealed class GroupCommitWriter : IDisposable
         Batch batch = _batch;
         try
         {
+            bool wroteNothing = _pendingStatements.Count > 0 && _pendingStatements[^1] == SavepointSql;
+            if (wroteNothing)
+            {
+                _pendingStatements.RemoveAt(_pendingStatements.Count - 1);
+            }
+
             if (commit)
             {
-                Command("RELEASE SAVEPOINT w").ExecuteNonQuery();
+                if (!wroteNothing)
+                {
+                    Defer(ReleaseSql);
+                }
+
                 batch.Members++;
             }
             else
             {
                 _auditTail = null;
-                Command("ROLLBACK TO SAVEPOINT w").ExecuteNonQuery();
-                Command("RELEASE SAVEPOINT w").ExecuteNonQuery();
+                _pendingHead = _headAtSavepoint;
+                if (!wroteNothing)
+                {
+                    NonQuery("ROLLBACK TO SAVEPOINT w");
+                    NonQuery(ReleaseSql);
+                }
             }
         }
         catch (Exception e)
@@ -155,7 +188,8 @@ internal sealed class GroupCommitWriter : IDisposable
             return null;
         }
 
-        if (Volatile.Read(ref _queued) > 0 && batch.Members < _maxBatch)
+        if (Volatile.Read(ref _queued) > 0 && batch.Members < _maxBatch
+            && System.Diagnostics.Stopwatch.GetElapsedTime(batch.Started) < MaxBatchAge)
         {
             _writerLock.Release();
         }
@@ -211,7 +245,6 @@ internal sealed class GroupCommitWriter : IDisposable
         Batch batch = _batch;
         _batch = new Batch();
         DbTransaction? transaction = _transaction;
-        _transaction = null;
         if (transaction is null)
         {
             batch.Succeed();
@@ -220,8 +253,16 @@ internal sealed class GroupCommitWriter : IDisposable
 
         try
         {
+            // A pending RELEASE is implied by COMMIT; nothing else can be pending between logical transactions.
+            _pendingStatements.Clear();
             if (batch.Members > 0)
             {
+                if (_pendingHead is { } head)
+                {
+                    Command(SetHeadSql, ("@size", head.Size), ("@hash", head.HeadHash), ("@time", RelationalStore.ToMs(head.Time)), ("@sig", head.Signature))
+                        .ExecuteNonQuery();
+                }
+
                 transaction.Commit();
             }
             else
@@ -238,6 +279,8 @@ internal sealed class GroupCommitWriter : IDisposable
         }
         finally
         {
+            _pendingHead = null;
+            _transaction = null;
             transaction.Dispose();
         }
     }
@@ -247,6 +290,8 @@ internal sealed class GroupCommitWriter : IDisposable
         Batch batch = _batch;
         _batch = new Batch();
         _auditTail = null;
+        _pendingHead = null;
+        _pendingStatements.Clear();
         DbTransaction? transaction = _transaction;
         _transaction = null;
         if (transaction is not null)
@@ -267,9 +312,60 @@ internal sealed class GroupCommitWriter : IDisposable
         ResetConnection();
     }
 
-    /// <summary>A command on the writer connection in the current transaction (only the holder of the
-    /// writer lock calls this). Commands are kept per connection, so each statement is prepared once.</summary>
-    internal DbCommand Command(string sql, params (string Name, object? Value)[] parameters)
+    /// <summary>The audit head to write before the physical commit (see the file header); only the holder of
+    /// the writer lock reads or sets it.</summary>
+    internal AuditHeadRecord? PendingAuditHead
+    {
+        get => _pendingHead;
+        set => _pendingHead = value;
+    }
+
+    /// <summary>Runs a statement that returns no rows, sent together with any deferred savepoint statements.</summary>
+    internal int NonQuery(string sql, params (string Name, object? Value)[] parameters)
+    {
+        if (_pendingStatements.Count > 0)
+        {
+            sql = string.Join("; ", _pendingStatements) + "; " + sql;
+            _pendingStatements.Clear();
+        }
+
+        return Command(sql, parameters).ExecuteNonQuery();
+    }
+
+    /// <summary>A command for a query on the writer connection in the current transaction (only the holder of
+    /// the writer lock calls this); deferred savepoint statements are sent first. Commands are kept per
+    /// connection, so each statement is prepared once.</summary>
+    internal DbCommand Query(string sql, params (string Name, object? Value)[] parameters)
+    {
+        if (_pendingStatements.Count > 0)
+        {
+            Command(string.Join("; ", _pendingStatements)).ExecuteNonQuery();
+            _pendingStatements.Clear();
+        }
+
+        return Command(sql, parameters);
+    }
+
+    private void Defer(string sql)
+    {
+        _pendingStatements.Add(sql);
+        if (!_dialect.BatchesStatements)
+        {
+            Command(string.Join("; ", _pendingStatements)).ExecuteNonQuery();
+            _pendingStatements.Clear();
+        }
+    }
+
+    private const string SavepointSql = "SAVEPOINT w";
+    private const string ReleaseSql = "RELEASE SAVEPOINT w";
+
+    private const string SetHeadSql = """
+        INSERT INTO audit_head (id, size, head_hash, time_ms, signature) VALUES (1, @size, @hash, @time, @sig)
+        ON CONFLICT (id) DO UPDATE SET size = excluded.size, head_hash = excluded.head_hash,
+            time_ms = excluded.time_ms, signature = excluded.signature
+        """;
+
+    private DbCommand Command(string sql, params (string Name, object? Value)[] parameters)
     {
         if (!_commands.TryGetValue(sql, out DbCommand? command))
         {
@@ -327,6 +423,9 @@ internal sealed class GroupCommitWriter : IDisposable
         private Exception? _error;
 
         public int Members { get; set; }
+
+        /// <summary>When the physical transaction of this batch began (Stopwatch timestamp).</summary>
+        public long Started { get; set; }
 
         public void Succeed() => _done.TrySetResult();
 

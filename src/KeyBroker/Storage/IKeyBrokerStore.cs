@@ -8,7 +8,10 @@ public interface IKeyBrokerStore : IDisposable
     /// <summary>Creates the schema if it does not exist (idempotent).</summary>
     void Initialize();
 
-    /// <summary>Starts a serialised write transaction; dispose without <see cref="IKeyBrokerTransaction.Commit"/> to roll back.</summary>
+    /// <summary>Starts a serialised write transaction; dispose without <see cref="IKeyBrokerTransaction.Commit"/> to roll back.
+    /// Blocks the calling thread while it waits for the writer and (in Commit) for durability: for tools and tests.
+    /// A server uses <see cref="BeginWriteAsync"/> and <see cref="IKeyBrokerTransaction.CommitAsync"/>, since many
+    /// threads blocked here starve the thread pool.</summary>
     IKeyBrokerTransaction BeginWrite();
 
     /// <summary>As <see cref="BeginWrite"/>, waiting for the writer without holding a thread.</summary>

@@ -66,6 +66,8 @@ public sealed class PostgresKeyBrokerStore : IKeyBrokerStore
     {
         public override DbConnection Open() => dataSource.OpenConnection();
 
+        public override bool BatchesStatements => true;
+
         public override DbTransaction BeginWrite(DbConnection connection)
         {
             DbTransaction transaction = connection.BeginTransaction(IsolationLevel.ReadCommitted);

@@ -52,7 +52,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     public KeyVersionRecord? GetLatestKey(string name)
     {
         ObjectDisposedException.ThrowIf(_ended, this);
-        DbCommand command = _writer.Command(RelationalStore.LatestKeySql, ("@name", name));
+        DbCommand command = _writer.Query(RelationalStore.LatestKeySql, ("@name", name));
         using DbDataReader reader = command.ExecuteReader();
         return reader.Read() ? RelationalStore.ReadKey(reader) : null;
     }
@@ -81,7 +81,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     public AuditEntryRecord? GetLastAuditEntry()
     {
         ObjectDisposedException.ThrowIf(_ended, this);
-        DbCommand command = _writer.Command(LastAuditEntrySql);
+        DbCommand command = _writer.Query(LastAuditEntrySql);
         using DbDataReader reader = command.ExecuteReader();
         return reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null;
     }
@@ -89,7 +89,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     public IReadOnlyList<byte[]> ReadAuditLeafHashes(long upToSequence)
     {
         ObjectDisposedException.ThrowIf(_ended, this);
-        DbCommand command = _writer.Command(LeafHashesSql, ("@to", upToSequence));
+        DbCommand command = _writer.Query(LeafHashesSql, ("@to", upToSequence));
         List<byte[]> leaves = [];
         using DbDataReader reader = command.ExecuteReader();
         while (reader.Read())
@@ -103,7 +103,12 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     public AuditHeadRecord? GetAuditHead()
     {
         ObjectDisposedException.ThrowIf(_ended, this);
-        DbCommand command = _writer.Command(RelationalStore.AuditHeadSql);
+        if (_writer.PendingAuditHead is { } pending)
+        {
+            return pending;
+        }
+
+        DbCommand command = _writer.Query(RelationalStore.AuditHeadSql);
         using DbDataReader reader = command.ExecuteReader();
         return reader.Read() ? RelationalStore.ReadHead(reader) : null;
     }
@@ -131,13 +136,13 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         }
     }
 
-    public void SetAuditHead(AuditHeadRecord head) => Execute(
-        """
-        INSERT INTO audit_head (id, size, head_hash, time_ms, signature) VALUES (1, @size, @hash, @time, @sig)
-        ON CONFLICT (id) DO UPDATE SET size = excluded.size, head_hash = excluded.head_hash,
-            time_ms = excluded.time_ms, signature = excluded.signature
-        """,
-        ("@size", head.Size), ("@hash", head.HeadHash), ("@time", RelationalStore.ToMs(head.Time)), ("@sig", head.Signature));
+    /// <summary>Sets the head record; it is written to the store just before the physical commit.</summary>
+    public void SetAuditHead(AuditHeadRecord head)
+    {
+        ArgumentNullException.ThrowIfNull(head);
+        ObjectDisposedException.ThrowIf(_ended, this);
+        _writer.PendingAuditHead = head;
+    }
 
     /// <summary>Returns once the write is durable; throws <see cref="KeyBrokerStoreException"/> when it
     /// could not be made durable (then none of it is stored).</summary>
@@ -183,6 +188,6 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     private int Execute(string sql, params (string Name, object? Value)[] parameters)
     {
         ObjectDisposedException.ThrowIf(_ended, this);
-        return _writer.Command(sql, parameters).ExecuteNonQuery();
+        return _writer.NonQuery(sql, parameters);
     }
 }

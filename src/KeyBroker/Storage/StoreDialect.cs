@@ -10,6 +10,10 @@ internal abstract class StoreDialect
     /// <summary>Opens a connection ready for use (pragmas or session settings applied).</summary>
     public abstract DbConnection Open();
 
+    /// <summary>True when several statements can be sent as one command in one round trip, which is worth
+    /// it for a server database and not for an embedded one.</summary>
+    public virtual bool BatchesStatements => false;
+
     /// <summary>Opens a connection for reads only (committed state). By default the same as <see cref="Open"/>.</summary>
     public virtual DbConnection OpenReader() => Open();
 

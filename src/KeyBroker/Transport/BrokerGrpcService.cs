@@ -43,24 +43,26 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
         return new ReleaseKeyResponse { WrappedKey = outcome.WrappedKey!, KeyVersion = outcome.KeyVersion!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), ReceiptId = outcome.ReceiptId! };
     }
 
-    public override Task<RegisterKeyResponse> RegisterKey(SignedOwnerRequest request, ServerCallContext context)
+    public override async Task<RegisterKeyResponse> RegisterKey(SignedOwnerRequest request, ServerCallContext context)
     {
-        OwnerRequestOutcome outcome = _service.HandleOwnerRequest(request.OwnerKey, request.SignedRequest);
+        OwnerRequestOutcome outcome = await _service.HandleOwnerRequestAsync(
+            request.OwnerKey, request.SignedRequest, cancellationToken: context.CancellationToken).ConfigureAwait(false);
         if (!outcome.Succeeded)
         {
             throw Rpc(StatusCode.PermissionDenied, outcome.Error?.ToString() ?? "Rejected", outcome.Detail);
         }
 
-        return Task.FromResult(new RegisterKeyResponse
+        return new RegisterKeyResponse
         {
             KeyName = outcome.KeyName ?? string.Empty,
             KeyVersion = outcome.KeyVersion?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty,
-        });
+        };
     }
 
-    public override Task<ManageKeyResponse> ManageKey(SignedOwnerRequest request, ServerCallContext context)
+    public override async Task<ManageKeyResponse> ManageKey(SignedOwnerRequest request, ServerCallContext context)
     {
-        OwnerRequestOutcome outcome = _service.HandleOwnerRequest(request.OwnerKey, request.SignedRequest);
+        OwnerRequestOutcome outcome = await _service.HandleOwnerRequestAsync(
+            request.OwnerKey, request.SignedRequest, cancellationToken: context.CancellationToken).ConfigureAwait(false);
         if (!outcome.Succeeded)
         {
             StatusCode status = outcome.Error is OwnerRequestError.Malformed or OwnerRequestError.InvalidKeyName
@@ -70,19 +72,19 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
             throw Rpc(status, outcome.Error?.ToString() ?? "Rejected", outcome.Detail);
         }
 
-        return Task.FromResult(new ManageKeyResponse
+        return new ManageKeyResponse
         {
             KeyName = outcome.KeyName ?? string.Empty,
             KeyVersion = outcome.KeyVersion?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty,
             ReceiptId = outcome.ReceiptId ?? string.Empty,
             Detail = outcome.Detail,
-        });
+        };
     }
 
     public override Task<GetImportKeyResponse> GetImportKey(GetImportKeyRequest request, ServerCallContext context) =>
         Task.FromResult(new GetImportKeyResponse { Jwk = _service.ImportKey.ToJson() });
 
-    public override Task<RecordManifestResponse> RecordManifest(RecordManifestRequest request, ServerCallContext context)
+    public override async Task<RecordManifestResponse> RecordManifest(RecordManifestRequest request, ServerCallContext context)
     {
         JwsVerified verified;
         try
@@ -115,16 +117,16 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
             ["manifest"] = manifest,
             ["signedManifest"] = request.SignedManifest,
         };
-        AuditEntry entry = _service.Audit.Append(AuditEntryKind.RoundManifest, body);
-        return Task.FromResult(new RecordManifestResponse { ReceiptId = entry.Id });
+        AuditEntry entry = await _service.Audit.AppendAsync(AuditEntryKind.RoundManifest, body, CancellationToken.None).ConfigureAwait(false);
+        return new RecordManifestResponse { ReceiptId = entry.Id };
     }
 
-    public override Task<RecordEnrollmentResponse> RecordEnrollment(RecordEnrollmentRequest request, ServerCallContext context)
+    public override async Task<RecordEnrollmentResponse> RecordEnrollment(RecordEnrollmentRequest request, ServerCallContext context)
     {
         try
         {
-            AuditEntry entry = _service.RecordNodeEnrollment(request.SignedEnrollment);
-            return Task.FromResult(new RecordEnrollmentResponse { ReceiptId = entry.Id });
+            AuditEntry entry = await _service.RecordNodeEnrollmentAsync(request.SignedEnrollment, CancellationToken.None).ConfigureAwait(false);
+            return new RecordEnrollmentResponse { ReceiptId = entry.Id };
         }
         catch (FormatException ex)
         {
