@@ -4,9 +4,10 @@
 // refuse simulated tokens outside simulated mode -> pick the enclave's encryption key -> look up the key ->
 // evaluate its policy -> unwrap -> encrypt to the enclave -> in one write transaction consume the nonce and
 // append the grant to the audit log -> return once that is durable. A nonce that is already consumed turns
-// the outcome into a NonceReplayed denial. Every denial is audited too, in the same way. Nothing about keys is consulted before the token is accepted, and every
-// denial after that point has the same wire reason (ReleaseOutcome.CoarseDenial), so callers cannot
-// probe which keys exist; the precise reason is only in the audit log and in ReleaseOutcome.Reason.
+// the outcome into a NonceReplayed denial. Every denial is audited too, in the same way. Nothing about
+// keys is consulted before the token is accepted, and every denial after that point has the same wire
+// reason (ReleaseOutcome.CoarseDenial), so callers cannot probe which keys exist; the precise reason is
+// only in the audit log and in ReleaseOutcome.Reason.
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Enclave.Crypto;

@@ -6,10 +6,9 @@
 // lock). When a logical transaction commits, its savepoint is released; if other writers are queued,
 // the lock is handed to the next one and the physical transaction stays open; after the last writer of
 // the queue (or the one that fills the batch, or the first after MaxBatchAge) the lock passes to the
-// flusher thread, which commits the
-// physical transaction and then releases the lock. Commit() returns only when the physical commit that
-// holds it is durable, and throws if that commit failed, so a caller never acts on a write that is not on
-// disk. A logical transaction disposed without commit rolls back to its savepoint and leaves the others
+// flusher thread, which commits the physical transaction and then releases the lock. Commit() returns
+// only when the physical commit that holds it is durable, and throws if that commit failed, so a caller
+// never acts on a write that is not on disk. A logical transaction disposed without commit rolls back to its savepoint and leaves the others
 // of the batch untouched. Any failure of the physical transaction fails every logical transaction of the
 // batch: all or nothing, as if each had failed its own commit.
 //
