@@ -87,17 +87,18 @@ public sealed class AuditLog
         AuditTailRecord? tail = transaction.CachedAuditTail;
         long size;
         byte[]? lastHash;
-        AuditHeadRecord? head;
         if (tail is not null)
         {
-            (size, lastHash, head) = (tail.Size, tail.LastEntryHash, tail.Head);
+            (size, lastHash) = (tail.Size, tail.LastEntryHash);
         }
         else
         {
             AuditEntryRecord? last = transaction.GetLastAuditEntry();
             (size, lastHash) = (last?.Sequence ?? 0, last?.EntryHash);
-            head = size > 0 ? transaction.GetAuditHead() : null;
         }
+
+        // Within a group commit the writer answers this from the head it will write, without a round trip.
+        AuditHeadRecord? head = size > 0 ? transaction.GetAuditHead() : null;
 
         MerkleFrontier frontier = CurrentFrontier(transaction, size, lastHash);
         DateTimeOffset now = TruncateToMs(_time.GetUtcNow());
@@ -115,9 +116,8 @@ public sealed class AuditLog
         transaction.InsertAuditEntry(new AuditEntryRecord(sequence, now, kindText, bodyText, previous, leaf));
         MerkleFrontier next = frontier.Append(leaf);
         SignedTreeHead signed = SignedTreeHead.Create(sequence, next.Root(), now, _signingKey);
-        var headRecord = new AuditHeadRecord(signed.TreeSize, signed.RootHash, signed.Timestamp, signed.Signature);
-        transaction.SetAuditHead(headRecord);
-        transaction.CachedAuditTail = new AuditTailRecord(sequence, leaf, headRecord);
+        transaction.SetAuditHead(new AuditHeadRecord(signed.TreeSize, signed.RootHash, signed.Timestamp, signed.Signature));
+        transaction.CachedAuditTail = new AuditTailRecord(sequence, leaf);
         lock (_gate)
         {
             _frontier = next;

@@ -23,5 +23,5 @@ public sealed record AuditEntryRecord(
 /// over both by the audit signing key.</summary>
 public sealed record AuditHeadRecord(long Size, byte[] HeadHash, DateTimeOffset Time, string Signature);
 
-/// <summary>The audit log's tail: its size, the leaf hash of its last entry and its head record.</summary>
-public sealed record AuditTailRecord(long Size, byte[] LastEntryHash, AuditHeadRecord Head);
+/// <summary>The audit log's tail: its size and the leaf hash of its last entry.</summary>
+public sealed record AuditTailRecord(long Size, byte[] LastEntryHash);
