@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -39,12 +38,9 @@ public abstract class BrokerCrashTests
         jwks.Keys = load.VerifierKeys.ToJson();
         using var database = _postgres ? new PostgresSchema() : null;
         string dataDir = directory.Combine("broker");
-        int grpcPort = ServerProcess.FreePort();
         string[] arguments =
         [
             "serve", "broker", "--data-dir", dataDir,
-            "--grpc-port", grpcPort.ToString(CultureInfo.InvariantCulture),
-            "--http-port", ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture),
             "--verifier-issuer", jwks.Issuer, "--simulated",
             .. database is null ? Array.Empty<string>() : ["--store", "postgres", "--postgres", database.ConnectionString],
         ];
@@ -54,9 +50,9 @@ public abstract class BrokerCrashTests
         var errors = new ConcurrentBag<Exception>();
         string brokerState = "";
         int failedAfterKill = 0;
-        await using (ServerProcess broker = await ServerProcess.StartAsync(grpcPort, arguments))
+        await using (ServerProcess broker = await ServerProcess.StartAsync(arguments))
         {
-            using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+            using GrpcChannel channel = GrpcChannel.ForAddress(broker.Ready.Grpc);
             var client = new Enclave.Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
             await load.RegisterKeyAsync(client, KeyName);
 
@@ -119,9 +115,9 @@ public abstract class BrokerCrashTests
         Assert.True(granted.Count >= GrantsBeforeKill);
         Assert.Equal(Clients - denied.Count - errors.Count, failedAfterKill);
 
-        await using (ServerProcess restarted = await ServerProcess.StartAsync(grpcPort, arguments))
+        await using (ServerProcess restarted = await ServerProcess.StartAsync(arguments))
         {
-            using GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+            using GrpcChannel channel = GrpcChannel.ForAddress(restarted.Ready.Grpc);
             ReleaseAttempt after = await load.ReleaseAsync(new Enclave.Protocol.Broker.KeyBroker.KeyBrokerClient(channel), KeyName);
             Assert.NotNull(after.ReceiptId);
             granted.Add(after);
@@ -168,15 +164,35 @@ public abstract class BrokerCrashTests
     /// <summary>The stand-in verifier's JWKS at <c>{issuer}/certs</c>, as the broker fetches it.</summary>
     private sealed class JwksEndpoint : IDisposable
     {
-        private readonly HttpListener _listener = new();
+        private readonly HttpListener _listener;
         private readonly Task _serving;
 
         public JwksEndpoint()
         {
-            int port = ServerProcess.FreePort();
-            Issuer = $"http://127.0.0.1:{port}";
-            _listener.Prefixes.Add(Issuer + "/");
-            _listener.Start();
+            // HttpListener cannot listen on port 0, so it takes a port the system just handed out and released; another
+            // process may take that port first, in which case Start fails and the next candidate is tried.
+            for (int attempt = 1; ; attempt++)
+            {
+                using (var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+                {
+                    probe.Start();
+                    Issuer = $"http://127.0.0.1:{((IPEndPoint)probe.LocalEndpoint).Port}";
+                }
+
+                var listener = new HttpListener();
+                listener.Prefixes.Add(Issuer + "/");
+                try
+                {
+                    listener.Start();
+                    _listener = listener;
+                    break;
+                }
+                catch (HttpListenerException) when (attempt < 10)
+                {
+                    listener.Close();
+                }
+            }
+
             _serving = Task.Run(ServeAsync);
         }
 

@@ -12,10 +12,11 @@ public sealed class VerifierHttpTests
     public async Task TheVerifierPublishesOpenIdMetadataAndJwksAndRefusesMalformedEvidence()
     {
         using var directory = new TempDirectory("enclave-verifier");
-        int grpc = ServerProcess.FreePort(), http = ServerProcess.FreePort();
-        string issuer = $"http://127.0.0.1:{http}";
-        await using ServerProcess server = await ServerProcess.StartAsync(http,
-            "serve", "verifier", "--data-dir", directory.Path, "--grpc-port", grpc.ToString(), "--http-port", http.ToString());
+        await using ServerProcess server = await ServerProcess.StartAsync("serve", "verifier", "--data-dir", directory.Path);
+        string issuer = server.Ready.Http!.ToString().TrimEnd('/');
+        Assert.Equal("verifier", server.Ready.Service);
+        Assert.NotEqual(server.Ready.Grpc.Port, server.Ready.Http.Port);
+        Assert.Contains("verifier serving: gRPC", server.Output, StringComparison.Ordinal);
         using var client = new HttpClient { BaseAddress = new Uri(issuer) };
 
         JsonObject metadata = (JsonObject)JsonNode.Parse(await client.GetStringAsync("/.well-known/openid-configuration"))!;

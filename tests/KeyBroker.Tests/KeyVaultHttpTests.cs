@@ -4,8 +4,10 @@ using System.Text.Json.Nodes;
 using Enclave.Crypto;
 using Enclave.KeyBroker.Tests.Support;
 using Enclave.KeyBroker.Transport;
+using Enclave.Protocol;
 using Enclave.Testing;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Enclave.KeyBroker.Tests;
@@ -23,10 +25,9 @@ public sealed class KeyVaultHttpTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _dataKey = _h.RegisterDefaultKey();
-        int grpc = ServerProcess.FreePort(), http = ServerProcess.FreePort();
-        _app = BrokerServer.Build(_h.Broker, [], grpc, http, logging: l => l.ClearProviders());
+        _app = BrokerServer.Build(_h.Broker, [], grpcPort: 0, httpPort: 0, logging: l => l.ClearProviders());
         await _app.StartAsync();
-        _client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
+        _client = new HttpClient { BaseAddress = _app.Services.GetRequiredService<ServiceEndpoints>().Http!.Url };
     }
 
     public async Task DisposeAsync()

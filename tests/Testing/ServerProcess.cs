@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using Enclave.Protocol;
+using Xunit;
 
 namespace Enclave.Testing;
 
@@ -33,8 +33,14 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static async Task<ServerProcess> StartAsync(int waitForPort, params string[] arguments)
+    /// <summary>Where the service listens (from the ready file it wrote once serving).</summary>
+    public ServiceReadyFile Ready { get; private set; } = null!;
+
+    /// <summary>Starts <c>enclave {arguments}</c> with its ports left to the system (the service's default of 0)
+    /// and waits for the ready file in which it names them.</summary>
+    public static async Task<ServerProcess> StartAsync(params string[] arguments)
     {
+        string readyFile = Path.Combine(Path.GetTempPath(), $"enclave-ready-{Guid.NewGuid():N}.json");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(RepositoryPaths.CliAssembly);
         foreach (string argument in arguments)
@@ -42,36 +48,40 @@ public sealed class ServerProcess : IAsyncDisposable
             start.ArgumentList.Add(argument);
         }
 
+        start.ArgumentList.Add("--ready-file");
+        start.ArgumentList.Add(readyFile);
         var server = new ServerProcess(Process.Start(start)!);
-        DateTime deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
+        try
         {
-            if (server._process.HasExited)
+            DateTime deadline = DateTime.UtcNow.AddSeconds(60);
+            while (DateTime.UtcNow < deadline)
             {
-                throw new InvalidOperationException($"server exited with {server._process.ExitCode}: {server.Output}");
+                if (ServiceReadyFile.TryRead(readyFile) is { } ready)
+                {
+                    Assert.Equal(server._process.Id, ready.ProcessId);
+                    server.Ready = ready;
+                    return server;
+                }
+
+                if (server._process.HasExited)
+                {
+                    throw new InvalidOperationException($"server exited with {server._process.ExitCode}: {server.Output}");
+                }
+
+                await Task.Delay(50);
             }
 
-            try
-            {
-                using var client = new TcpClient();
-                await client.ConnectAsync(IPAddress.Loopback, waitForPort);
-                return server;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(100);
-            }
+            throw new TimeoutException($"server did not report ready: {server.Output}");
         }
-
-        await server.DisposeAsync();
-        throw new TimeoutException($"server did not listen on {waitForPort}");
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+        finally
+        {
+            File.Delete(readyFile);
+        }
     }
 
     /// <summary>Kills the process at once (SIGKILL on Unix: no shutdown, nothing flushed) and waits for it.</summary>

@@ -52,6 +52,16 @@ public sealed class CoordinatorState
 
     public static string PublicKeyPath(string directory) => Path.Combine(directory, "coordinator.jwk");
 
+    /// <summary>Creates the coordinator's manifest signing key in <paramref name="directory"/> unless it exists, so
+    /// that its public half can be handed to the key broker before the coordinator first starts; returns the public
+    /// key's path.</summary>
+    public static string ProvisionSigningKey(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        using ECDsa key = LoadOrCreateSigningKey(directory);
+        return PublicKeyPath(directory);
+    }
+
     public void Advance(uint round, float[] model)
     {
         WriteAtomically(Path.Combine(_directory, "model.f32"), MemoryMarshal.AsBytes(model.AsSpan()).ToArray());

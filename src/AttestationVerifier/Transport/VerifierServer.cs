@@ -14,11 +14,34 @@ namespace Enclave.AttestationVerifier.Transport;
 
 public static class VerifierServer
 {
+    /// <summary>Builds the verifier listening on <paramref name="listenAddress"/> (port 0: any free port, named in
+    /// the application's <see cref="ServiceEndpoints"/>).</summary>
     public static WebApplication Build(VerifierOptions options, int grpcPort, int httpPort, string listenAddress = "127.0.0.1", Action<ILoggingBuilder>? logging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        WebApplicationBuilder builder = ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, 2 * VerifierOptions.MaxEvidenceLength, logging);
+        return Build(options, ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, MaxMessageBytes, logging));
+    }
+
+    /// <summary>Builds the verifier on listeners already bound (their HTTP URL is typically the issuer); the
+    /// application takes ownership of them.</summary>
+    public static WebApplication Build(VerifierOptions options, ServiceEndpoints endpoints, Action<ILoggingBuilder>? logging = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(endpoints);
+        if (endpoints.Http is null)
+        {
+            throw new ArgumentException("The verifier serves OpenID metadata and JWKS over HTTP; it needs an HTTP listener.", nameof(endpoints));
+        }
+
+        options.Validate();
+        return Build(options, ServiceHost.CreateBuilder(endpoints, MaxMessageBytes, logging));
+    }
+
+    private const int MaxMessageBytes = 2 * VerifierOptions.MaxEvidenceLength;
+
+    private static WebApplication Build(VerifierOptions options, WebApplicationBuilder builder)
+    {
         builder.Services.AddSingleton(sp => new AttestationService(options, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Enclave.Verifier")));
         WebApplication app = builder.Build();
         app.MapGrpcService<VerifierGrpcService>();

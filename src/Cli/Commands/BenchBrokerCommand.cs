@@ -6,8 +6,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Enclave.Cli.Bench;
 using Enclave.KeyBroker;
@@ -99,13 +97,12 @@ internal static class BenchBrokerCommand
                 Store = settings.Store,
                 ConnectionString = connectionString,
             };
-            int grpcPort = FreePort();
             await using WebApplication app = BrokerServer.Build(
-                options, [], grpcPort, FreePort(), logging: l => l.ClearProviders(),
+                options, [], grpcPort: 0, httpPort: 0, logging: l => l.ClearProviders(),
                 verifierKeys: new StaticVerifierKeySource(new Dictionary<string, Crypto.JwkSet> { [load.Issuer] = load.VerifierKeys }));
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
 
-            using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}", new GrpcChannelOptions
+            using var channel = GrpcChannel.ForAddress(app.Services.GetRequiredService<Protocol.ServiceEndpoints>().Grpc.Url, new GrpcChannelOptions
             {
                 HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
             });
@@ -253,13 +250,6 @@ internal static class BenchBrokerCommand
 
     private static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private sealed record Phase(TimeSpan Elapsed, long Completed, long Errors, List<double> LatenciesMs);
 

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Enclave.Aggregator;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Hosting;
 
 namespace Enclave.Cli.Commands;
 
@@ -18,10 +17,11 @@ internal static class ServeAggregator
         var testData = new Option<string>("--test-data") { Description = "Fashion-MNIST folder for evaluation", DefaultValueFactory = _ => "/usr/share/datasets/fashion-mnist" };
         var hidden = new Option<int>("--hidden") { Description = "hidden units of the MLP", DefaultValueFactory = _ => 128 };
         var epochs = new Option<int>("--epochs") { Description = "local epochs per round", DefaultValueFactory = _ => 1 };
-        var port = new Option<int>("--port") { Required = true, Description = "loopback port for the coordinator's gRPC endpoint" };
+        var port = ServiceRun.PortOption("--port", "loopback port for the coordinator's gRPC endpoint");
+        var readyFile = ServiceRun.ReadyFileOption();
         var command = new Command("aggregator", "Run the coordinator: rounds, secure aggregation, FedAvg, manifests.")
         {
-            hosts, issuer, measurements, dataDir, broker, allowSimulated, testData, hidden, epochs, port,
+            hosts, issuer, measurements, dataDir, broker, allowSimulated, testData, hidden, epochs, port, readyFile,
         };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
@@ -51,10 +51,8 @@ internal static class ServeAggregator
                 Epochs = parse.GetValue(epochs),
                 Port = parse.GetValue(port),
             };
-            await using WebApplication app = AggregatorServer.Build(options);
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
-            return 0;
+            await using WebApplication app = ServiceRun.Build(() => AggregatorServer.Build(options));
+            return await ServiceRun.RunAsync(app, "aggregator", parse.GetValue(readyFile), cancellationToken).ConfigureAwait(false);
         }));
         return command;
     }

@@ -4,7 +4,6 @@ using Enclave.KeyBroker;
 using Enclave.KeyBroker.Keys;
 using Enclave.KeyBroker.Transport;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Hosting;
 
 namespace Enclave.Cli.Commands;
 
@@ -13,8 +12,9 @@ internal static class ServeBroker
     public static Command Create()
     {
         var dataDir = new Option<string>("--data-dir") { Required = true, Description = "key store, audit log and broker keys" };
-        var grpcPort = new Option<int>("--grpc-port") { Required = true, Description = "loopback port for gRPC" };
-        var httpPort = new Option<int>("--http-port") { Required = true, Description = "loopback port for HTTP (Key Vault-shaped release)" };
+        var grpcPort = ServiceRun.PortOption("--grpc-port", "loopback port for gRPC");
+        var httpPort = ServiceRun.PortOption("--http-port", "loopback port for HTTP (Key Vault-shaped release)");
+        var readyFile = ServiceRun.ReadyFileOption();
         var issuers = new Option<string[]>("--verifier-issuer") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "trusted verifier issuer URL (repeat); keys from {issuer}/certs" };
         var audience = new Option<string>("--audience") { Description = "required token audience", DefaultValueFactory = _ => "enclave-key-broker" };
         var simulated = new Option<bool>("--simulated") { Description = "simulated mode: file master key, SIMULATED tokens accepted" };
@@ -28,7 +28,7 @@ internal static class ServeBroker
         var pkcs11KeyLabel = new Option<string>("--pkcs11-key-label") { Description = "label of the master key object (created on first use)", DefaultValueFactory = _ => Pkcs11MasterKeyOptions.DefaultKeyLabel };
         var command = new Command("broker", "Run the key broker.")
         {
-            dataDir, grpcPort, httpPort, issuers, audience, simulated, coordinatorKeys, enrollmentKeys, store, postgres, pkcs11Module, pkcs11Token, pkcs11PinEnv, pkcs11KeyLabel,
+            dataDir, grpcPort, httpPort, issuers, audience, simulated, coordinatorKeys, enrollmentKeys, store, postgres, pkcs11Module, pkcs11Token, pkcs11PinEnv, pkcs11KeyLabel, readyFile,
         };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
@@ -45,10 +45,8 @@ internal static class ServeBroker
             };
             Directory.CreateDirectory(options.DataDirectory);
             Jwk[] coordinators = (parse.GetValue(coordinatorKeys) ?? []).Select(KeyFiles.ReadPublicJwk).ToArray();
-            await using WebApplication app = BrokerServer.Build(options, coordinators, parse.GetValue(grpcPort), parse.GetValue(httpPort));
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
-            return 0;
+            await using WebApplication app = ServiceRun.Build(() => BrokerServer.Build(options, coordinators, parse.GetValue(grpcPort), parse.GetValue(httpPort)));
+            return await ServiceRun.RunAsync(app, "broker", parse.GetValue(readyFile), cancellationToken).ConfigureAwait(false);
         }));
         return command;
     }

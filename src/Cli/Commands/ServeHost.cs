@@ -2,7 +2,6 @@ using System.CommandLine;
 using Enclave.Cli.Demo;
 using Enclave.EnclaveHost;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Hosting;
 
 namespace Enclave.Cli.Commands;
 
@@ -19,12 +18,13 @@ internal static class ServeHost
         var verifier = new Option<string>("--verifier") { Required = true, Description = "verifier gRPC URL" };
         var issuer = new Option<string>("--verifier-issuer") { Required = true, Description = "verifier issuer URL (JWKS at {issuer}/certs)" };
         var broker = new Option<string>("--broker") { Required = true, Description = "key broker gRPC URL" };
-        var port = new Option<int>("--port") { Required = true, Description = "loopback port for the host's gRPC endpoint" };
+        var port = ServiceRun.PortOption("--port", "loopback port for the host's gRPC endpoint");
+        var readyFile = ServiceRun.ReadyFileOption();
         var exitAtStep = new Option<int>("--exit-at-step") { Description = "fault injection: the host process dies on its n-th secure-aggregation step (2 = after ShareKeys)" };
         var disclose = new Option<bool>("--test-disclose-inputs") { Description = "test mode: a simulated enclave logs its quantised inputs" };
         var command = new Command("host", "Run a regional host: launches the enclave and relays its traffic.")
         {
-            region, dataset, keyName, dataDir, enclaveDir, platformDir, verifier, issuer, broker, port, exitAtStep, disclose,
+            region, dataset, keyName, dataDir, enclaveDir, platformDir, verifier, issuer, broker, port, exitAtStep, disclose, readyFile,
         };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
@@ -43,10 +43,8 @@ internal static class ServeHost
                 ExitAtStep = parse.GetValue(exitAtStep),
                 DiscloseInputsForTests = parse.GetValue(disclose),
             };
-            await using WebApplication app = HostServer.Build(options);
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
-            return 0;
+            await using WebApplication app = ServiceRun.Build(() => HostServer.Build(options));
+            return await ServiceRun.RunAsync(app, $"host {options.Region}", parse.GetValue(readyFile), cancellationToken).ConfigureAwait(false);
         }));
         return command;
     }

@@ -4,8 +4,8 @@ using Enclave.AttestationVerifier.Appraisal;
 using Enclave.AttestationVerifier.Endorsements;
 using Enclave.AttestationVerifier.Transport;
 using Enclave.Crypto;
+using Enclave.Protocol;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Hosting;
 
 namespace Enclave.Cli.Commands;
 
@@ -14,19 +14,22 @@ internal static class ServeVerifier
     public static Command Create()
     {
         var dataDir = new Option<string>("--data-dir") { Required = true, Description = "signing key and node registry" };
-        var grpcPort = new Option<int>("--grpc-port") { Required = true, Description = "loopback port for gRPC" };
-        var httpPort = new Option<int>("--http-port") { Required = true, Description = "loopback port for HTTP (OpenID metadata, JWKS, attest)" };
-        var issuer = new Option<string>("--issuer") { Description = "issuer URL in tokens (default http://127.0.0.1:{http-port})" };
+        var grpcPort = ServiceRun.PortOption("--grpc-port", "loopback port for gRPC");
+        var httpPort = ServiceRun.PortOption("--http-port", "loopback port for HTTP (OpenID metadata, JWKS, attest)");
+        var issuer = new Option<string>("--issuer") { Description = "issuer URL in tokens (default: the HTTP endpoint's URL, http://127.0.0.1:{port})" };
+        var readyFile = ServiceRun.ReadyFileOption();
         var allowSimulated = new Option<bool>("--allow-simulated") { Description = "accept SIMULATED enclave evidence (local development only)" };
         var simulatedRoot = new Option<string>("--simulated-root") { Description = "certificate of the simulated root (with --allow-simulated)" };
         var enrollmentKeys = new Option<string[]>("--enrollment-key") { AllowMultipleArgumentsPerToken = true, Description = "public JWK file of a security-team key allowed to enrol nodes (repeat)" };
         var collateral = new Option<string[]>("--collateral") { AllowMultipleArgumentsPerToken = true, Description = "hardware collateral file or folder (PCK/TCB chains, CRLs, TCB info, QE identity, VCEK/VLEK, AMD CAs); repeat" };
         var policy = new Option<string>("--policy") { Description = "appraisal policy JSON (default: no debug, TCB UpToDate only)" };
-        var command = new Command("verifier", "Run the attestation verifier.") { dataDir, grpcPort, httpPort, issuer, allowSimulated, simulatedRoot, enrollmentKeys, collateral, policy };
+        var command = new Command("verifier", "Run the attestation verifier.") { dataDir, grpcPort, httpPort, issuer, allowSimulated, simulatedRoot, enrollmentKeys, collateral, policy, readyFile };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
-            int http = parse.GetValue(httpPort);
-            var options = new VerifierOptions(parse.GetValue(issuer) ?? $"http://127.0.0.1:{http}", Path.GetFullPath(parse.GetValue(dataDir)!))
+            // Bound first: with port 0 the issuer URL, which every token names, needs the port the system chose.
+            using ServiceListener grpc = ServiceRun.Bind("127.0.0.1", parse.GetValue(grpcPort), "--grpc-port");
+            using ServiceListener http = ServiceRun.Bind("127.0.0.1", parse.GetValue(httpPort), "--http-port");
+            var options = new VerifierOptions(parse.GetValue(issuer) ?? http.Url.ToString().TrimEnd('/'), Path.GetFullPath(parse.GetValue(dataDir)!))
             {
                 AllowSimulated = parse.GetValue(allowSimulated),
             };
@@ -60,7 +63,7 @@ internal static class ServeVerifier
             WebApplication built;
             try
             {
-                built = VerifierServer.Build(options, parse.GetValue(grpcPort), http);
+                built = VerifierServer.Build(options, new ServiceEndpoints(grpc, http));
             }
             catch (EndorsementException ex)
             {
@@ -68,9 +71,7 @@ internal static class ServeVerifier
             }
 
             await using WebApplication app = built;
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
-            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
-            return 0;
+            return await ServiceRun.RunAsync(app, "verifier", parse.GetValue(readyFile), cancellationToken).ConfigureAwait(false);
         }));
         return command;
     }

@@ -11,6 +11,7 @@ using Enclave.Cli.Commands;
 using Enclave.Cli.DataOwner;
 using Enclave.KeyBroker.Audit;
 using Enclave.KeyBroker.Storage;
+using Enclave.Protocol;
 using Enclave.Protocol.Coordinator;
 using Enclave.Protocol.Round;
 using Grpc.Net.Client;
@@ -107,44 +108,28 @@ internal sealed class DemoRunner
 
         string tamperedPlatformId = SimulatedPlatformAuthority.CreatePlatform(rootDir, Path.Combine(work, "hosts", "tampered", "platform"));
 
-        // Services, each its own process on loopback.
-        int verifierGrpc = ServiceProcess.FreePort(), verifierHttp = ServiceProcess.FreePort();
-        int brokerGrpc = ServiceProcess.FreePort(), brokerHttp = ServiceProcess.FreePort();
-        int aggregatorPort = ServiceProcess.FreePort();
-        var hostPorts = _options.Regions.ToDictionary(r => r, _ => ServiceProcess.FreePort(), StringComparer.Ordinal);
-        string issuer = $"http://127.0.0.1:{verifierHttp}";
-        Uri verifierUrl = new($"http://127.0.0.1:{verifierGrpc}");
-        Uri brokerUrl = new($"http://127.0.0.1:{brokerGrpc}");
+        // Services, each its own process on loopback. Each listens on a port the system chooses and reports it in a
+        // ready file, so nothing here picks a port that another process could take before the service binds it.
         string logs = Path.Combine(work, "logs");
-
         Step("starting the attestation verifier (simulated evidence explicitly allowed)");
-        ServiceProcess verifier = Start("verifier", verifierGrpc, logs,
-            "serve", "verifier", "--data-dir", Path.Combine(work, "verifier"), "--grpc-port", Port(verifierGrpc), "--http-port", Port(verifierHttp),
-            "--issuer", issuer, "--allow-simulated", "--simulated-root", Path.Combine(rootDir, SimulatedPlatformAuthority.RootCertificateFileName),
+        ServiceProcess verifier = Start("verifier", logs,
+            "serve", "verifier", "--data-dir", Path.Combine(work, "verifier"),
+            "--allow-simulated", "--simulated-root", Path.Combine(rootDir, SimulatedPlatformAuthority.RootCertificateFileName),
             "--enrollment-key", teamKeyPath + ".jwk");
+        ServiceReadyFile verifierReady = await verifier.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+        Uri verifierUrl = verifierReady.Grpc;
+        string issuer = verifierReady.Http!.ToString().TrimEnd('/');
 
+        // The coordinator's manifest signing key is provisioned before any service starts, so that the broker can be
+        // told, from its first request, whose round manifests it records.
         string aggregatorDir = Path.Combine(work, "aggregator");
-        var aggregatorArgs = new List<string>
-        {
-            "serve", "aggregator", "--data-dir", aggregatorDir, "--port", Port(aggregatorPort), "--verifier-issuer", issuer,
-            "--measurement", measurement, "--broker", brokerUrl.ToString(), "--allow-simulated", "--hidden", Port(_options.Hidden), "--epochs", Port(_options.Epochs),
-        };
-        foreach (string region in _options.Regions)
-        {
-            aggregatorArgs.AddRange(["--host", $"{region}=http://127.0.0.1:{hostPorts[region]}"]);
-        }
-
-        Step("starting the aggregator (coordinator)");
-        ServiceProcess aggregator = Start("aggregator", aggregatorPort, logs, [.. aggregatorArgs]);
-        await verifier.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
-        await aggregator.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+        string coordinatorKey = CoordinatorState.ProvisionSigningKey(aggregatorDir);
 
         Step("starting the key broker (file master key: simulated mode; audit log on)");
         string brokerDir = Path.Combine(work, "broker");
-        ServiceProcess broker = Start("broker", brokerGrpc, logs,
-            "serve", "broker", "--data-dir", brokerDir, "--grpc-port", Port(brokerGrpc), "--http-port", Port(brokerHttp),
-            "--verifier-issuer", issuer, "--simulated", "--coordinator-key", CoordinatorState.PublicKeyPath(aggregatorDir));
-        await broker.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+        ServiceProcess broker = Start("broker", logs,
+            "serve", "broker", "--data-dir", brokerDir, "--verifier-issuer", issuer, "--simulated", "--coordinator-key", coordinatorKey);
+        Uri brokerUrl = (await broker.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false)).Grpc;
 
         Step("security team: enrolling each host's platform with its region");
         foreach (string region in _options.Regions)
@@ -187,22 +172,37 @@ internal sealed class DemoRunner
         var hosts = new Dictionary<string, ServiceProcess>(StringComparer.Ordinal);
         foreach (string region in _options.Regions)
         {
-            hosts[region] = StartHost(region, region, hostPorts[region], enclaveDir, Path.Combine(work, "hosts", region), verifierUrl, issuer, brokerUrl, logs);
+            hosts[region] = StartHost(region, region, enclaveDir, Path.Combine(work, "hosts", region), verifierUrl, issuer, brokerUrl, logs);
         }
 
-        foreach (ServiceProcess host in hosts.Values)
+        var hostUrls = new Dictionary<string, Uri>(StringComparer.Ordinal);
+        foreach ((string region, ServiceProcess host) in hosts)
         {
-            await host.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+            hostUrls[region] = (await host.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false)).Grpc;
         }
+
+        Step("starting the aggregator (coordinator)");
+        var aggregatorArgs = new List<string>
+        {
+            "serve", "aggregator", "--data-dir", aggregatorDir, "--verifier-issuer", issuer,
+            "--measurement", measurement, "--broker", brokerUrl.ToString(), "--allow-simulated", "--hidden", Number(_options.Hidden), "--epochs", Number(_options.Epochs),
+        };
+        foreach (string region in _options.Regions)
+        {
+            aggregatorArgs.AddRange(["--host", $"{region}={hostUrls[region]}"]);
+        }
+
+        ServiceProcess aggregator = Start("aggregator", logs, [.. aggregatorArgs]);
+        Uri aggregatorUrl = (await aggregator.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false)).Grpc;
 
         var denials = new List<(string Region, string Attempt, string WireCode)>();
         if (!_options.SkipForbidden)
         {
-            denials.AddRange(await ForbiddenAttemptsAsync(work, enclaveDir, hostPorts, verifierUrl, issuer, brokerUrl, logs, cancellationToken).ConfigureAwait(false));
+            denials.AddRange(await ForbiddenAttemptsAsync(work, enclaveDir, hostUrls, verifierUrl, issuer, brokerUrl, logs, cancellationToken).ConfigureAwait(false));
         }
 
         var rounds = new List<RoundSummary>();
-        using (GrpcChannel channel = GrpcChannel.ForAddress($"http://127.0.0.1:{aggregatorPort}"))
+        using (GrpcChannel channel = GrpcChannel.ForAddress(aggregatorUrl))
         {
             var coordinator = new Coordinator.CoordinatorClient(channel);
             for (int r = 1; r <= _options.Rounds; r++)
@@ -249,7 +249,7 @@ internal sealed class DemoRunner
     }
 
     private async Task<List<(string, string, string)>> ForbiddenAttemptsAsync(
-        string work, string enclaveDir, IReadOnlyDictionary<string, int> hostPorts, Uri verifierUrl, string issuer, Uri brokerUrl, string logs, CancellationToken cancellationToken)
+        string work, string enclaveDir, IReadOnlyDictionary<string, Uri> hostUrls, Uri verifierUrl, string issuer, Uri brokerUrl, string logs, CancellationToken cancellationToken)
     {
         var results = new List<(string, string, string)>();
         string home = _options.Regions[0];
@@ -263,10 +263,9 @@ internal sealed class DemoRunner
             dll.Write("modified enclave code"u8);
         }
 
-        int tamperedPort = ServiceProcess.FreePort();
-        ServiceProcess tampered = StartHost("tampered", home, tamperedPort, tamperedDir, Path.Combine(work, "hosts", "tampered"), verifierUrl, issuer, brokerUrl, logs, datasetRegion: home);
-        await tampered.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
-        ProbeReleaseResponse first = await KeyCommands.ProbeAsync(new Uri($"http://127.0.0.1:{tamperedPort}"), KeyName(home), cancellationToken).ConfigureAwait(false);
+        ServiceProcess tampered = StartHost("tampered", home, tamperedDir, Path.Combine(work, "hosts", "tampered"), verifierUrl, issuer, brokerUrl, logs, datasetRegion: home);
+        Uri tamperedUrl = (await tampered.WaitReadyAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false)).Grpc;
+        ProbeReleaseResponse first = await KeyCommands.ProbeAsync(tamperedUrl, KeyName(home), cancellationToken).ConfigureAwait(false);
         Say(first.Granted
             ? "    GRANTED (this must not happen)"
             : $"    denied: {first.Failure?.Code} (enclave measurement {first.Measurement[..16]}…, region {first.Region})");
@@ -275,25 +274,25 @@ internal sealed class DemoRunner
         _services.Remove(tampered);
 
         Step($"forbidden 2: the host enrolled in {other} asks for {home}'s key");
-        ProbeReleaseResponse second = await KeyCommands.ProbeAsync(new Uri($"http://127.0.0.1:{hostPorts[other]}"), KeyName(home), cancellationToken).ConfigureAwait(false);
+        ProbeReleaseResponse second = await KeyCommands.ProbeAsync(hostUrls[other], KeyName(home), cancellationToken).ConfigureAwait(false);
         Say(second.Granted ? "    GRANTED (this must not happen)" : $"    denied: {second.Failure?.Code} (enclave attested in {second.Region})");
         results.Add((other, "cross-region", second.Granted ? "Granted" : second.Failure?.Code ?? "Unknown"));
         return results;
     }
 
-    private ServiceProcess StartHost(string name, string region, int port, string enclaveDir, string hostDir, Uri verifier, string issuer, Uri broker, string logs, string? datasetRegion = null)
+    private ServiceProcess StartHost(string name, string region, string enclaveDir, string hostDir, Uri verifier, string issuer, Uri broker, string logs, string? datasetRegion = null)
     {
         string dataRegion = datasetRegion ?? region;
         bool crash = datasetRegion is null && _options.Faults.Any(f => f.Region == region && f.Kind == DemoFaultKind.CrashAfterShareKeys);
-        return Start($"host-{name}", port, logs,
+        return Start($"host-{name}", logs,
             "serve", "host", "--exit-at-step", crash ? "2" : "0", "--test-disclose-inputs", _options.DiscloseInputs ? "true" : "false", "--region", region, "--dataset-id", DatasetId(dataRegion), "--key-name", KeyName(dataRegion),
             "--data-dir", Path.Combine(hostDir, "data"), "--enclave-dir", enclaveDir, "--platform-dir", Path.Combine(hostDir, "platform"),
-            "--verifier", verifier.ToString(), "--verifier-issuer", issuer, "--broker", broker.ToString(), "--port", Port(port));
+            "--verifier", verifier.ToString(), "--verifier-issuer", issuer, "--broker", broker.ToString());
     }
 
-    private ServiceProcess Start(string name, int port, string logs, params string[] arguments)
+    private ServiceProcess Start(string name, string logs, params string[] arguments)
     {
-        ServiceProcess service = ServiceProcess.Start(name, arguments, port, Path.Combine(logs, name + ".log"));
+        ServiceProcess service = ServiceProcess.Start(name, arguments, logs);
         _services.Add(service);
         return service;
     }
@@ -425,7 +424,7 @@ internal sealed class DemoRunner
 
     private static string KeyName(string region) => $"{region}-data";
 
-    private static string Port(int value) => value.ToString(CultureInfo.InvariantCulture);
+    private static string Number(int value) => value.ToString(CultureInfo.InvariantCulture);
 
     private void Step(string text) => _out.WriteLine($"[{_clock.Elapsed.TotalSeconds,5:F1}s] {text}");
 

@@ -1,6 +1,6 @@
 // A service started as its own `enclave serve <role>` process, as it would run on its own machine.
 using System.Diagnostics;
-using System.Net.Sockets;
+using Enclave.Protocol;
 
 namespace Enclave.Cli.Demo;
 
@@ -8,24 +8,29 @@ internal sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StreamWriter _log;
+    private readonly string _readyFile;
+    private ServiceReadyFile? _ready;
 
-    private ServiceProcess(string name, Process process, StreamWriter log, int port)
+    private ServiceProcess(string name, Process process, StreamWriter log, string readyFile)
     {
         Name = name;
         _process = process;
         _log = log;
-        Port = port;
+        _readyFile = readyFile;
     }
 
     public string Name { get; }
-
-    public int Port { get; }
 
     public bool HasExited => _process.HasExited;
 
     public int Id => _process.Id;
 
-    public static ServiceProcess Start(string name, IReadOnlyList<string> arguments, int port, string logPath)
+    /// <summary>Where the service listens, once <see cref="WaitReadyAsync"/> has returned.</summary>
+    public ServiceReadyFile Ready => _ready ?? throw new InvalidOperationException($"{Name} has not reported ready yet");
+
+    /// <summary>Starts <c>enclave {arguments}</c>, which must listen on port 0: the service reports the ports the
+    /// system gave it in a ready file, so no port is chosen here and then raced for.</summary>
+    public static ServiceProcess Start(string name, IReadOnlyList<string> arguments, string logDirectory)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -40,40 +45,46 @@ internal sealed class ServiceProcess : IAsyncDisposable
             start.ArgumentList.Add(argument);
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
-        var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
+        string readyFile = Path.Combine(logDirectory, name + ".ready.json");
+        start.ArgumentList.Add("--ready-file");
+        start.ArgumentList.Add(readyFile);
+        Directory.CreateDirectory(logDirectory);
+        File.Delete(readyFile);
+        var log = new StreamWriter(Path.Combine(logDirectory, name + ".log"), append: true) { AutoFlush = true };
         Process process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {name}");
         process.OutputDataReceived += (_, e) => Write(log, e.Data);
         process.ErrorDataReceived += (_, e) => Write(log, e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new ServiceProcess(name, process, log, port);
+        return new ServiceProcess(name, process, log, readyFile);
     }
 
-    /// <summary>Waits until the service accepts TCP connections on its port.</summary>
-    public async Task WaitReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Waits until the service has written its ready file (it is serving) and returns where it listens.</summary>
+    public async Task<ServiceReadyFile> WaitReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         DateTime deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
+            if (ServiceReadyFile.TryRead(_readyFile) is { } ready)
+            {
+                if (ready.ProcessId != _process.Id)
+                {
+                    throw new InvalidOperationException($"{_readyFile} was written by process {ready.ProcessId}, not by {Name} ({_process.Id})");
+                }
+
+                _ready = ready;
+                return ready;
+            }
+
             if (_process.HasExited)
             {
                 throw new InvalidOperationException($"{Name} exited with code {_process.ExitCode} before it was ready");
             }
 
-            try
-            {
-                using var client = new TcpClient();
-                await client.ConnectAsync("127.0.0.1", Port, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
-            }
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
         }
 
-        throw new TimeoutException($"{Name} did not listen on port {Port} within {timeout.TotalSeconds:F0} s");
+        throw new TimeoutException($"{Name} did not report ready within {timeout.TotalSeconds:F0} s");
     }
 
     public void Kill()
@@ -85,13 +96,6 @@ internal sealed class ServiceProcess : IAsyncDisposable
         catch (InvalidOperationException)
         {
         }
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()
