@@ -18,7 +18,9 @@ namespace Enclave.Cli.Bench;
 /// <param name="TokenId">The token's <c>jti</c>, which the broker writes into the audit record.</param>
 /// <param name="ReceiptId">The audit receipt of a grant; null when denied or failed.</param>
 /// <param name="Latency">Duration of the ReleaseKey call alone.</param>
-public sealed record ReleaseAttempt(string TokenId, string? ReceiptId, TimeSpan Latency);
+/// <summary>One release: the token's id, the grant's audit receipt (null when denied), the release call's latency,
+/// and the nonce the broker handed back for the next attestation (null if it sent none).</summary>
+public sealed record ReleaseAttempt(string TokenId, string? ReceiptId, TimeSpan Latency, string? NextNonce = null);
 
 public sealed class BrokerLoadClient : IDisposable
 {
@@ -122,23 +124,25 @@ public sealed class BrokerLoadClient : IDisposable
         return Jwt.Issue(claims, _verifierKey, VerifierJwk.Kid);
     }
 
-    /// <summary>One enclave cycle: GetNonce, a token for it, ReleaseKey. A denial returns an attempt without
-    /// receipt; transport failures throw <see cref="RpcException"/>.</summary>
-    public async Task<ReleaseAttempt> ReleaseAsync(Protocol.Broker.KeyBroker.KeyBrokerClient broker, string keyName, CancellationToken cancellationToken = default)
+    /// <summary>One enclave cycle: a nonce (<paramref name="nonce"/>, typically the one the previous release handed
+    /// back, or else GetNonce), a token for it, ReleaseKey. A denial returns an attempt without receipt; transport
+    /// failures throw <see cref="RpcException"/>.</summary>
+    public async Task<ReleaseAttempt> ReleaseAsync(
+        Protocol.Broker.KeyBroker.KeyBrokerClient broker, string keyName, string? nonce = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(broker);
-        GetNonceResponse nonce = await broker.GetNonceAsync(new GetNonceRequest(), cancellationToken: cancellationToken);
-        string token = Token(nonce.Nonce, out string tokenId);
+        nonce ??= (await broker.GetNonceAsync(new GetNonceRequest(), cancellationToken: cancellationToken)).Nonce;
+        string token = Token(nonce, out string tokenId);
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             ReleaseKeyResponse response = await broker.ReleaseKeyAsync(
                 new ReleaseKeyRequest { KeyName = keyName, AttestationToken = token }, cancellationToken: cancellationToken);
-            return new ReleaseAttempt(tokenId, response.ReceiptId, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            return new ReleaseAttempt(tokenId, response.ReceiptId, System.Diagnostics.Stopwatch.GetElapsedTime(started), response.NextNonce?.Nonce);
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.PermissionDenied)
         {
-            return new ReleaseAttempt(tokenId, null, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            return new ReleaseAttempt(tokenId, null, System.Diagnostics.Stopwatch.GetElapsedTime(started), e.Trailers.GetValue("next-nonce"));
         }
     }
 

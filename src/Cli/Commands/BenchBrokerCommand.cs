@@ -1,6 +1,7 @@
 // `enclave bench broker`: release throughput and latency of a key broker served in this process on
 // loopback gRPC, with its real store (SQLite or PostgreSQL), audit log and token validation. N clients
-// each run the enclave cycle (GetNonce, token, ReleaseKey) for --seconds; then the same clients call the
+// each run the enclave cycle (nonce, token, ReleaseKey) for --seconds, taking each nonce from the previous
+// release's response (GetNonce only for the first, or for every one with --fetch-nonce); then the same clients call the
 // no-op Ping RPC for a quarter of that time on the same server, so noopRatio = release throughput / no-op
 // throughput compares the release path with the transport alone, measured side by side.
 using System.CommandLine;
@@ -32,9 +33,10 @@ internal static class BenchBrokerCommand
         var postgres = new Option<string>("--postgres") { Description = "PostgreSQL connection string for --store postgres" };
         var dataDir = new Option<string>("--data-dir") { Description = "broker data folder (default: a temporary folder, removed afterwards)" };
         var json = new Option<bool>("--json") { Description = "print the result as JSON" };
+        var fetchNonce = new Option<bool>("--fetch-nonce") { Description = "call GetNonce before every release instead of using the nonce the previous release returned" };
         var command = new Command("broker", "Measure key releases per second and latency against the no-op RPC on the same server.")
         {
-            clients, seconds, store, postgres, dataDir, json,
+            clients, seconds, store, postgres, dataDir, json, fetchNonce,
         };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
@@ -52,7 +54,7 @@ internal static class BenchBrokerCommand
 
             KeyBrokerStoreKind kind = parse.GetValue(store);
             var settings = new BenchSettings(clientCount, TimeSpan.FromSeconds(duration), kind,
-                ServeBroker.StoreConnectionString(kind, parse.GetValue(postgres)), parse.GetValue(dataDir));
+                ServeBroker.StoreConnectionString(kind, parse.GetValue(postgres)), parse.GetValue(dataDir), parse.GetValue(fetchNonce));
             BenchResult result = await RunAsync(settings, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
@@ -109,8 +111,8 @@ internal static class BenchBrokerCommand
             var broker = new Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
             await load.RegisterKeyAsync(broker, KeyName, cancellationToken).ConfigureAwait(false);
 
-            TimeSpan warmup = await WarmUpAsync(broker, load, settings.Clients, cancellationToken).ConfigureAwait(false);
-            Phase releases = await ReleasePhaseAsync(broker, load, settings.Clients, settings.Duration, cancellationToken).ConfigureAwait(false);
+            TimeSpan warmup = await WarmUpAsync(broker, load, settings.Clients, settings.FetchNonce, cancellationToken).ConfigureAwait(false);
+            Phase releases = await ReleasePhaseAsync(broker, load, settings.Clients, settings.FetchNonce, settings.Duration, cancellationToken).ConfigureAwait(false);
             Phase noop = await NoopPhaseAsync(broker, settings.Clients, settings.Duration / 4, cancellationToken).ConfigureAwait(false);
 
             KeyBrokerService service = app.Services.GetRequiredService<KeyBrokerService>();
@@ -130,7 +132,8 @@ internal static class BenchBrokerCommand
                 releases.Completed,
                 audit.IsValid,
                 audit.VerifiedEntries,
-                warmup.TotalSeconds);
+                warmup.TotalSeconds,
+                settings.FetchNonce);
         }
         finally
         {
@@ -159,14 +162,14 @@ internal static class BenchBrokerCommand
     /// JIT (on two busy cores the background tier-1 compiler otherwise lags well into a short run), at most
     /// <see cref="MaxWarmup"/>. Returns how long it took.</summary>
     private static async Task<TimeSpan> WarmUpAsync(
-        Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, CancellationToken cancellationToken)
+        Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, bool fetchNonce, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        await ReleasePhaseAsync(broker, load, clients, MinWarmup, cancellationToken).ConfigureAwait(false);
+        await ReleasePhaseAsync(broker, load, clients, fetchNonce, MinWarmup, cancellationToken).ConfigureAwait(false);
         while (clock.Elapsed < MaxWarmup)
         {
             TimeSpan jitBefore = System.Runtime.JitInfo.GetCompilationTime();
-            Phase slice = await ReleasePhaseAsync(broker, load, clients, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            Phase slice = await ReleasePhaseAsync(broker, load, clients, fetchNonce, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
             if (System.Runtime.JitInfo.GetCompilationTime() - jitBefore < slice.Elapsed * 0.02)
             {
                 break;
@@ -180,7 +183,7 @@ internal static class BenchBrokerCommand
     private static readonly TimeSpan MaxWarmup = TimeSpan.FromSeconds(60);
 
     private static async Task<Phase> ReleasePhaseAsync(
-        Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, TimeSpan duration, CancellationToken cancellationToken)
+        Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, bool fetchNonce, TimeSpan duration, CancellationToken cancellationToken)
     {
         var latencies = new List<double>[clients];
         long completed = 0;
@@ -189,11 +192,13 @@ internal static class BenchBrokerCommand
         await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
         {
             var own = latencies[c] = new List<double>(4096);
+            string? nonce = null;
             while (clock.Elapsed < duration && !cancellationToken.IsCancellationRequested)
             {
                 try
                 {
-                    ReleaseAttempt attempt = await load.ReleaseAsync(broker, KeyName, cancellationToken).ConfigureAwait(false);
+                    ReleaseAttempt attempt = await load.ReleaseAsync(broker, KeyName, nonce, cancellationToken).ConfigureAwait(false);
+                    nonce = fetchNonce ? null : attempt.NextNonce;
                     if (attempt.ReceiptId is null)
                     {
                         Interlocked.Increment(ref errors);
@@ -264,7 +269,7 @@ internal static class BenchBrokerCommand
 }
 
 /// <summary>What `enclave bench broker` runs.</summary>
-internal sealed record BenchSettings(int Clients, TimeSpan Duration, KeyBrokerStoreKind Store, string? ConnectionString, string? DataDirectory);
+internal sealed record BenchSettings(int Clients, TimeSpan Duration, KeyBrokerStoreKind Store, string? ConnectionString, string? DataDirectory, bool FetchNonce = false);
 
 /// <summary>Measured numbers of one bench run.</summary>
 internal sealed record BenchResult(
@@ -277,7 +282,8 @@ internal sealed record BenchResult(
     long Releases,
     bool AuditVerified,
     long AuditEntries,
-    double WarmupSeconds)
+    double WarmupSeconds,
+    bool FetchNonce)
 {
     public JsonObject ToJson() => new()
     {
@@ -291,5 +297,6 @@ internal sealed record BenchResult(
         ["auditVerified"] = AuditVerified,
         ["auditEntries"] = AuditEntries,
         ["warmupSeconds"] = Math.Round(WarmupSeconds, 1),
+        ["nonces"] = FetchNonce ? "GetNonce per release" : "chained from the previous release",
     };
 }

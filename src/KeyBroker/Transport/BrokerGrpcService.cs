@@ -35,13 +35,25 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
         }
 
         ReleaseOutcome outcome = await _service.ReleaseAsync(request.KeyName, request.AttestationToken, context.CancellationToken).ConfigureAwait(false);
+        IssuedNonce next = _service.IssueNonce();
         if (!outcome.IsGranted)
         {
-            throw Rpc(StatusCode.PermissionDenied, outcome.WireReason, $"release denied: {outcome.WireReason} (audit receipt {outcome.ReceiptId})");
+            RpcException denied = Rpc(StatusCode.PermissionDenied, outcome.WireReason, $"release denied: {outcome.WireReason} (audit receipt {outcome.ReceiptId})");
+            denied.Trailers.Add(NextNonceTrailer, next.Value);
+            throw denied;
         }
 
-        return new ReleaseKeyResponse { WrappedKey = outcome.WrappedKey!, KeyVersion = outcome.KeyVersion!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), ReceiptId = outcome.ReceiptId! };
+        return new ReleaseKeyResponse
+        {
+            WrappedKey = outcome.WrappedKey!,
+            KeyVersion = outcome.KeyVersion!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ReceiptId = outcome.ReceiptId!,
+            NextNonce = new GetNonceResponse { Nonce = next.Value, ExpiresUnixSeconds = next.ExpiresAt.ToUnixTimeSeconds() },
+        };
     }
+
+    /// <summary>The trailer of a denied release that carries a fresh nonce for the caller's next attempt.</summary>
+    public const string NextNonceTrailer = "next-nonce";
 
     public override async Task<RegisterKeyResponse> RegisterKey(SignedOwnerRequest request, ServerCallContext context)
     {
