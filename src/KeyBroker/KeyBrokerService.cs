@@ -252,39 +252,42 @@ public sealed class KeyBrokerService : IDisposable
     {
         // A denial is recorded even when the caller has gone away: it happened. A grant the caller no longer
         // waits for may be abandoned before anything is written; then no key left the broker.
-        using IKeyBrokerTransaction transaction = await _store.BeginWriteAsync(
-            decision.Granted ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
-        DateTimeOffset now = _options.Time.GetUtcNow();
-        transaction.PurgeExpired(now);
-        if (token is not null)
-        {
-            switch (transaction.ConsumeNonce(NonceStore.Hash(token.Nonce), token.NonceExpiresAt, now))
+        (Decision recorded, AuditEntry entry) = await _store.WriteAsync(
+            transaction =>
             {
-                case NonceConsumption.Replayed:
-                    decision = Decision.Deny(ReasonCode.NonceReplayed, tokenStage: true, "a release already used this token's nonce");
-                    break;
-                case NonceConsumption.Expired:
-                    decision = Decision.Deny(ReasonCode.NonceExpired, tokenStage: true, "the nonce expired before the release was recorded");
-                    break;
-            }
-        }
+                Decision final = decision;
+                DateTimeOffset now = _options.Time.GetUtcNow();
+                transaction.PurgeExpired(now);
+                if (token is not null)
+                {
+                    switch (transaction.ConsumeNonce(NonceStore.Hash(token.Nonce), token.NonceExpiresAt, now))
+                    {
+                        case NonceConsumption.Replayed:
+                            final = Decision.Deny(ReasonCode.NonceReplayed, tokenStage: true, "a release already used this token's nonce");
+                            break;
+                        case NonceConsumption.Expired:
+                            final = Decision.Deny(ReasonCode.NonceExpired, tokenStage: true, "the nonce expired before the release was recorded");
+                            break;
+                    }
+                }
 
-        JsonObject body = ReleaseBody(keyName, decision.Version, token,
-            decision.Granted ? "Granted" : decision.Reason.ToString(), decision.Granted ? "policy satisfied" : decision.Detail);
-        if (decision.Granted)
-        {
-            body["encryptionKey"] = decision.EncryptionKeyThumbprint;
-        }
-        else if (token is null && unverifiedTokenId is not null)
-        {
-            body["unverifiedJti"] = Clip(unverifiedTokenId, MaxAuditFieldLength);
-        }
+                JsonObject body = ReleaseBody(keyName, final.Version, token,
+                    final.Granted ? "Granted" : final.Reason.ToString(), final.Granted ? "policy satisfied" : final.Detail);
+                if (final.Granted)
+                {
+                    body["encryptionKey"] = final.EncryptionKeyThumbprint;
+                }
+                else if (token is null && unverifiedTokenId is not null)
+                {
+                    body["unverifiedJti"] = Clip(unverifiedTokenId, MaxAuditFieldLength);
+                }
 
-        AuditEntry entry = _audit.Append(transaction, decision.Granted ? AuditEntryKind.ReleaseGranted : AuditEntryKind.ReleaseDenied, body);
-        await transaction.CommitAsync().ConfigureAwait(false);
-        return decision.Granted
-            ? ReleaseOutcome.Granted(decision.WrappedKey!, decision.Version!.Value, entry.Id, entry.Sequence)
-            : ReleaseOutcome.Denied(decision.Reason, decision.TokenStage, decision.Detail, entry.Id, entry.Sequence, decision.Failures);
+                return (final, _audit.Append(transaction, final.Granted ? AuditEntryKind.ReleaseGranted : AuditEntryKind.ReleaseDenied, body));
+            },
+            decision.Granted ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
+        return recorded.Granted
+            ? ReleaseOutcome.Granted(recorded.WrappedKey!, recorded.Version!.Value, entry.Id, entry.Sequence)
+            : ReleaseOutcome.Denied(recorded.Reason, recorded.TokenStage, recorded.Detail, entry.Id, entry.Sequence, recorded.Failures);
     }
 
     /// <summary>Registers a data key (a new version when the name is already the signer's).</summary>

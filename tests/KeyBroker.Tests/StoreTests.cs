@@ -210,6 +210,75 @@ public abstract class StoreTests : IDisposable
     }
 
     [EnvironmentFact]
+    public async Task Writes_run_on_the_writer_thread_interleaved_with_transactions_keep_exactly_what_succeeded()
+    {
+        // Jobs (WriteAsync, as releases write) and ordinary asynchronous transactions share batches; a job that
+        // throws stores nothing of its own and leaves the others of its batch alone.
+        using AuditSigningKey key = AuditSigningKey.CreateEphemeral();
+        var log = new AuditLog(_store, key, TimeProvider.System);
+        long?[] sequences = await Task.WhenAll(Enumerable.Range(0, 60).Select(async i =>
+        {
+            await Task.Yield();
+            if (i % 3 == 0)
+            {
+                using IKeyBrokerTransaction transaction = await _store.BeginWriteAsync();
+                AuditEntry entry = log.Append(transaction, AuditEntryKind.ReleaseGranted, new JsonObject { ["jti"] = $"token-{i}" });
+                await transaction.CommitAsync();
+                return entry.Sequence;
+            }
+
+            try
+            {
+                return await _store.WriteAsync(transaction =>
+                {
+                    Assert.Equal(NonceConsumption.Consumed, Use(transaction, Hash($"w{i}")));
+                    AuditEntry entry = log.Append(transaction, AuditEntryKind.ReleaseGranted, new JsonObject { ["jti"] = $"token-{i}" });
+                    return i % 5 == 1 ? throw new InvalidOperationException($"job {i} fails after writing") : (long?)entry.Sequence;
+                });
+            }
+            catch (InvalidOperationException e) when (e.Message == $"job {i} fails after writing")
+            {
+                return null;
+            }
+        }));
+
+        int failed = Enumerable.Range(0, 60).Count(i => i % 3 != 0 && i % 5 == 1);
+        Assert.Equal(60 - failed, sequences.Count(s => s is not null));
+        AuditVerificationResult result = AuditLog.Verify(_store, key.PublicJwk);
+        Assert.True(result.IsValid, result.Detail);
+        Assert.Equal(60 - failed, result.VerifiedEntries);
+        Assert.Equal(Enumerable.Range(1, 60 - failed).Select(i => (long)i), sequences.OfType<long>().Order());
+        using IKeyBrokerTransaction check = _store.BeginWrite();
+        for (int i = 0; i < 60; i++)
+        {
+            if (i % 3 != 0)
+            {
+                Assert.Equal(i % 5 == 1 ? NonceConsumption.Consumed : NonceConsumption.Replayed, Use(check, Hash($"w{i}")));
+            }
+        }
+    }
+
+    [EnvironmentFact]
+    public async Task A_write_cancelled_while_queued_writes_nothing_and_does_not_hold_up_the_batch_before_it()
+    {
+        // The first writer commits while the job is queued, so the batch stays open for the job; the job, cancelled
+        // by then, must still pass the writer on, or the first writer would wait for a durability that never comes.
+        using IKeyBrokerTransaction first = await _store.BeginWriteAsync();
+        Use(first, Hash("first"));
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Task<int> job = _store.WriteAsync(transaction => Use(transaction, Hash("cancelled")) == NonceConsumption.Consumed ? 1 : 0, cancelled.Token);
+        Task committed = first.CommitAsync();
+
+        Assert.Same(committed, await Task.WhenAny(committed, Task.Delay(TimeSpan.FromSeconds(30))));
+        await committed;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => job);
+        using IKeyBrokerTransaction check = _store.BeginWrite();
+        Assert.Equal(NonceConsumption.Replayed, Use(check, Hash("first")));
+        Assert.Equal(NonceConsumption.Consumed, Use(check, Hash("cancelled")));
+    }
+
+    [EnvironmentFact]
     public void Commit_twice_is_refused()
     {
         IKeyBrokerTransaction transaction = _store.BeginWrite();

@@ -24,6 +24,12 @@
 // transaction, just before COMMIT (PendingAuditHead, restored when a logical transaction rolls back), so a
 // release costs two statements there: the nonce insert and the entry insert.
 //
+// RunAsync takes a write as a job for the writer's own thread, which runs queued jobs one after the other, each a
+// logical transaction of the current batch. A writer lock handed from one awaiting caller to the next goes through
+// the thread pool, where it waits behind whatever CPU work is queued (on two busy cores, most of a release's time
+// in the lock was that wait); a job that follows a job on the same thread takes the lock at once. The job thread
+// never waits for durability itself: each job's task completes when its batch is durable.
+//
 // The writer also keeps the audit log's tail as the last append of the current physical transaction left it
 // (CachedAuditTail), so consecutive appends of one batch do not re-read it. It is forgotten whenever the
 // database may hold something else: when a physical transaction begins (another process may have written
@@ -60,6 +66,9 @@ internal sealed class GroupCommitWriter : IDisposable
     private AuditHeadRecord? _pendingHead;
     private AuditHeadRecord? _headAtSavepoint;
     private readonly List<string> _pendingStatements = [];
+    private readonly System.Collections.Concurrent.ConcurrentQueue<IWriteJob> _jobs = new();
+    private readonly SemaphoreSlim _jobSignal = new(0);
+    private Thread? _jobThread;
     private bool _disposed;
 
     public GroupCommitWriter(StoreDialect dialect, int maxBatch = DefaultMaxBatch)
@@ -94,12 +103,146 @@ internal sealed class GroupCommitWriter : IDisposable
         {
             await _writerLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        finally
+        catch (OperationCanceledException)
         {
+            // The last writer may have left the batch open for this one (it was queued); someone must still pass the
+            // lock on, or that batch would wait for a writer that never comes. A task does it so the caller need not.
             Interlocked.Decrement(ref _queued);
+            _ = Task.Run(async () =>
+            {
+                await _writerLock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+                HandOnLocked();
+            }, CancellationToken.None);
+            throw;
+        }
+
+        Interlocked.Decrement(ref _queued);
+        return BeginLocked();
+    }
+
+    /// <summary>Runs <paramref name="work"/> as a logical transaction on the writer's job thread (see the file
+    /// header); the task completes with its result once the batch holding it is durable.</summary>
+    public Task<T> RunAsync<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var job = new WriteJob<T>(work, cancellationToken);
+        if (_jobThread is null)
+        {
+            lock (_jobs)
+            {
+                if (_jobThread is null)
+                {
+                    var thread = new Thread(JobLoop) { IsBackground = true, Name = "keybroker-writer" };
+                    thread.Start();
+                    _jobThread = thread;
+                }
+            }
+        }
+
+        // Counted as a queued writer from now on, so that the batch in progress stays open for it.
+        Interlocked.Increment(ref _queued);
+        _jobs.Enqueue(job);
+        _jobSignal.Release();
+        return job.Task;
+    }
+
+    private void JobLoop()
+    {
+        while (true)
+        {
+            _jobSignal.Wait();
+            if (!_jobs.TryDequeue(out IWriteJob? job))
+            {
+                return;
+            }
+
+            job.Run(this);
+        }
+    }
+
+    /// <summary>Takes the writer lock for a job on the job thread (a blocking wait: this thread does nothing else);
+    /// null when the job was cancelled meanwhile, the lock then passed on as if it had written nothing.</summary>
+    private RelationalWriteTransaction? BeginForJob(CancellationToken cancellationToken)
+    {
+        _writerLock.Wait(CancellationToken.None);
+        Interlocked.Decrement(ref _queued);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            HandOnLocked();
+            return null;
         }
 
         return BeginLocked();
+    }
+
+    private interface IWriteJob
+    {
+        void Run(GroupCommitWriter writer);
+
+        void Fail(Exception error);
+    }
+
+    private sealed class WriteJob<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken) : IWriteJob
+    {
+        private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<T> Task => _result.Task;
+
+        public void Fail(Exception error) => _result.TrySetException(error);
+
+        public void Run(GroupCommitWriter writer)
+        {
+            RelationalWriteTransaction? transaction;
+            try
+            {
+                transaction = writer.BeginForJob(cancellationToken);
+            }
+            catch (Exception e)
+            {
+                _result.TrySetException(e);
+                return;
+            }
+
+            if (transaction is null)
+            {
+                _result.TrySetCanceled(cancellationToken);
+                return;
+            }
+
+            T value;
+            Task durable;
+            try
+            {
+                value = work(transaction);
+                durable = transaction.CommitAsync();
+            }
+            catch (Exception e)
+            {
+                // Rolls back to the savepoint (nothing if the commit itself failed) and passes the writer on.
+                transaction.Dispose();
+                _result.TrySetException(e);
+                return;
+            }
+
+            durable.ContinueWith(
+                (t, state) =>
+                {
+                    var result = (TaskCompletionSource<T>)state!;
+                    if (t.Exception is { } error)
+                    {
+                        result.TrySetException(error.InnerExceptions);
+                    }
+                    else
+                    {
+                        result.TrySetResult(value);
+                    }
+                },
+                _result,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
     }
 
     private RelationalWriteTransaction BeginLocked()
@@ -187,18 +330,24 @@ internal sealed class GroupCommitWriter : IDisposable
             return null;
         }
 
-        if (Volatile.Read(ref _queued) > 0 && batch.Members < _maxBatch
-            && System.Diagnostics.Stopwatch.GetElapsedTime(batch.Started) < MaxBatchAge)
+        HandOnLocked();
+        return commit ? batch : null;
+    }
+
+    /// <summary>Passes the writer lock on: to the next queued writer while the batch may grow, otherwise to the
+    /// flusher, which releases it after the physical commit.</summary>
+    private void HandOnLocked()
+    {
+        Batch batch = _batch;
+        if (_stopping || (Volatile.Read(ref _queued) > 0 && batch.Members < _maxBatch
+            && System.Diagnostics.Stopwatch.GetElapsedTime(batch.Started) < MaxBatchAge))
         {
             _writerLock.Release();
         }
         else
         {
-            // The writer lock passes to the flusher, which releases it after the physical commit.
             _flushRequest.Release();
         }
-
-        return commit ? batch : null;
     }
 
     public void Dispose()
@@ -222,6 +371,13 @@ internal sealed class GroupCommitWriter : IDisposable
         }
 
         _flusher.Join();
+        _jobSignal.Release();
+        _jobThread?.Join();
+        while (_jobs.TryDequeue(out IWriteJob? job))
+        {
+            Interlocked.Decrement(ref _queued);
+            job.Fail(new ObjectDisposedException(nameof(GroupCommitWriter)));
+        }
     }
 
     private void FlushLoop()

@@ -17,6 +17,21 @@ public interface IKeyBrokerStore : IDisposable
     /// <summary>As <see cref="BeginWrite"/>, waiting for the writer without holding a thread.</summary>
     Task<IKeyBrokerTransaction> BeginWriteAsync(CancellationToken cancellationToken = default) => Task.FromResult(BeginWrite());
 
+    /// <summary>Runs <paramref name="work"/> in a serialised write transaction and completes, with its result, once
+    /// the write is durable; if <paramref name="work"/> throws, nothing of it is stored and the exception is the
+    /// task's. The relational stores run it on their writer's own thread, so back-to-back writes pass the writer on
+    /// without a trip through the thread pool: <paramref name="work"/> must be short and synchronous (statements and
+    /// their bookkeeping). Cancellation is honoured until the work starts.</summary>
+    /// <exception cref="KeyBrokerStoreException">The write could not be made durable (then none of it is stored).</exception>
+    async Task<T> WriteAsync<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        using IKeyBrokerTransaction transaction = await BeginWriteAsync(cancellationToken).ConfigureAwait(false);
+        T result = work(transaction);
+        await transaction.CommitAsync().ConfigureAwait(false);
+        return result;
+    }
+
     /// <summary>The highest version of the key, or null.</summary>
     KeyVersionRecord? GetLatestKey(string name);
 

@@ -48,6 +48,9 @@ public sealed class PostgresKeyBrokerStore : IKeyBrokerStore
 
     public Task<IKeyBrokerTransaction> BeginWriteAsync(CancellationToken cancellationToken = default) => _store.BeginWriteAsync(cancellationToken);
 
+    public Task<T> WriteAsync<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken = default) =>
+        _store.WriteAsync(work, cancellationToken);
+
     public KeyVersionRecord? GetLatestKey(string name) => _store.GetLatestKey(name);
 
     public IEnumerable<AuditEntryRecord> ReadAuditEntries(long fromSequence = 1) => _store.ReadAuditEntries(fromSequence);

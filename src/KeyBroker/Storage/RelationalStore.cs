@@ -29,6 +29,9 @@ internal sealed class RelationalStore : IKeyBrokerStore
 
     public Task<IKeyBrokerTransaction> BeginWriteAsync(CancellationToken cancellationToken = default) => _writer.BeginAsync(cancellationToken);
 
+    public Task<T> WriteAsync<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken = default) =>
+        _writer.RunAsync(work, cancellationToken);
+
     public KeyVersionRecord? GetLatestKey(string name)
     {
         using DbConnection connection = _dialect.OpenReader();
