@@ -279,6 +279,43 @@ public abstract class StoreTests : IDisposable
     }
 
     [EnvironmentFact]
+    public async Task A_write_that_fails_after_its_transaction_ended_fails_that_transaction_and_its_batch()
+    {
+        // On PostgreSQL an audit entry insert travels with the next statement, possibly another transaction's; if
+        // it fails there, the transaction it belonged to, already ended as committed, must not be reported durable.
+        // (SQLite sends it at once and fails it there.)
+        using (IKeyBrokerTransaction existing = _store.BeginWrite())
+        {
+            existing.InsertAuditEntry(new AuditEntryRecord(1, s_now, "KeyRegistered", "{}", new byte[32], new byte[32]));
+            existing.Commit();
+        }
+
+        IKeyBrokerTransaction first = await _store.BeginWriteAsync();
+        Use(first, Hash("first"));
+        Exception? atOnce = Record.Exception(() => first.InsertAuditEntry(new AuditEntryRecord(1, s_now, "KeyRegistered", "{}", new byte[32], new byte[32])));
+        if (atOnce is not null)
+        {
+            first.Dispose();
+        }
+        else
+        {
+            Task<IKeyBrokerTransaction> queued = _store.BeginWriteAsync();
+            Task committed = first.CommitAsync();
+            using (IKeyBrokerTransaction second = await queued)
+            {
+                Assert.Throws<KeyBrokerStoreException>(() => Use(second, Hash("second")));
+            }
+
+            await Assert.ThrowsAsync<KeyBrokerStoreException>(() => committed);
+        }
+
+        using IKeyBrokerTransaction check = _store.BeginWrite();
+        Assert.Equal(NonceConsumption.Consumed, Use(check, Hash("first")));
+        Assert.Equal(NonceConsumption.Consumed, Use(check, Hash("second")));
+        Assert.Single(_store.ReadAuditEntries());
+    }
+
+    [EnvironmentFact]
     public void Commit_twice_is_refused()
     {
         IKeyBrokerTransaction transaction = _store.BeginWrite();

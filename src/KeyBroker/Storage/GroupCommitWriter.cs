@@ -20,9 +20,12 @@
 // Round trips: on a server database (StoreDialect.BatchesStatements) the savepoint statements are not sent on
 // their own. SAVEPOINT waits for the logical transaction's first statement and RELEASE for the next statement
 // of any transaction, each sent with it in one command; a logical transaction that wrote nothing sends neither.
+// An insert whose only outcome is its one row (InsertOne: the audit entry) waits the same way. Its failure then
+// surfaces in a later statement, perhaps of another logical transaction, after its own has ended as committed:
+// so any failure of a command carrying such an insert fails the whole batch.
 // The audit head row, which only ever holds the latest signed tree head, is written once per physical
 // transaction, just before COMMIT (PendingAuditHead, restored when a logical transaction rolls back), so a
-// release costs two statements there: the nonce insert and the entry insert.
+// release costs one round trip there: its nonce insert, carrying the previous release's entry insert.
 //
 // RunAsync takes a write as a job for the writer's own thread, which runs queued jobs one after the other, each a
 // logical transaction of the current batch. A writer lock handed from one awaiting caller to the next goes through
@@ -65,7 +68,7 @@ internal sealed class GroupCommitWriter : IDisposable
     private AuditTailRecord? _auditTail;
     private AuditHeadRecord? _pendingHead;
     private AuditHeadRecord? _headAtSavepoint;
-    private readonly List<string> _pendingStatements = [];
+    private readonly List<Deferred> _pendingStatements = [];
     private readonly System.Collections.Concurrent.ConcurrentQueue<IWriteJob> _jobs = new();
     private readonly SemaphoreSlim _jobSignal = new(0);
     private Thread? _jobThread;
@@ -289,10 +292,20 @@ internal sealed class GroupCommitWriter : IDisposable
     /// it committed.</summary>
     private Batch? End(bool commit)
     {
+        if (_transaction is null)
+        {
+            // The batch failed while this logical transaction was open (a deferred write of it or of an earlier
+            // one did not go through): nothing of it is stored, and the writer lock is still this transaction's.
+            HandOnLocked();
+            return commit
+                ? throw new KeyBrokerStoreException("The store did not commit the write; nothing of it was stored.", new InvalidOperationException("the batch was rolled back"))
+                : null;
+        }
+
         Batch batch = _batch;
         try
         {
-            bool wroteNothing = _pendingStatements.Count > 0 && _pendingStatements[^1] == SavepointSql;
+            bool wroteNothing = _pendingStatements.Count > 0 && _pendingStatements[^1].Sql == SavepointSql;
             if (wroteNothing)
             {
                 _pendingStatements.RemoveAt(_pendingStatements.Count - 1);
@@ -408,14 +421,16 @@ internal sealed class GroupCommitWriter : IDisposable
 
         try
         {
-            // A pending RELEASE is implied by COMMIT; nothing else can be pending between logical transactions.
-            _pendingStatements.Clear();
+            // Deferred writes (an audit entry) go out with the head row, or on their own; a deferred RELEASE with them.
             if (batch.Members > 0)
             {
                 if (_pendingHead is { } head)
                 {
-                    Command(SetHeadSql, ("@size", head.Size), ("@hash", head.HeadHash), ("@time", RelationalStore.ToMs(head.Time)), ("@sig", head.Signature))
-                        .ExecuteNonQuery();
+                    NonQuery(SetHeadSql, ("@size", head.Size), ("@hash", head.HeadHash), ("@time", RelationalStore.ToMs(head.Time)), ("@sig", head.Signature));
+                }
+                else
+                {
+                    SendDeferred();
                 }
 
                 transaction.Commit();
@@ -475,16 +490,62 @@ internal sealed class GroupCommitWriter : IDisposable
         set => _pendingHead = value;
     }
 
-    /// <summary>Runs a statement that returns no rows, sent together with any deferred savepoint statements.</summary>
+    /// <summary>Runs a statement that returns no rows, sent together with any deferred statements; returns the
+    /// rows it affected (the deferred ones' known counts taken out of the command's total).</summary>
     internal int NonQuery(string sql, params (string Name, object? Value)[] parameters)
     {
-        if (_pendingStatements.Count > 0)
+        if (_pendingStatements.Count == 0)
         {
-            sql = string.Join("; ", _pendingStatements) + "; " + sql;
-            _pendingStatements.Clear();
+            return Command(sql, parameters).ExecuteNonQuery();
         }
 
-        return Command(sql, parameters).ExecuteNonQuery();
+        int deferredRows = 0;
+        var all = new List<(string Name, object? Value)>(parameters.Length + 8);
+        var text = new System.Text.StringBuilder();
+        foreach (Deferred deferred in _pendingStatements)
+        {
+            text.Append(deferred.Sql).Append("; ");
+            all.AddRange(deferred.Parameters);
+            deferredRows += deferred.Rows;
+        }
+
+        _pendingStatements.Clear();
+        all.AddRange(parameters);
+        try
+        {
+            return Command(text.Append(sql).ToString(), [.. all]).ExecuteNonQuery() - deferredRows;
+        }
+        catch (Exception e) when (deferredRows > 0)
+        {
+            // A deferred write may belong to a logical transaction that has already ended as committed; rolling
+            // back to the current savepoint would not undo it, so the whole batch fails: nobody is told it is durable.
+            AbortLocked(e);
+            throw new KeyBrokerStoreException("A write of this batch failed; nothing of the batch was stored.", e);
+        }
+    }
+
+    /// <summary>Runs an INSERT that affects exactly one row or fails: on a server database it is deferred and sent
+    /// with the next statement (or the commit), saving its round trip. Its failure then surfaces there and, like
+    /// any failure inside a batch that is not rolled back to its own savepoint, fails the whole batch.</summary>
+    internal void InsertOne(string sql, params (string Name, object? Value)[] parameters)
+    {
+        if (_dialect.BatchesStatements)
+        {
+            if (_pendingStatements.Exists(d => d.Rows > 0))
+            {
+                // One deferred insert at a time: two of the same statement would share parameter names.
+                SendDeferred();
+            }
+
+            _pendingStatements.Add(new Deferred(sql, parameters, 1));
+            return;
+        }
+
+        int rows = NonQuery(sql, parameters);
+        if (rows != 1)
+        {
+            throw new InvalidOperationException($"An insert affected {rows} rows, not one.");
+        }
     }
 
     /// <summary>A command for a query on the writer connection in the current transaction (only the holder of
@@ -492,24 +553,36 @@ internal sealed class GroupCommitWriter : IDisposable
     /// connection, so each statement is prepared once.</summary>
     internal DbCommand Query(string sql, params (string Name, object? Value)[] parameters)
     {
-        if (_pendingStatements.Count > 0)
-        {
-            Command(string.Join("; ", _pendingStatements)).ExecuteNonQuery();
-            _pendingStatements.Clear();
-        }
-
+        SendDeferred();
         return Command(sql, parameters);
     }
 
     private void Defer(string sql)
     {
-        _pendingStatements.Add(sql);
+        _pendingStatements.Add(new Deferred(sql, [], 0));
         if (!_dialect.BatchesStatements)
         {
-            Command(string.Join("; ", _pendingStatements)).ExecuteNonQuery();
-            _pendingStatements.Clear();
+            SendDeferred();
         }
     }
+
+    private void SendDeferred()
+    {
+        if (_pendingStatements.Count > 0)
+        {
+            Deferred last = _pendingStatements[^1];
+            _pendingStatements.RemoveAt(_pendingStatements.Count - 1);
+            // Only an insert's count means something (SQLite reports a stale count for SAVEPOINT and RELEASE).
+            int rows = NonQuery(last.Sql, last.Parameters);
+            if (last.Rows > 0 && rows != last.Rows)
+            {
+                throw new InvalidOperationException($"A deferred statement affected {rows} rows, not {last.Rows}.");
+            }
+        }
+    }
+
+    /// <summary>A statement waiting for the next one, with its parameters and the rows it affects when it succeeds.</summary>
+    private sealed record Deferred(string Sql, (string Name, object? Value)[] Parameters, int Rows);
 
     private const string SavepointSql = "SAVEPOINT w";
     private const string ReleaseSql = "RELEASE SAVEPOINT w";

@@ -113,13 +113,19 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         return reader.Read() ? RelationalStore.ReadHead(reader) : null;
     }
 
-    public void InsertAuditEntry(AuditEntryRecord entry) => Execute(
-        """
-        INSERT INTO audit_entries (seq, time_ms, kind, body, prev_hash, entry_hash)
-        VALUES (@seq, @time, @kind, @body, @prev, @hash)
-        """,
-        ("@seq", entry.Sequence), ("@time", RelationalStore.ToMs(entry.Time)), ("@kind", entry.Kind),
-        ("@body", entry.Body), ("@prev", entry.PreviousHash), ("@hash", entry.EntryHash));
+    /// <summary>Inserts the entry; on a server database the statement travels with the next one (see
+    /// <see cref="GroupCommitWriter.InsertOne"/>). Its parameter names are its own, so it can share a command.</summary>
+    public void InsertAuditEntry(AuditEntryRecord entry)
+    {
+        ObjectDisposedException.ThrowIf(_ended, this);
+        _writer.InsertOne(
+            """
+            INSERT INTO audit_entries (seq, time_ms, kind, body, prev_hash, entry_hash)
+            VALUES (@entry_seq, @entry_time, @entry_kind, @entry_body, @entry_prev, @entry_hash)
+            """,
+            ("@entry_seq", entry.Sequence), ("@entry_time", RelationalStore.ToMs(entry.Time)), ("@entry_kind", entry.Kind),
+            ("@entry_body", entry.Body), ("@entry_prev", entry.PreviousHash), ("@entry_hash", entry.EntryHash));
+    }
 
     public AuditTailRecord? CachedAuditTail
     {
