@@ -71,7 +71,7 @@ internal sealed class GroupCommitWriter : IDisposable
     private readonly List<Deferred> _pendingStatements = [];
     private readonly System.Collections.Concurrent.ConcurrentQueue<IWriteJob> _jobs = new();
     private readonly SemaphoreSlim _jobSignal = new(0);
-    private Thread? _jobThread;
+    private readonly Thread _jobThread;
     private bool _disposed;
 
     public GroupCommitWriter(StoreDialect dialect, int maxBatch = DefaultMaxBatch)
@@ -81,6 +81,8 @@ internal sealed class GroupCommitWriter : IDisposable
         _maxBatch = maxBatch;
         _flusher = new Thread(FlushLoop) { IsBackground = true, Name = "keybroker-group-commit" };
         _flusher.Start();
+        _jobThread = new Thread(JobLoop) { IsBackground = true, Name = "keybroker-writer" };
+        _jobThread.Start();
     }
 
     public IKeyBrokerTransaction Begin()
@@ -130,19 +132,6 @@ internal sealed class GroupCommitWriter : IDisposable
         ArgumentNullException.ThrowIfNull(work);
         ObjectDisposedException.ThrowIf(_disposed, this);
         var job = new WriteJob<T>(work, cancellationToken);
-        if (_jobThread is null)
-        {
-            lock (_jobs)
-            {
-                if (_jobThread is null)
-                {
-                    var thread = new Thread(JobLoop) { IsBackground = true, Name = "keybroker-writer" };
-                    thread.Start();
-                    _jobThread = thread;
-                }
-            }
-        }
-
         // Counted as a queued writer from now on, so that the batch in progress stays open for it.
         Interlocked.Increment(ref _queued);
         _jobs.Enqueue(job);
@@ -385,7 +374,7 @@ internal sealed class GroupCommitWriter : IDisposable
 
         _flusher.Join();
         _jobSignal.Release();
-        _jobThread?.Join();
+        _jobThread.Join();
         while (_jobs.TryDequeue(out IWriteJob? job))
         {
             Interlocked.Decrement(ref _queued);
@@ -529,22 +518,16 @@ internal sealed class GroupCommitWriter : IDisposable
     /// any failure inside a batch that is not rolled back to its own savepoint, fails the whole batch.</summary>
     internal void InsertOne(string sql, params (string Name, object? Value)[] parameters)
     {
-        if (_dialect.BatchesStatements)
+        if (_pendingStatements.Exists(d => d.Rows > 0))
         {
-            if (_pendingStatements.Exists(d => d.Rows > 0))
-            {
-                // One deferred insert at a time: two of the same statement would share parameter names.
-                SendDeferred();
-            }
-
-            _pendingStatements.Add(new Deferred(sql, parameters, 1));
-            return;
+            // One deferred insert at a time: two of the same statement would share parameter names.
+            SendDeferred();
         }
 
-        int rows = NonQuery(sql, parameters);
-        if (rows != 1)
+        _pendingStatements.Add(new Deferred(sql, parameters, 1));
+        if (!_dialect.BatchesStatements)
         {
-            throw new InvalidOperationException($"An insert affected {rows} rows, not one.");
+            SendDeferred();
         }
     }
 
