@@ -2,9 +2,18 @@
 //
 // Release order: validate the token (issuer, signature, lifetime, audience, nonce authentic and fresh) ->
 // refuse simulated tokens outside simulated mode -> pick the enclave's encryption key -> look up the key ->
-// evaluate its policy -> unwrap -> encrypt to the enclave -> in one write transaction consume the nonce and
-// append the grant to the audit log -> return once that is durable. A nonce that is already consumed turns
-// the outcome into a NonceReplayed denial. Every denial is audited too, in the same way. Nothing about
+// evaluate its policy -> unwrap -> encrypt to the enclave -> in one write transaction check that the key is
+// still as the decision saw it, consume the nonce and append the grant to the audit log -> return once that
+// is durable. A nonce that is already consumed turns the outcome into a NonceReplayed denial. Every denial is
+// audited too, in the same way.
+//
+// The key record a decision starts from comes from a per-process cache (or a read of committed state), so it
+// may be older than the store: another broker on the same database, or an owner request committed meanwhile,
+// may have disabled, rotated, re-scoped or deleted the key. The write transaction therefore reads the key again
+// under the writer lock (owner requests change keys only under that lock) and, when it differs, decides again
+// against that record inside the transaction. So every recorded decision, grant or denial, was made against
+// the key as it stood when the record was committed, and the audit log never shows a release after the change
+// that forbade it. Nothing about
 // keys is consulted before the token is accepted, and every denial after that point has the same wire
 // reason (ReleaseOutcome.CoarseDenial), so callers cannot probe which keys exist; the precise reason is
 // only in the audit log and in ReleaseOutcome.Reason.
@@ -41,6 +50,10 @@ public sealed class KeyBrokerService : IDisposable
     private readonly KeyStore _keys;
     private readonly AuditLog _audit;
     private readonly PolicyCache _policies = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, KeyVersionRecord> _latestKeys = new(StringComparer.Ordinal);
+
+    /// <summary>Key names whose latest record is kept in memory at most (a starting point only; see the file header).</summary>
+    private const int MaxCachedKeys = 4096;
 
     /// <param name="options">Data directory, trusted issuers, audience, mode and clock.</param>
     /// <param name="verifierKeys">Where the trusted verifiers' JWKS come from.</param>
@@ -146,15 +159,18 @@ public sealed class KeyBrokerService : IDisposable
         if (!validation.IsValid)
         {
             return await RecordAsync(keyName, null, Decision.Deny(validation.Reason!.Value, tokenStage: true, validation.Detail),
-                UnverifiedTokenId(attestationToken), cancellationToken).ConfigureAwait(false);
+                null, UnverifiedTokenId(attestationToken), cancellationToken).ConfigureAwait(false);
         }
 
         ValidatedToken token = validation.Token!;
-        return await RecordAsync(keyName, token, Decide(options, token), null, cancellationToken).ConfigureAwait(false);
+        Decision decision = Decide(options, token, CachedLatestKey);
+        return await RecordAsync(keyName, token, decision, current => Decide(options, token, _ => current), null, cancellationToken)
+            .ConfigureAwait(false);
     }
 
-    /// <summary>What the release would do with an accepted token, before its nonce is consumed.</summary>
-    private Decision Decide(ReleaseKeyOptions options, ValidatedToken token)
+    /// <summary>What the release would do with an accepted token, before its nonce is consumed, given how to find
+    /// the latest record of a key; a decision that looked at the key remembers the record it saw.</summary>
+    private Decision Decide(ReleaseKeyOptions options, ValidatedToken token, Func<string, KeyVersionRecord?> latestKey)
     {
         string keyName = options.KeyName;
         if (token.IsSimulated && !_options.SimulatedMode)
@@ -185,7 +201,12 @@ public sealed class KeyBrokerService : IDisposable
             return Decision.Deny(ReasonCode.KeyNotFound, tokenStage: false, "the requested name is not a valid key name");
         }
 
-        KeyVersionRecord? record = _keys.GetLatest(keyName);
+        KeyVersionRecord? record = latestKey(keyName);
+        return DecideForKey(options, token, encryptionKey!, record).Against(record);
+    }
+
+    private Decision DecideForKey(ReleaseKeyOptions options, ValidatedToken token, Jwk encryptionKey, KeyVersionRecord? record)
+    {
         if (record is null)
         {
             return Decision.Deny(ReasonCode.KeyNotFound, tokenStage: false, "no key of this name exists");
@@ -230,7 +251,7 @@ public sealed class KeyBrokerService : IDisposable
 
             try
             {
-                return Decision.Grant(record.Version, Jwe.Encrypt(dataKey, encryptionKey!), encryptionKey!.ComputeThumbprint());
+                return Decision.Grant(record.Version, Jwe.Encrypt(dataKey, encryptionKey), encryptionKey.ComputeThumbprint());
             }
             catch (JoseException e)
             {
@@ -245,17 +266,30 @@ public sealed class KeyBrokerService : IDisposable
     }
 
     /// <summary>Consumes the token's nonce and records the outcome in one write transaction, durable before this
-    /// returns. A nonce already used (or expired by now) turns any decision into that denial, and the prepared
-    /// JWE is dropped: only the first use of a nonce is ever granted.</summary>
+    /// returns. A decision made against a key record that is no longer the key's latest state is made again, with
+    /// <paramref name="redecide"/>, against the record the transaction reads. A nonce already used (or expired by
+    /// now) turns any decision into that denial, and the prepared JWE is dropped: only the first use of a nonce is
+    /// ever granted.</summary>
     private async Task<ReleaseOutcome> RecordAsync(
-        string keyName, ValidatedToken? token, Decision decision, string? unverifiedTokenId, CancellationToken cancellationToken)
+        string keyName, ValidatedToken? token, Decision decision, Func<KeyVersionRecord?, Decision>? redecide,
+        string? unverifiedTokenId, CancellationToken cancellationToken)
     {
         // A denial is recorded even when the caller has gone away: it happened. A grant the caller no longer
         // waits for may be abandoned before anything is written; then no key left the broker.
-        (Decision recorded, AuditEntry entry) = await _store.WriteAsync(
+        (Decision recorded, AuditEntry entry, Decision? redecided) = await _store.WriteAsync(
             transaction =>
             {
                 Decision final = decision;
+                Decision? again = null;
+                if (decision.KeyConsulted)
+                {
+                    KeyVersionRecord? current = transaction.GetLatestKey(keyName);
+                    if (!SameKeyState(current, decision.Key))
+                    {
+                        final = again = redecide!(current);
+                    }
+                }
+
                 DateTimeOffset now = _options.Time.GetUtcNow();
                 transaction.PurgeExpired(now);
                 if (token is not null)
@@ -282,9 +316,14 @@ public sealed class KeyBrokerService : IDisposable
                     body["unverifiedJti"] = Clip(unverifiedTokenId, MaxAuditFieldLength);
                 }
 
-                return (final, _audit.Append(transaction, final.Granted ? AuditEntryKind.ReleaseGranted : AuditEntryKind.ReleaseDenied, body));
+                return (final, _audit.Append(transaction, final.Granted ? AuditEntryKind.ReleaseGranted : AuditEntryKind.ReleaseDenied, body), again);
             },
             decision.Granted ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
+        if (redecided is not null)
+        {
+            RememberLatestKey(keyName, redecided.Key);
+        }
+
         return recorded.Granted
             ? ReleaseOutcome.Granted(recorded.WrappedKey!, recorded.Version!.Value, entry.Id, entry.Sequence)
             : ReleaseOutcome.Denied(recorded.Reason, recorded.TokenStage, recorded.Detail, entry.Id, entry.Sequence, recorded.Failures);
@@ -532,8 +571,51 @@ public sealed class KeyBrokerService : IDisposable
         };
         AuditEntry entry = _audit.Append(transaction, kind, body);
         await transaction.CommitAsync().ConfigureAwait(false);
+        RememberLatestKey(result.Name, result);
         return OwnerRequestOutcome.Success(result.Name, result.Version, entry.Id, $"{kind} {result.Name} version {result.Version}");
     }
+
+    /// <summary>The latest record of a key as this process last saw it, read from committed state when unknown.</summary>
+    private KeyVersionRecord? CachedLatestKey(string name)
+    {
+        if (_latestKeys.TryGetValue(name, out KeyVersionRecord? known))
+        {
+            return known;
+        }
+
+        KeyVersionRecord? read = _keys.GetLatest(name);
+        RememberLatestKey(name, read);
+        return read;
+    }
+
+    private void RememberLatestKey(string name, KeyVersionRecord? record)
+    {
+        if (record is null)
+        {
+            _latestKeys.TryRemove(name, out _);
+            return;
+        }
+
+        if (_latestKeys.Count >= MaxCachedKeys && !_latestKeys.ContainsKey(name))
+        {
+            _latestKeys.Clear();
+        }
+
+        _latestKeys[name] = record;
+    }
+
+    /// <summary>Whether two reads of a key's latest record describe the same state (both absent, or the same version
+    /// with the same owner, wrapped key, policy and enabled flag).</summary>
+    internal static bool SameKeyState(KeyVersionRecord? a, KeyVersionRecord? b) =>
+        a is null || b is null
+            ? a is null && b is null
+            : a.Version == b.Version
+                && a.Enabled == b.Enabled
+                && a.CreatedAt == b.CreatedAt
+                && string.Equals(a.Name, b.Name, StringComparison.Ordinal)
+                && string.Equals(a.OwnerThumbprint, b.OwnerThumbprint, StringComparison.Ordinal)
+                && string.Equals(a.PolicyJson, b.PolicyJson, StringComparison.Ordinal)
+                && a.WrappedKey.AsSpan().SequenceEqual(b.WrappedKey);
 
     private static JsonObject ReleaseBody(string keyName, int? version, ValidatedToken? token, string reason, string detail) => new()
     {
@@ -614,6 +696,19 @@ public sealed class KeyBrokerService : IDisposable
         public string Detail { get; }
 
         public IReadOnlyList<PolicyFailure>? Failures { get; }
+
+        /// <summary>True when the decision depended on the key's latest record (<see cref="Key"/>, null when there was none).</summary>
+        public bool KeyConsulted { get; private set; }
+
+        public KeyVersionRecord? Key { get; private set; }
+
+        /// <summary>Marks this decision as made against <paramref name="record"/>.</summary>
+        public Decision Against(KeyVersionRecord? record)
+        {
+            KeyConsulted = true;
+            Key = record;
+            return this;
+        }
 
         public static Decision Grant(int version, string wrappedKey, string encryptionKeyThumbprint) =>
             new(true, version, wrappedKey, encryptionKeyThumbprint, default, false, "policy satisfied", null);

@@ -141,6 +141,78 @@ public abstract class ReleaseStoreTests : IDisposable
     }
 
 
+    [EnvironmentFact]
+    public async Task A_key_disabled_through_another_broker_is_not_released_from_what_this_broker_saw_before()
+    {
+        using var harness = NewHarness();
+        harness.RegisterDefaultKey();
+        Assert.True((await harness.ReleaseAsync(harness.Token())).IsGranted);
+        using KeyBrokerService other = SecondBroker(harness);
+        JsonObject disable = harness.OwnerPayload("setEnabled", BrokerHarness.KeyName);
+        disable["enabled"] = false;
+        Assert.True(other.SetKeyEnabled(BrokerHarness.PublicJwkJson(harness.OwnerKey), BrokerHarness.Sign(harness.OwnerKey, disable)).Succeeded);
+
+        ReleaseOutcome outcome = await harness.ReleaseAsync(harness.Token());
+
+        Assert.False(outcome.IsGranted);
+        Assert.Equal(ReasonCode.KeyDisabled, outcome.Reason);
+        Assert.Null(outcome.WrappedKey);
+        AuditEntry last = harness.Broker.Audit.ReadEntries().Last();
+        Assert.Equal(nameof(AuditEntryKind.ReleaseDenied), last.Kind);
+        Assert.Equal(nameof(ReasonCode.KeyDisabled), JsonNode.Parse(last.Body)!["reason"]!.GetValue<string>());
+        Assert.True(harness.Broker.VerifyAudit().IsValid);
+    }
+
+    [EnvironmentFact]
+    public async Task A_key_rotated_through_another_broker_is_released_at_its_new_version()
+    {
+        using var harness = NewHarness();
+        harness.RegisterDefaultKey();
+        Assert.Equal(1, (await harness.ReleaseAsync(harness.Token())).KeyVersion);
+        using KeyBrokerService other = SecondBroker(harness);
+        byte[] rotated = BrokerHarness.NewDataKey();
+        JsonObject rotate = harness.OwnerPayload("rotate", BrokerHarness.KeyName);
+        rotate["key"] = Jwe.Encrypt(rotated, other.ImportKey);
+        Assert.True(other.RotateKey(BrokerHarness.PublicJwkJson(harness.OwnerKey), BrokerHarness.Sign(harness.OwnerKey, rotate)).Succeeded);
+
+        ReleaseOutcome first = await harness.ReleaseAsync(harness.Token());
+        ReleaseOutcome second = await harness.ReleaseAsync(harness.Token());
+
+        Assert.True(first.IsGranted, first.Detail);
+        Assert.Equal(2, first.KeyVersion);
+        Assert.Equal(rotated, Jwe.Decrypt(first.WrappedKey!, harness.EnclaveEncryptionKey));
+        Assert.Equal(2, second.KeyVersion);
+        Assert.True(harness.Broker.VerifyAudit().IsValid);
+    }
+
+    [EnvironmentFact]
+    public async Task A_key_deleted_through_another_broker_is_denied_as_deleted()
+    {
+        using var harness = NewHarness();
+        harness.RegisterDefaultKey();
+        Assert.True((await harness.ReleaseAsync(harness.Token())).IsGranted);
+        using KeyBrokerService other = SecondBroker(harness);
+        JsonObject delete = harness.OwnerPayload("delete", BrokerHarness.KeyName);
+        Assert.True(other.DeleteKey(BrokerHarness.PublicJwkJson(harness.OwnerKey), BrokerHarness.Sign(harness.OwnerKey, delete)).Succeeded);
+
+        ReleaseOutcome outcome = await harness.ReleaseAsync(harness.Token());
+
+        Assert.Equal(ReasonCode.KeyNotFound, outcome.Reason);
+        Assert.Contains("deleted", outcome.Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>A second broker on the same database and data directory (its secrets), as a second replica would run.</summary>
+    private KeyBrokerService SecondBroker(BrokerHarness harness) => new(
+        new KeyBrokerOptions
+        {
+            DataDirectory = harness.Directory.Path,
+            TrustedIssuers = [BrokerHarness.Issuer],
+            SimulatedMode = true,
+            Time = harness.Time,
+        },
+        harness.VerifierKeys,
+        store: _target.Open());
+
     private BrokerHarness NewHarness() => new(store: _target.Open());
 
     /// <summary>A store whose grant entries fail to insert, as a full disk would.</summary>

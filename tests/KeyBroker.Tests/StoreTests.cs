@@ -325,6 +325,72 @@ public abstract class StoreTests : IDisposable
         transaction.Dispose();
     }
 
+    [EnvironmentFact]
+    public void A_write_transaction_reads_the_key_it_just_changed_not_an_earlier_read()
+    {
+        using (IKeyBrokerTransaction transaction = _store.BeginWrite())
+        {
+            Assert.Null(transaction.GetLatestKey("k"));
+            transaction.InsertKeyVersion(Key("k", 1));
+            Assert.Equal(1, transaction.GetLatestKey("k")!.Version);
+            transaction.UpdateKeyVersion(Key("k", 1) with { Enabled = false });
+            Assert.False(transaction.GetLatestKey("k")!.Enabled);
+            transaction.Commit();
+        }
+
+        Assert.False(_store.GetLatestKey("k")!.Enabled);
+    }
+
+    [EnvironmentFact]
+    public async Task A_rolled_back_key_change_is_not_seen_by_the_next_writer_of_the_same_batch()
+    {
+        using (IKeyBrokerTransaction setup = _store.BeginWrite())
+        {
+            setup.InsertKeyVersion(Key("k", 1));
+            setup.Commit();
+        }
+
+        // Hold the writer so the next three logical transactions queue up and share one physical transaction.
+        IKeyBrokerTransaction holder = await _store.BeginWriteAsync();
+        Task<int> read = _store.WriteAsync(t => t.GetLatestKey("k")!.Version);
+        Task rolledBack = _store.WriteAsync<int>(t =>
+        {
+            t.InsertKeyVersion(Key("k", 2));
+            Assert.Equal(2, t.GetLatestKey("k")!.Version);
+            throw new InvalidOperationException("rolled back on purpose");
+        });
+        Task<int> after = _store.WriteAsync(t => t.GetLatestKey("k")!.Version);
+        await holder.CommitAsync();
+        holder.Dispose();
+
+        Assert.Equal(1, await read);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => rolledBack);
+        Assert.Equal(1, await after);
+        Assert.Equal(1, _store.GetLatestKey("k")!.Version);
+    }
+
+    [EnvironmentFact]
+    public void A_write_transaction_sees_a_key_another_store_instance_changed_before_it_began()
+    {
+        using (IKeyBrokerTransaction setup = _store.BeginWrite())
+        {
+            setup.InsertKeyVersion(Key("k", 1));
+            Assert.Equal(1, setup.GetLatestKey("k")!.Version);
+            setup.Commit();
+        }
+
+        using (IKeyBrokerStore other = _target.Open())
+        using (IKeyBrokerTransaction change = other.BeginWrite())
+        {
+            change.InsertKeyVersion(Key("k", 2));
+            change.Commit();
+        }
+
+        using IKeyBrokerTransaction check = _store.BeginWrite();
+        Assert.Equal(2, check.GetLatestKey("k")!.Version);
+        check.Commit();
+    }
+
     public void Dispose()
     {
         _store.Dispose();

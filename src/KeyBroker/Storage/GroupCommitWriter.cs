@@ -34,9 +34,11 @@
 // never waits for durability itself: each job's task completes when its batch is durable.
 //
 // The writer also keeps the audit log's tail as the last append of the current physical transaction left it
-// (CachedAuditTail), so consecutive appends of one batch do not re-read it. It is forgotten whenever the
-// database may hold something else: when a physical transaction begins (another process may have written
-// before it) and when a logical transaction rolls back or the batch aborts.
+// (CachedAuditTail), so consecutive appends of one batch do not re-read it, and the latest record of each key
+// it read (KeyReads), so the releases of one batch check their key with one read. Both are forgotten whenever
+// the database may hold something else: when a physical transaction begins (another process may have written
+// before it) and when a logical transaction rolls back or the batch aborts; a key's record also when this
+// writer inserts or updates a version of it.
 using System.Data.Common;
 
 namespace Enclave.KeyBroker.Storage;
@@ -66,6 +68,7 @@ internal sealed class GroupCommitWriter : IDisposable
     private long _lastPurgeMs = long.MinValue;
     private long _purgedUpToMs = long.MinValue;
     private AuditTailRecord? _auditTail;
+    private readonly Dictionary<string, KeyVersionRecord?> _keyReads = new(StringComparer.Ordinal);
     private AuditHeadRecord? _pendingHead;
     private AuditHeadRecord? _headAtSavepoint;
     private readonly List<Deferred> _pendingStatements = [];
@@ -247,6 +250,7 @@ internal sealed class GroupCommitWriter : IDisposable
                 _connection ??= _dialect.Open();
                 _transaction = _dialect.BeginWrite(_connection);
                 _auditTail = null;
+                _keyReads.Clear();
                 _batch.Started = System.Diagnostics.Stopwatch.GetTimestamp();
             }
 
@@ -276,6 +280,10 @@ internal sealed class GroupCommitWriter : IDisposable
         get => _auditTail;
         set => _auditTail = value;
     }
+
+    /// <summary>Latest key records read in the current physical transaction, by name (null: no such key); see the
+    /// file header. Only the holder of the writer lock uses it.</summary>
+    internal Dictionary<string, KeyVersionRecord?> KeyReads => _keyReads;
 
     /// <summary>Ends the logical transaction and hands the writer lock on; returns the batch to wait for when
     /// it committed.</summary>
@@ -312,6 +320,7 @@ internal sealed class GroupCommitWriter : IDisposable
             else
             {
                 _auditTail = null;
+                _keyReads.Clear();
                 _pendingHead = _headAtSavepoint;
                 if (!wroteNothing)
                 {
@@ -449,6 +458,7 @@ internal sealed class GroupCommitWriter : IDisposable
         Batch batch = _batch;
         _batch = new Batch();
         _auditTail = null;
+        _keyReads.Clear();
         _pendingHead = null;
         _pendingStatements.Clear();
         DbTransaction? transaction = _transaction;

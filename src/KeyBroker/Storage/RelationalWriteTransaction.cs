@@ -49,23 +49,49 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         "INSERT INTO owner_requests (request_id, expires_at_ms) VALUES (@id, @expires) ON CONFLICT (request_id) DO NOTHING",
         ("@id", requestId), ("@expires", RelationalStore.ToMs(expiresAt))) == 1;
 
+    /// <summary>The key's latest version as of now; read once per physical transaction, since nothing but this
+    /// writer can change it while the transaction holds the store's writer lock.</summary>
     public KeyVersionRecord? GetLatestKey(string name)
     {
         ObjectDisposedException.ThrowIf(_ended, this);
+        ArgumentNullException.ThrowIfNull(name);
+        Dictionary<string, KeyVersionRecord?> known = _writer.KeyReads;
+        if (known.TryGetValue(name, out KeyVersionRecord? record))
+        {
+            return record;
+        }
+
         DbCommand command = _writer.Query(RelationalStore.LatestKeySql, ("@name", name));
-        using DbDataReader reader = command.ExecuteReader();
-        return reader.Read() ? RelationalStore.ReadKey(reader) : null;
+        using (DbDataReader reader = command.ExecuteReader())
+        {
+            record = reader.Read() ? RelationalStore.ReadKey(reader) : null;
+        }
+
+        if (known.Count >= MaxKeyReads)
+        {
+            known.Clear();
+        }
+
+        known[name] = record;
+        return record;
     }
 
-    public void InsertKeyVersion(KeyVersionRecord record) => Execute(
-        """
-        INSERT INTO keys (name, version, owner_thumbprint, wrapped_key, policy_json, enabled, created_at_ms)
-        VALUES (@name, @version, @owner, @wrapped, @policy, @enabled, @created)
-        """,
-        KeyParameters(record));
+    public void InsertKeyVersion(KeyVersionRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        _writer.KeyReads.Remove(record.Name);
+        Execute(
+            """
+            INSERT INTO keys (name, version, owner_thumbprint, wrapped_key, policy_json, enabled, created_at_ms)
+            VALUES (@name, @version, @owner, @wrapped, @policy, @enabled, @created)
+            """,
+            KeyParameters(record));
+    }
 
     public void UpdateKeyVersion(KeyVersionRecord record)
     {
+        ArgumentNullException.ThrowIfNull(record);
+        _writer.KeyReads.Remove(record.Name);
         int changed = Execute(
             """
             UPDATE keys SET wrapped_key = @wrapped, policy_json = @policy, enabled = @enabled
@@ -175,6 +201,9 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
             _writer.Complete(commit: false);
         }
     }
+
+    /// <summary>Key records one physical transaction remembers at most.</summary>
+    private const int MaxKeyReads = 1024;
 
     private const string LeafHashesSql = "SELECT entry_hash FROM audit_entries WHERE seq <= @to ORDER BY seq";
 
