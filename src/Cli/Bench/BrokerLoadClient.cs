@@ -30,23 +30,38 @@ public sealed class BrokerLoadClient : IDisposable
     private readonly ECDsa _verifierKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
     private readonly ECDsa _ownerKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
     private readonly ECDiffieHellman _enclaveKey = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+    private readonly RSA? _enclaveRsaKey;
     private readonly string _runtimeKeys;
 
     /// <param name="issuer">The stand-in verifier's issuer URL; the broker must trust it (and, over HTTP,
     /// find its JWKS at <c>{issuer}/certs</c>).</param>
-    public BrokerLoadClient(string issuer)
+    /// <param name="rsaEnclaveKey">Give the enclaves an RSA-2048 encryption key (releases are then RSA-OAEP-256
+    /// JWEs) instead of a P-256 one (ECDH-ES+A256KW).</param>
+    public BrokerLoadClient(string issuer, bool rsaEnclaveKey = false)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(issuer);
         Issuer = issuer.TrimEnd('/');
         Jwk unnamed = Jwk.FromEcPublic(_verifierKey.ExportParameters(false));
         VerifierJwk = Jwk.FromEcPublic(_verifierKey.ExportParameters(false), unnamed.ComputeThumbprint(), "sig");
-        Jwk encryption = Jwk.FromEcPublic(_enclaveKey.ExportParameters(false), "enc", "enc");
-        _runtimeKeys = new JsonArray(encryption.ToJsonObject()).ToJsonString();
+        if (rsaEnclaveKey)
+        {
+            _enclaveRsaKey = RSA.Create(2048);
+            EncryptionJwk = Jwk.FromRsaPublic(_enclaveRsaKey.ExportParameters(false), "enc", "enc");
+        }
+        else
+        {
+            EncryptionJwk = Jwk.FromEcPublic(_enclaveKey.ExportParameters(false), "enc", "enc");
+        }
+
+        _runtimeKeys = new JsonArray(EncryptionJwk.ToJsonObject()).ToJsonString();
     }
 
     public string Issuer { get; }
 
     public Jwk VerifierJwk { get; }
+
+    /// <summary>The enclaves' encryption key, as their tokens carry it.</summary>
+    public Jwk EncryptionJwk { get; }
 
     public JwkSet VerifierKeys => new([VerifierJwk]);
 
@@ -147,12 +162,13 @@ public sealed class BrokerLoadClient : IDisposable
     }
 
     /// <summary>Decrypts a granted key (the JWE of a ReleaseKey response) with the enclave key.</summary>
-    public byte[] DecryptKey(string wrappedKey) => Jwe.Decrypt(wrappedKey, _enclaveKey);
+    public byte[] DecryptKey(string wrappedKey) => _enclaveRsaKey is null ? Jwe.Decrypt(wrappedKey, _enclaveKey) : Jwe.Decrypt(wrappedKey, _enclaveRsaKey);
 
     public void Dispose()
     {
         _verifierKey.Dispose();
         _ownerKey.Dispose();
         _enclaveKey.Dispose();
+        _enclaveRsaKey?.Dispose();
     }
 }

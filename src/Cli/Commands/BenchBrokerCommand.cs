@@ -3,7 +3,17 @@
 // each run the enclave cycle (nonce, token, ReleaseKey) for --seconds, taking each nonce from the previous
 // release's response (GetNonce only for the first, or for every one with --fetch-nonce); then the same clients call the
 // no-op Ping RPC for a quarter of that time on the same server, so noopRatio = release throughput / no-op
-// throughput compares the release path with the transport alone, measured side by side.
+// throughput compares the release path with the transport alone, measured side by side; and for another
+// quarter the machine runs only the cryptography a release cannot do without (ReleaseCryptoBound), so
+// cryptoBoundRatio = release throughput / that rate says how much of what this machine's cryptography allows
+// the broker reaches.
+//
+// Two load shapes. Closed loop (the default): every client sends its next release as soon as the last one
+// returned, so the broker is saturated and, by Little's law, the mean latency is clients / throughput: it
+// measures capacity, and its latency is mostly queueing. Open loop (--rate R): releases are due at R per second
+// in all, spread evenly over the clients, and each is timed from when it was due, not from when it was sent
+// (a client held up by a slow answer does not hide the delay: no coordinated omission), so p50/p99 are the
+// latency a broker offered R releases per second gives its callers.
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -34,9 +44,14 @@ internal static class BenchBrokerCommand
         var dataDir = new Option<string>("--data-dir") { Description = "broker data folder (default: a temporary folder, removed afterwards)" };
         var json = new Option<bool>("--json") { Description = "print the result as JSON" };
         var fetchNonce = new Option<bool>("--fetch-nonce") { Description = "call GetNonce before every release instead of using the nonce the previous release returned" };
-        var command = new Command("broker", "Measure key releases per second and latency against the no-op RPC on the same server.")
+        var rate = new Option<double?>("--rate")
         {
-            clients, seconds, store, postgres, dataDir, json, fetchNonce,
+            Description = "open loop: releases due per second in all, spread over the clients, each timed from when it was due (default: closed loop, each client sends when its last release returned)",
+        };
+        var enclaveKey = new Option<string>("--enclave-key") { Description = "the enclaves' encryption key: ec (P-256, ECDH-ES+A256KW) or rsa (RSA-2048, RSA-OAEP-256)", DefaultValueFactory = _ => "ec" };
+        var command = new Command("broker", "Measure key releases per second and latency against the no-op RPC and the bare cryptography, side by side.")
+        {
+            clients, seconds, store, postgres, dataDir, json, fetchNonce, rate, enclaveKey,
         };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
@@ -52,9 +67,25 @@ internal static class BenchBrokerCommand
                 throw new CliException("--seconds must be between 1 and 3600");
             }
 
+            double? offered = parse.GetValue(rate);
+            if (offered is { } r && (double.IsNaN(r) || r < 1 || r > 1_000_000))
+            {
+                throw new CliException("--rate must be between 1 and 1000000 releases per second");
+            }
+
+            string keyKind = parse.GetValue(enclaveKey) ?? "ec";
+            if (keyKind is not ("ec" or "rsa"))
+            {
+                throw new CliException($"--enclave-key must be ec or rsa, not \"{keyKind}\"");
+            }
+
             KeyBrokerStoreKind kind = parse.GetValue(store);
             var settings = new BenchSettings(clientCount, TimeSpan.FromSeconds(duration), kind,
-                ServeBroker.StoreConnectionString(kind, parse.GetValue(postgres)), parse.GetValue(dataDir), parse.GetValue(fetchNonce));
+                ServeBroker.StoreConnectionString(kind, parse.GetValue(postgres)), parse.GetValue(dataDir), parse.GetValue(fetchNonce))
+            {
+                Rate = offered,
+                RsaEnclaveKey = keyKind == "rsa",
+            };
             BenchResult result = await RunAsync(settings, cancellationToken).ConfigureAwait(false);
             if (parse.GetValue(json))
             {
@@ -62,9 +93,11 @@ internal static class BenchBrokerCommand
             }
             else
             {
+                string shape = result.OfferedPerSecond is { } due ? string.Create(CultureInfo.InvariantCulture, $"open loop at {due:F0}/s offered") : "closed loop";
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{result.ReleasesPerSecond:F0} releases/s (p50 {result.P50Ms:F2} ms, p99 {result.P99Ms:F2} ms, {result.Errors} errors); " +
-                    $"no-op {result.NoopPerSecond:F0} calls/s; ratio {result.NoopRatio:F3}; audit log verified: {result.AuditVerified} ({result.AuditEntries} entries)"));
+                    $"{result.ReleasesPerSecond:F0} releases/s, {shape} (p50 {result.P50Ms:F2} ms, p99 {result.P99Ms:F2} ms, {result.Errors} errors); " +
+                    $"no-op {result.NoopPerSecond:F0} calls/s, ratio {result.NoopRatio:F3}; cryptography alone {result.CryptoBoundPerSecond:F0}/s, " +
+                    $"ratio {result.CryptoBoundRatio:F3}; audit log verified: {result.AuditVerified} ({result.AuditEntries} entries)"));
             }
 
             return result.AuditVerified ? 0 : 1;
@@ -90,7 +123,7 @@ internal static class BenchBrokerCommand
 
         try
         {
-            using var load = new BrokerLoadClient("https://verifier.bench.invalid");
+            using var load = new BrokerLoadClient("https://verifier.bench.invalid", settings.RsaEnclaveKey);
             var options = new KeyBrokerOptions
             {
                 DataDirectory = Path.GetFullPath(directory),
@@ -111,9 +144,16 @@ internal static class BenchBrokerCommand
             var broker = new Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
             await load.RegisterKeyAsync(broker, KeyName, cancellationToken).ConfigureAwait(false);
 
-            TimeSpan warmup = await WarmUpAsync(broker, load, settings.Clients, settings.FetchNonce, cancellationToken).ConfigureAwait(false);
-            Phase releases = await ReleasePhaseAsync(broker, load, settings.Clients, settings.FetchNonce, settings.Duration, cancellationToken).ConfigureAwait(false);
+            TimeSpan warmup = await WarmUpAsync(broker, load, settings, cancellationToken).ConfigureAwait(false);
+            TimeSpan pausedBefore = GC.GetTotalPauseDuration();
+            int gen0Before = GC.CollectionCount(0);
+            Phase releases = settings.Rate is { } offered
+                ? await PacedPhaseAsync(broker, load, settings.Clients, settings.FetchNonce, settings.Duration, offered, cancellationToken).ConfigureAwait(false)
+                : await ReleasePhaseAsync(broker, load, settings.Clients, settings.FetchNonce, settings.Duration, cancellationToken).ConfigureAwait(false);
+            double gcPause = (GC.GetTotalPauseDuration() - pausedBefore) / releases.Elapsed;
+            int gen0 = GC.CollectionCount(0) - gen0Before;
             Phase noop = await NoopPhaseAsync(broker, settings.Clients, settings.Duration / 4, cancellationToken).ConfigureAwait(false);
+            double cryptoRate = ReleaseCryptoBound.Measure(load, settings.Duration / 4, cancellationToken);
 
             KeyBrokerService service = app.Services.GetRequiredService<KeyBrokerService>();
             AuditVerificationResult audit = service.VerifyAudit();
@@ -133,7 +173,15 @@ internal static class BenchBrokerCommand
                 audit.IsValid,
                 audit.VerifiedEntries,
                 warmup.TotalSeconds,
-                settings.FetchNonce);
+                settings.FetchNonce)
+            {
+                OfferedPerSecond = settings.Rate,
+                CryptoBoundPerSecond = cryptoRate,
+                CryptoBoundRatio = cryptoRate > 0 ? releaseRate / cryptoRate : 0,
+                EnclaveKey = settings.RsaEnclaveKey ? "rsa" : "ec",
+                GcPauseFraction = gcPause,
+                Gen0Collections = gen0,
+            };
         }
         finally
         {
@@ -162,11 +210,12 @@ internal static class BenchBrokerCommand
     /// JIT (on two busy cores the background tier-1 compiler otherwise lags well into a short run), at most
     /// <see cref="MaxWarmup"/>. Returns how long it took.</summary>
     private static async Task<TimeSpan> WarmUpAsync(
-        Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, bool fetchNonce, CancellationToken cancellationToken)
+        Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, BenchSettings settings, CancellationToken cancellationToken)
     {
+        (int clients, bool fetchNonce) = (settings.Clients, settings.FetchNonce);
         var clock = Stopwatch.StartNew();
-        await ReleasePhaseAsync(broker, load, clients, fetchNonce, MinWarmup, cancellationToken).ConfigureAwait(false);
-        while (clock.Elapsed < MaxWarmup)
+        await ReleasePhaseAsync(broker, load, clients, fetchNonce, settings.MinWarmup, cancellationToken).ConfigureAwait(false);
+        while (clock.Elapsed < settings.MaxWarmup)
         {
             TimeSpan jitBefore = System.Runtime.JitInfo.GetCompilationTime();
             Phase slice = await ReleasePhaseAsync(broker, load, clients, fetchNonce, TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
@@ -179,8 +228,62 @@ internal static class BenchBrokerCommand
         return clock.Elapsed;
     }
 
-    private static readonly TimeSpan MinWarmup = TimeSpan.FromSeconds(3);
-    private static readonly TimeSpan MaxWarmup = TimeSpan.FromSeconds(60);
+    /// <summary>Open loop: release k of client c is due at (k * clients + c) / rate seconds after the start; the
+    /// client waits until then if it is early and sends at once if it is late, and the latency runs from the due
+    /// time to the answer.</summary>
+    private static async Task<Phase> PacedPhaseAsync(
+        Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, bool fetchNonce, TimeSpan duration, double rate,
+        CancellationToken cancellationToken)
+    {
+        var latencies = new List<double>[clients];
+        long completed = 0;
+        long errors = 0;
+        long start = Stopwatch.GetTimestamp();
+        double Now() => Stopwatch.GetElapsedTime(start).TotalSeconds;
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
+        {
+            var own = latencies[c] = new List<double>(4096);
+            string? nonce = null;
+            for (long k = 0; !cancellationToken.IsCancellationRequested; k++)
+            {
+                double due = (k * clients + c) / rate;
+                if (due >= duration.TotalSeconds)
+                {
+                    break;
+                }
+
+                double early = due - Now();
+                if (early > 0)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(early), cancellationToken).ConfigureAwait(false);
+                }
+
+                try
+                {
+                    ReleaseAttempt attempt = await load.ReleaseAsync(broker, KeyName, nonce, cancellationToken).ConfigureAwait(false);
+                    double answered = Now();
+                    nonce = fetchNonce ? null : attempt.NextNonce;
+                    if (attempt.ReceiptId is null)
+                    {
+                        Interlocked.Increment(ref errors);
+                        NoteError("release denied");
+                        continue;
+                    }
+
+                    own.Add((answered - due) * 1000);
+                    Interlocked.Increment(ref completed);
+                }
+                catch (Grpc.Core.RpcException e)
+                {
+                    Interlocked.Increment(ref errors);
+                    NoteError($"{e.StatusCode}: {e.Status.Detail}");
+                }
+            }
+        }, cancellationToken))).ConfigureAwait(false);
+
+        // The phase lasts until the last release due in it was answered.
+        return new Phase(Stopwatch.GetElapsedTime(start), completed, errors, latencies.SelectMany(l => l).ToList());
+    }
 
     private static async Task<Phase> ReleasePhaseAsync(
         Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, bool fetchNonce, TimeSpan duration, CancellationToken cancellationToken)
@@ -269,7 +372,19 @@ internal static class BenchBrokerCommand
 }
 
 /// <summary>What `enclave bench broker` runs.</summary>
-internal sealed record BenchSettings(int Clients, TimeSpan Duration, KeyBrokerStoreKind Store, string? ConnectionString, string? DataDirectory, bool FetchNonce = false);
+internal sealed record BenchSettings(int Clients, TimeSpan Duration, KeyBrokerStoreKind Store, string? ConnectionString, string? DataDirectory, bool FetchNonce = false)
+{
+    /// <summary>Open loop at this many releases due per second; null for the closed loop.</summary>
+    public double? Rate { get; init; }
+
+    /// <summary>The enclaves use RSA-2048 encryption keys (RSA-OAEP-256) rather than P-256 (ECDH-ES+A256KW).</summary>
+    public bool RsaEnclaveKey { get; init; }
+
+    /// <summary>The warm-up runs at least this long, then until the JIT has settled, at most <see cref="MaxWarmup"/>.</summary>
+    public TimeSpan MinWarmup { get; init; } = TimeSpan.FromSeconds(3);
+
+    public TimeSpan MaxWarmup { get; init; } = TimeSpan.FromSeconds(60);
+}
 
 /// <summary>Measured numbers of one bench run.</summary>
 internal sealed record BenchResult(
@@ -285,6 +400,22 @@ internal sealed record BenchResult(
     double WarmupSeconds,
     bool FetchNonce)
 {
+    /// <summary>Releases due per second in an open-loop run; null for the closed loop.</summary>
+    public double? OfferedPerSecond { get; init; }
+
+    /// <summary>Units of a release's indispensable cryptography per second on all cores (ReleaseCryptoBound).</summary>
+    public double CryptoBoundPerSecond { get; init; }
+
+    /// <summary>Release throughput over <see cref="CryptoBoundPerSecond"/>.</summary>
+    public double CryptoBoundRatio { get; init; }
+
+    public string EnclaveKey { get; init; } = "ec";
+
+    /// <summary>Share of the release phase's wall time the runtime spent with threads paused for garbage collection.</summary>
+    public double GcPauseFraction { get; init; }
+
+    public int Gen0Collections { get; init; }
+
     public JsonObject ToJson() => new()
     {
         ["releasesPerSecond"] = Math.Round(ReleasesPerSecond, 1),
@@ -298,5 +429,12 @@ internal sealed record BenchResult(
         ["auditEntries"] = AuditEntries,
         ["warmupSeconds"] = Math.Round(WarmupSeconds, 1),
         ["nonces"] = FetchNonce ? "GetNonce per release" : "chained from the previous release",
+        ["load"] = OfferedPerSecond is null ? "closed loop" : "open loop",
+        ["offeredPerSecond"] = OfferedPerSecond is { } offered ? Math.Round(offered, 1) : null,
+        ["cryptoBoundPerSecond"] = Math.Round(CryptoBoundPerSecond, 1),
+        ["cryptoBoundRatio"] = Math.Round(CryptoBoundRatio, 4),
+        ["enclaveKey"] = EnclaveKey,
+        ["gcPauseFraction"] = Math.Round(GcPauseFraction, 4),
+        ["gen0Collections"] = Gen0Collections,
     };
 }
