@@ -274,51 +274,54 @@ public sealed class KeyBrokerService : IDisposable
         string keyName, ValidatedToken? token, Decision decision, Func<KeyVersionRecord?, Decision>? redecide,
         string? unverifiedTokenId, CancellationToken cancellationToken)
     {
+        byte[]? nonceHash = token is null ? null : NonceStore.Hash(token.Nonce);
+        Func<IKeyBrokerTransaction, (Decision, AuditEntry, Decision?)> record = transaction =>
+        {
+            Decision final = decision;
+            Decision? again = null;
+            if (decision.KeyConsulted)
+            {
+                KeyVersionRecord? current = transaction.GetLatestKey(keyName);
+                if (!SameKeyState(current, decision.Key))
+                {
+                    final = again = redecide!(current);
+                }
+            }
+
+            DateTimeOffset now = _options.Time.GetUtcNow();
+            transaction.PurgeExpired(now);
+            if (token is not null)
+            {
+                switch (transaction.ConsumeNonce(nonceHash!, token.NonceExpiresAt, now))
+                {
+                    case NonceConsumption.Replayed:
+                        final = Decision.Deny(ReasonCode.NonceReplayed, tokenStage: true, "a release already used this token's nonce");
+                        break;
+                    case NonceConsumption.Expired:
+                        final = Decision.Deny(ReasonCode.NonceExpired, tokenStage: true, "the nonce expired before the release was recorded");
+                        break;
+                }
+            }
+
+            JsonObject body = ReleaseBody(keyName, final.Version, token,
+                final.Granted ? "Granted" : final.Reason.ToString(), final.Granted ? "policy satisfied" : final.Detail);
+            if (final.Granted)
+            {
+                body["encryptionKey"] = final.EncryptionKeyThumbprint;
+            }
+            else if (token is null && unverifiedTokenId is not null)
+            {
+                body["unverifiedJti"] = Clip(unverifiedTokenId, MaxAuditFieldLength);
+            }
+
+            return (final, _audit.Append(transaction, final.Granted ? AuditEntryKind.ReleaseGranted : AuditEntryKind.ReleaseDenied, body), again);
+        };
         // A denial is recorded even when the caller has gone away: it happened. A grant the caller no longer
         // waits for may be abandoned before anything is written; then no key left the broker.
-        (Decision recorded, AuditEntry entry, Decision? redecided) = await _store.WriteAsync(
-            transaction =>
-            {
-                Decision final = decision;
-                Decision? again = null;
-                if (decision.KeyConsulted)
-                {
-                    KeyVersionRecord? current = transaction.GetLatestKey(keyName);
-                    if (!SameKeyState(current, decision.Key))
-                    {
-                        final = again = redecide!(current);
-                    }
-                }
-
-                DateTimeOffset now = _options.Time.GetUtcNow();
-                transaction.PurgeExpired(now);
-                if (token is not null)
-                {
-                    switch (transaction.ConsumeNonce(NonceStore.Hash(token.Nonce), token.NonceExpiresAt, now))
-                    {
-                        case NonceConsumption.Replayed:
-                            final = Decision.Deny(ReasonCode.NonceReplayed, tokenStage: true, "a release already used this token's nonce");
-                            break;
-                        case NonceConsumption.Expired:
-                            final = Decision.Deny(ReasonCode.NonceExpired, tokenStage: true, "the nonce expired before the release was recorded");
-                            break;
-                    }
-                }
-
-                JsonObject body = ReleaseBody(keyName, final.Version, token,
-                    final.Granted ? "Granted" : final.Reason.ToString(), final.Granted ? "policy satisfied" : final.Detail);
-                if (final.Granted)
-                {
-                    body["encryptionKey"] = final.EncryptionKeyThumbprint;
-                }
-                else if (token is null && unverifiedTokenId is not null)
-                {
-                    body["unverifiedJti"] = Clip(unverifiedTokenId, MaxAuditFieldLength);
-                }
-
-                return (final, _audit.Append(transaction, final.Granted ? AuditEntryKind.ReleaseGranted : AuditEntryKind.ReleaseDenied, body), again);
-            },
-            decision.Granted ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
+        CancellationToken abandon = decision.Granted ? cancellationToken : CancellationToken.None;
+        (Decision recorded, AuditEntry entry, Decision? redecided) = await (nonceHash is null
+            ? _store.WriteAsync(record, abandon)
+            : _store.WriteAsync(record, nonceHash, abandon)).ConfigureAwait(false);
         if (redecided is not null)
         {
             RememberLatestKey(keyName, redecided.Key);

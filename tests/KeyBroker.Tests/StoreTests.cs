@@ -281,9 +281,10 @@ public abstract class StoreTests : IDisposable
     [EnvironmentFact]
     public async Task A_write_that_fails_after_its_transaction_ended_fails_that_transaction_and_its_batch()
     {
-        // On PostgreSQL an audit entry insert travels with the next statement, possibly another transaction's; if
-        // it fails there, the transaction it belonged to, already ended as committed, must not be reported durable.
-        // (SQLite sends it at once and fails it there.)
+        // On PostgreSQL an audit entry insert travels with the next statement, possibly another transaction's (a
+        // transaction begun with BeginWrite sends it before its own first statement); if it fails there, the
+        // transaction it belonged to, already ended as committed, must not be reported durable, and the next
+        // writer is told. (SQLite sends it at once and fails it there.)
         using (IKeyBrokerTransaction existing = _store.BeginWrite())
         {
             existing.InsertAuditEntry(new AuditEntryRecord(1, s_now, "KeyRegistered", "{}", new byte[32], new byte[32]));
@@ -301,11 +302,7 @@ public abstract class StoreTests : IDisposable
         {
             Task<IKeyBrokerTransaction> queued = _store.BeginWriteAsync();
             Task committed = first.CommitAsync();
-            using (IKeyBrokerTransaction second = await queued)
-            {
-                Assert.Throws<KeyBrokerStoreException>(() => Use(second, Hash("second")));
-            }
-
+            await Assert.ThrowsAsync<KeyBrokerStoreException>(() => queued);
             await Assert.ThrowsAsync<KeyBrokerStoreException>(() => committed);
         }
 
@@ -367,6 +364,78 @@ public abstract class StoreTests : IDisposable
         await Assert.ThrowsAsync<InvalidOperationException>(() => rolledBack);
         Assert.Equal(1, await after);
         Assert.Equal(1, _store.GetLatestKey("k")!.Version);
+    }
+
+    [EnvironmentFact]
+    public async Task Queued_nonce_uses_see_uses_stored_before_and_in_their_batch_but_not_rolled_back_ones()
+    {
+        byte[] stored = Hash("stored"), fresh = Hash("fresh"), twice = Hash("twice"), undone = Hash("undone");
+        using (IKeyBrokerStore other = _target.Open())
+        using (IKeyBrokerTransaction earlier = other.BeginWrite())
+        {
+            Assert.Equal(NonceConsumption.Consumed, Use(earlier, stored));
+            earlier.Commit();
+        }
+
+        // Hold the writer so the writes queue up, each naming its nonce in advance, and share a batch.
+        IKeyBrokerTransaction holder = await _store.BeginWriteAsync();
+        Task<NonceConsumption> replayed = _store.WriteAsync(t => Use(t, stored), stored);
+        Task<NonceConsumption> consumed = _store.WriteAsync(t => Use(t, fresh), fresh);
+        Task<NonceConsumption> first = _store.WriteAsync(t => Use(t, twice), twice);
+        Task<NonceConsumption> second = _store.WriteAsync(t => Use(t, twice), twice);
+        Task<NonceConsumption> rolledBack = _store.WriteAsync<NonceConsumption>(t =>
+        {
+            Assert.Equal(NonceConsumption.Consumed, Use(t, undone));
+            throw new InvalidOperationException("rolled back on purpose");
+        }, undone);
+        Task<NonceConsumption> afterRollback = _store.WriteAsync(t => Use(t, undone), undone);
+        Task<NonceConsumption> unannounced = _store.WriteAsync(t => Use(t, fresh));
+        await holder.CommitAsync();
+        holder.Dispose();
+
+        Assert.Equal(NonceConsumption.Replayed, await replayed);
+        Assert.Equal(NonceConsumption.Consumed, await consumed);
+        Assert.Equal(NonceConsumption.Consumed, await first);
+        Assert.Equal(NonceConsumption.Replayed, await second);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => rolledBack);
+        Assert.Equal(NonceConsumption.Consumed, await afterRollback);
+        Assert.Equal(NonceConsumption.Replayed, await unannounced);
+
+        using IKeyBrokerStore later = _target.Open();
+        using IKeyBrokerTransaction check = later.BeginWrite();
+        Assert.All(new[] { stored, fresh, twice, undone }, hash => Assert.Equal(NonceConsumption.Replayed, Use(check, hash)));
+        Assert.Equal(NonceConsumption.Consumed, Use(check, Hash("never used")));
+        check.Commit();
+    }
+
+    [EnvironmentFact]
+    public async Task A_failed_statement_of_one_transaction_keeps_the_nonces_of_the_others_in_its_batch()
+    {
+        using (IKeyBrokerTransaction key = _store.BeginWrite())
+        {
+            key.InsertKeyVersion(Key("k", 1));
+            key.Commit();
+        }
+
+        // A queued job consumes a nonce; an owner-style transaction queued behind it in the same batch then fails a
+        // statement. Only the failing one is rolled back.
+        IKeyBrokerTransaction holder = await _store.BeginWriteAsync();
+        Task<NonceConsumption> kept = _store.WriteAsync(t => Use(t, Hash("kept")), Hash("kept"));
+        Task<IKeyBrokerTransaction> next = _store.BeginWriteAsync();
+        Task durable = holder.CommitAsync();
+        using (IKeyBrokerTransaction failing = await next)
+        {
+            Assert.Equal(NonceConsumption.Consumed, Use(failing, Hash("undone")));
+            Assert.ThrowsAny<System.Data.Common.DbException>(() => failing.InsertKeyVersion(Key("k", 1)));
+        }
+
+        await durable;
+        holder.Dispose();
+        Assert.Equal(NonceConsumption.Consumed, await kept);
+        using IKeyBrokerTransaction check = _store.BeginWrite();
+        Assert.Equal(NonceConsumption.Replayed, Use(check, Hash("kept")));
+        Assert.Equal(NonceConsumption.Consumed, Use(check, Hash("undone")));
+        check.Commit();
     }
 
     [EnvironmentFact]

@@ -23,9 +23,19 @@
 // An insert whose only outcome is its one row (InsertOne: the audit entry) waits the same way. Its failure then
 // surfaces in a later statement, perhaps of another logical transaction, after its own has ended as committed:
 // so any failure of a command carrying such an insert fails the whole batch.
-// The audit head row, which only ever holds the latest signed tree head, is written once per physical
-// transaction, just before COMMIT (PendingAuditHead, restored when a logical transaction rolls back), so a
-// release costs one round trip there: its nonce insert, carrying the previous release's entry insert.
+// Deferred inserts accumulate (their parameters renamed apart) and all travel with the next statement that must
+// go at once. The audit head row, which only ever holds the latest signed tree head, is written once per physical
+// transaction, just before COMMIT (PendingAuditHead, restored when a logical transaction rolls back).
+//
+// Nonce consumption on a server database costs no round trip of its own either. Only writers take the store's
+// writer lock, and only writers insert consumed nonces, so while a physical transaction holds that lock a nonce the
+// database does not hold can only be consumed by this transaction. The first consumption that finds its nonce not yet
+// looked up in this physical transaction looks up, in one query, that nonce and those of every write queued behind
+// it (RunAsync with a nonce hash names it in advance); a nonce found there is a replay, one consumed earlier in this
+// transaction (by a logical transaction that did not roll back) too, and any other is consumed by a deferred plain
+// INSERT, which can only fail if that reasoning did, and then fails the batch: nothing is released twice. The
+// lookups are forgotten when a physical transaction begins or aborts. A release on PostgreSQL thus sends its two
+// inserts with the statements of the releases around it: a batch of n releases costs a handful of round trips, not n.
 //
 // RunAsync takes a write as a job for the writer's own thread, which runs queued jobs one after the other, each a
 // logical transaction of the current batch. A writer lock handed from one awaiting caller to the next goes through
@@ -68,10 +78,18 @@ internal sealed class GroupCommitWriter : IDisposable
     private long _lastPurgeMs = long.MinValue;
     private long _purgedUpToMs = long.MinValue;
     private AuditTailRecord? _auditTail;
+    private readonly HashSet<string> _noncesLookedUp = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _noncesStored = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _noncesConsumed = new(StringComparer.Ordinal);
+    private readonly List<string> _noncesConsumedByOpen = [];
     private readonly Dictionary<string, KeyVersionRecord?> _keyReads = new(StringComparer.Ordinal);
     private AuditHeadRecord? _pendingHead;
     private AuditHeadRecord? _headAtSavepoint;
     private readonly List<Deferred> _pendingStatements = [];
+
+    // Index in _pendingStatements from which the statements are the open logical transaction's own (its SAVEPOINT
+    // and what followed); -1 when no logical transaction is open.
+    private int _openFrom = -1;
     private readonly System.Collections.Concurrent.ConcurrentQueue<IWriteJob> _jobs = new();
     private readonly SemaphoreSlim _jobSignal = new(0);
     private readonly Thread _jobThread;
@@ -100,7 +118,7 @@ internal sealed class GroupCommitWriter : IDisposable
             Interlocked.Decrement(ref _queued);
         }
 
-        return BeginLocked();
+        return BeginLocked(isolate: true);
     }
 
     /// <summary>As <see cref="Begin"/>, waiting for the writer lock without holding a thread.</summary>
@@ -125,16 +143,18 @@ internal sealed class GroupCommitWriter : IDisposable
         }
 
         Interlocked.Decrement(ref _queued);
-        return BeginLocked();
+        return BeginLocked(isolate: true);
     }
 
     /// <summary>Runs <paramref name="work"/> as a logical transaction on the writer's job thread (see the file
     /// header); the task completes with its result once the batch holding it is durable.</summary>
-    public Task<T> RunAsync<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken)
+    /// <param name="nonceHash">The nonce <paramref name="work"/> will consume, if known: looked up with the others
+    /// queued (see the file header).</param>
+    public Task<T> RunAsync<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken, byte[]? nonceHash = null)
     {
         ArgumentNullException.ThrowIfNull(work);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var job = new WriteJob<T>(work, cancellationToken);
+        var job = new WriteJob<T>(work, cancellationToken, nonceHash);
         // Counted as a queued writer from now on, so that the batch in progress stays open for it.
         Interlocked.Increment(ref _queued);
         _jobs.Enqueue(job);
@@ -168,19 +188,24 @@ internal sealed class GroupCommitWriter : IDisposable
             return null;
         }
 
-        return BeginLocked();
+        return BeginLocked(isolate: false);
     }
 
     private interface IWriteJob
     {
+        /// <summary>The nonce the job will consume, when its caller said.</summary>
+        byte[]? NonceHash { get; }
+
         void Run(GroupCommitWriter writer);
 
         void Fail(Exception error);
     }
 
-    private sealed class WriteJob<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken) : IWriteJob
+    private sealed class WriteJob<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken, byte[]? nonceHash) : IWriteJob
     {
         private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public byte[]? NonceHash => nonceHash;
 
         public Task<T> Task => _result.Task;
 
@@ -240,7 +265,9 @@ internal sealed class GroupCommitWriter : IDisposable
         }
     }
 
-    private RelationalWriteTransaction BeginLocked()
+    /// <param name="isolate">Send what earlier logical transactions deferred before this one writes, so that a statement of
+    /// this one that fails fails it alone (owner requests and tools; a job's statements cannot fail but with the batch).</param>
+    private RelationalWriteTransaction BeginLocked(bool isolate)
     {
         try
         {
@@ -251,11 +278,18 @@ internal sealed class GroupCommitWriter : IDisposable
                 _transaction = _dialect.BeginWrite(_connection);
                 _auditTail = null;
                 _keyReads.Clear();
+                ForgetNonces();
                 _batch.Started = System.Diagnostics.Stopwatch.GetTimestamp();
             }
 
             _headAtSavepoint = _pendingHead;
             Defer(SavepointSql);
+            _openFrom = Math.Max(_pendingStatements.Count - 1, 0);
+            if (isolate)
+            {
+                SendDeferred();
+            }
+
             return new RelationalWriteTransaction(this);
         }
         catch (Exception e)
@@ -289,6 +323,7 @@ internal sealed class GroupCommitWriter : IDisposable
     /// it committed.</summary>
     private Batch? End(bool commit)
     {
+        _openFrom = -1;
         if (_transaction is null)
         {
             // The batch failed while this logical transaction was open (a deferred write of it or of an earlier
@@ -316,11 +351,18 @@ internal sealed class GroupCommitWriter : IDisposable
                 }
 
                 batch.Members++;
+                _noncesConsumedByOpen.Clear();
             }
             else
             {
                 _auditTail = null;
                 _keyReads.Clear();
+                foreach (string nonce in _noncesConsumedByOpen)
+                {
+                    _noncesConsumed.Remove(nonce);
+                }
+
+                _noncesConsumedByOpen.Clear();
                 _pendingHead = _headAtSavepoint;
                 if (!wroteNothing)
                 {
@@ -459,6 +501,7 @@ internal sealed class GroupCommitWriter : IDisposable
         _batch = new Batch();
         _auditTail = null;
         _keyReads.Clear();
+        ForgetNonces();
         _pendingHead = null;
         _pendingStatements.Clear();
         DbTransaction? transaction = _transaction;
@@ -491,33 +534,48 @@ internal sealed class GroupCommitWriter : IDisposable
 
     /// <summary>Runs a statement that returns no rows, sent together with any deferred statements; returns the
     /// rows it affected (the deferred ones' known counts taken out of the command's total).</summary>
-    internal int NonQuery(string sql, params (string Name, object? Value)[] parameters)
+    internal int NonQuery(string sql, params (string Name, object? Value)[] parameters) => NonQuery(sql, parameters, lastIsOthers: false);
+
+    /// <param name="lastIsOthers">The statement itself is a deferred insert of a logical transaction other than the open one.</param>
+    private int NonQuery(string sql, (string Name, object? Value)[] parameters, bool lastIsOthers)
     {
-        if (_pendingStatements.Count == 0)
+        if (_pendingStatements.Count == 0 && !lastIsOthers)
         {
             return Command(sql, parameters).ExecuteNonQuery();
         }
 
         int deferredRows = 0;
+        bool carriesOthers = lastIsOthers;
         var all = new List<(string Name, object? Value)>(parameters.Length + 8);
         var text = new System.Text.StringBuilder();
-        foreach (Deferred deferred in _pendingStatements)
+        for (int i = 0; i < _pendingStatements.Count; i++)
         {
+            Deferred deferred = _pendingStatements[i];
             text.Append(deferred.Sql).Append("; ");
             all.AddRange(deferred.Parameters);
             deferredRows += deferred.Rows;
+            carriesOthers |= deferred.Rows > 0 && (_openFrom < 0 || i < _openFrom);
         }
 
         _pendingStatements.Clear();
+        if (_openFrom > 0)
+        {
+            _openFrom = 0;
+        }
+
         all.AddRange(parameters);
         try
         {
-            return Command(text.Append(sql).ToString(), [.. all]).ExecuteNonQuery() - deferredRows;
+            // Combined texts differ from batch to batch: such a command is made for one use, not kept.
+            using DbCommand combined = StoreDialect.Command(_connection!, _transaction, text.Append(sql).ToString(), [.. all]);
+            return combined.ExecuteNonQuery() - deferredRows;
         }
-        catch (Exception e) when (deferredRows > 0)
+        catch (Exception e) when (carriesOthers)
         {
             // A deferred write may belong to a logical transaction that has already ended as committed; rolling
             // back to the current savepoint would not undo it, so the whole batch fails: nobody is told it is durable.
+            // (When every deferred insert it carried is the open logical transaction's own, rolling back to that
+            // transaction's savepoint undoes them all: the failure is that transaction's alone.)
             AbortLocked(e);
             throw new KeyBrokerStoreException("A write of this batch failed; nothing of the batch was stored.", e);
         }
@@ -528,18 +586,126 @@ internal sealed class GroupCommitWriter : IDisposable
     /// any failure inside a batch that is not rolled back to its own savepoint, fails the whole batch.</summary>
     internal void InsertOne(string sql, params (string Name, object? Value)[] parameters)
     {
-        if (_pendingStatements.Exists(d => d.Rows > 0))
-        {
-            // One deferred insert at a time: two of the same statement would share parameter names.
-            SendDeferred();
-        }
-
-        _pendingStatements.Add(new Deferred(sql, parameters, 1));
         if (!_dialect.BatchesStatements)
         {
-            SendDeferred();
+            int rows = NonQuery(sql, parameters);
+            if (rows != 1)
+            {
+                throw new InvalidOperationException($"An insert affected {rows} rows, not 1.");
+            }
+
+            return;
+        }
+
+        // Deferred statements share one command: each deferred insert's parameters get a suffix of their own (its
+        // place in the list, unique until the list is sent).
+        string suffix = "__d" + _pendingStatements.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var renamed = new (string Name, object? Value)[parameters.Length];
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            renamed[i] = (parameters[i].Name + suffix, parameters[i].Value);
+        }
+
+        _pendingStatements.Add(new Deferred(s_parameterName.Replace(sql, "$0" + suffix), renamed, 1));
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex s_parameterName =
+        new(@"@[A-Za-z_][A-Za-z0-9_]*", System.Text.RegularExpressions.RegexOptions.CultureInvariant | System.Text.RegularExpressions.RegexOptions.Compiled);
+
+    /// <summary>Consumes a nonce (its expiry already checked) in the open logical transaction; see the file header.</summary>
+    internal Tokens.NonceConsumption ConsumeNonce(byte[] nonceHash, long expiresMs)
+    {
+        string key = Convert.ToHexString(nonceHash);
+        if (_noncesConsumed.Contains(key))
+        {
+            return Tokens.NonceConsumption.Replayed;
+        }
+
+        if (_dialect.BatchesStatements)
+        {
+            if (!_noncesLookedUp.Contains(key))
+            {
+                LookUpNonces(nonceHash, key);
+            }
+
+            if (_noncesStored.Contains(key))
+            {
+                return Tokens.NonceConsumption.Replayed;
+            }
+
+            InsertOne(InsertNonceSql, ("@nonce_hash", nonceHash), ("@nonce_expires", expiresMs));
+        }
+        else if (NonQuery(ConsumeNonceSql, ("@hash", nonceHash), ("@expires", expiresMs)) != 1)
+        {
+            return Tokens.NonceConsumption.Replayed;
+        }
+
+        _noncesConsumed.Add(key);
+        _noncesConsumedByOpen.Add(key);
+        return Tokens.NonceConsumption.Consumed;
+    }
+
+    /// <summary>Looks up, in one query, which of this nonce and those of the writes queued behind it are stored.</summary>
+    private void LookUpNonces(byte[] nonceHash, string key)
+    {
+        var hashes = new List<byte[]> { nonceHash };
+        var keys = new List<string> { key };
+        foreach (IWriteJob queued in _jobs)
+        {
+            if (hashes.Count >= MaxNonceLookup)
+            {
+                break;
+            }
+
+            if (queued.NonceHash is { } hash)
+            {
+                string queuedKey = Convert.ToHexString(hash);
+                if (!_noncesLookedUp.Contains(queuedKey) && !_noncesConsumed.Contains(queuedKey) && !keys.Contains(queuedKey))
+                {
+                    hashes.Add(hash);
+                    keys.Add(queuedKey);
+                }
+            }
+        }
+
+        var parameters = new (string Name, object? Value)[hashes.Count];
+        var names = new string[hashes.Count];
+        for (int i = 0; i < hashes.Count; i++)
+        {
+            names[i] = "@n" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            parameters[i] = (names[i], hashes[i]);
+        }
+
+        DbCommand command = Query($"SELECT nonce_hash FROM consumed_nonces WHERE nonce_hash IN ({string.Join(", ", names)})", parameters);
+        using (DbDataReader reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                _noncesStored.Add(Convert.ToHexString((byte[])reader.GetValue(0)));
+            }
+        }
+
+        foreach (string looked in keys)
+        {
+            _noncesLookedUp.Add(looked);
         }
     }
+
+    private void ForgetNonces()
+    {
+        _noncesLookedUp.Clear();
+        _noncesStored.Clear();
+        _noncesConsumed.Clear();
+        _noncesConsumedByOpen.Clear();
+    }
+
+    /// <summary>Nonces one lookup asks for at most.</summary>
+    private const int MaxNonceLookup = 64;
+
+    private const string ConsumeNonceSql =
+        "INSERT INTO consumed_nonces (nonce_hash, expires_at_ms) VALUES (@hash, @expires) ON CONFLICT (nonce_hash) DO NOTHING";
+
+    private const string InsertNonceSql = "INSERT INTO consumed_nonces (nonce_hash, expires_at_ms) VALUES (@nonce_hash, @nonce_expires)";
 
     /// <summary>A command for a query on the writer connection in the current transaction (only the holder of
     /// the writer lock calls this); deferred savepoint statements are sent first. Commands are kept per
@@ -563,10 +729,11 @@ internal sealed class GroupCommitWriter : IDisposable
     {
         if (_pendingStatements.Count > 0)
         {
-            Deferred last = _pendingStatements[^1];
-            _pendingStatements.RemoveAt(_pendingStatements.Count - 1);
+            int index = _pendingStatements.Count - 1;
+            Deferred last = _pendingStatements[index];
+            _pendingStatements.RemoveAt(index);
             // Only an insert's count means something (SQLite reports a stale count for SAVEPOINT and RELEASE).
-            int rows = NonQuery(last.Sql, last.Parameters);
+            int rows = NonQuery(last.Sql, last.Parameters, lastIsOthers: last.Rows > 0 && (_openFrom < 0 || index < _openFrom));
             if (last.Rows > 0 && rows != last.Rows)
             {
                 throw new InvalidOperationException($"A deferred statement affected {rows} rows, not {last.Rows}.");

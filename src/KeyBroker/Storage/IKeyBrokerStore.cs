@@ -32,6 +32,12 @@ public interface IKeyBrokerStore : IDisposable
         return result;
     }
 
+    /// <summary>As <see cref="WriteAsync{T}(Func{IKeyBrokerTransaction, T}, CancellationToken)"/>, for work that consumes
+    /// the nonce whose hash is <paramref name="nonceHash"/>: a store that pays a round trip per statement may look it
+    /// up together with the nonces of the other writes queued, before their work runs.</summary>
+    Task<T> WriteAsync<T>(Func<IKeyBrokerTransaction, T> work, byte[] nonceHash, CancellationToken cancellationToken = default) =>
+        WriteAsync(work, cancellationToken);
+
     /// <summary>The highest version of the key, or null.</summary>
     KeyVersionRecord? GetLatestKey(string name);
 

@@ -51,6 +51,9 @@ public sealed class PostgresKeyBrokerStore : IKeyBrokerStore
     public Task<T> WriteAsync<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken = default) =>
         _store.WriteAsync(work, cancellationToken);
 
+    public Task<T> WriteAsync<T>(Func<IKeyBrokerTransaction, T> work, byte[] nonceHash, CancellationToken cancellationToken = default) =>
+        _store.WriteAsync(work, nonceHash, cancellationToken);
+
     public KeyVersionRecord? GetLatestKey(string name) => _store.GetLatestKey(name);
 
     public IEnumerable<AuditEntryRecord> ReadAuditEntries(long fromSequence = 1) => _store.ReadAuditEntries(fromSequence);

@@ -32,6 +32,9 @@ internal sealed class RelationalStore : IKeyBrokerStore
     public Task<T> WriteAsync<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken = default) =>
         _writer.RunAsync(work, cancellationToken);
 
+    public Task<T> WriteAsync<T>(Func<IKeyBrokerTransaction, T> work, byte[] nonceHash, CancellationToken cancellationToken = default) =>
+        _writer.RunAsync(work, cancellationToken, nonceHash);
+
     public KeyVersionRecord? GetLatestKey(string name)
     {
         using DbConnection connection = _dialect.OpenReader();

@@ -24,11 +24,8 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
             return NonceConsumption.Expired;
         }
 
-        return Execute(
-            "INSERT INTO consumed_nonces (nonce_hash, expires_at_ms) VALUES (@hash, @expires) ON CONFLICT (nonce_hash) DO NOTHING",
-            ("@hash", nonceHash), ("@expires", expires)) == 1
-            ? NonceConsumption.Consumed
-            : NonceConsumption.Replayed;
+        ObjectDisposedException.ThrowIf(_ended, this);
+        return _writer.ConsumeNonce(nonceHash, expires);
     }
 
     public void PurgeExpired(DateTimeOffset now)
