@@ -144,13 +144,7 @@ public abstract class ReleaseStoreTests : IDisposable
     [EnvironmentFact]
     public async Task A_key_disabled_through_another_broker_is_not_released_from_what_this_broker_saw_before()
     {
-        using var harness = NewHarness();
-        harness.RegisterDefaultKey();
-        Assert.True((await harness.ReleaseAsync(harness.Token())).IsGranted);
-        using KeyBrokerService other = SecondBroker(harness);
-        JsonObject disable = harness.OwnerPayload("setEnabled", BrokerHarness.KeyName);
-        disable["enabled"] = false;
-        Assert.True(other.SetKeyEnabled(BrokerHarness.PublicJwkJson(harness.OwnerKey), BrokerHarness.Sign(harness.OwnerKey, disable)).Succeeded);
+        using BrokerHarness harness = await ChangedThroughAnotherBrokerAsync("setEnabled", (request, _) => request["enabled"] = false);
 
         ReleaseOutcome outcome = await harness.ReleaseAsync(harness.Token());
 
@@ -166,14 +160,8 @@ public abstract class ReleaseStoreTests : IDisposable
     [EnvironmentFact]
     public async Task A_key_rotated_through_another_broker_is_released_at_its_new_version()
     {
-        using var harness = NewHarness();
-        harness.RegisterDefaultKey();
-        Assert.Equal(1, (await harness.ReleaseAsync(harness.Token())).KeyVersion);
-        using KeyBrokerService other = SecondBroker(harness);
         byte[] rotated = BrokerHarness.NewDataKey();
-        JsonObject rotate = harness.OwnerPayload("rotate", BrokerHarness.KeyName);
-        rotate["key"] = Jwe.Encrypt(rotated, other.ImportKey);
-        Assert.True(other.RotateKey(BrokerHarness.PublicJwkJson(harness.OwnerKey), BrokerHarness.Sign(harness.OwnerKey, rotate)).Succeeded);
+        using BrokerHarness harness = await ChangedThroughAnotherBrokerAsync("rotate", (request, other) => request["key"] = Jwe.Encrypt(rotated, other.ImportKey));
 
         ReleaseOutcome first = await harness.ReleaseAsync(harness.Token());
         ReleaseOutcome second = await harness.ReleaseAsync(harness.Token());
@@ -188,17 +176,27 @@ public abstract class ReleaseStoreTests : IDisposable
     [EnvironmentFact]
     public async Task A_key_deleted_through_another_broker_is_denied_as_deleted()
     {
-        using var harness = NewHarness();
-        harness.RegisterDefaultKey();
-        Assert.True((await harness.ReleaseAsync(harness.Token())).IsGranted);
-        using KeyBrokerService other = SecondBroker(harness);
-        JsonObject delete = harness.OwnerPayload("delete", BrokerHarness.KeyName);
-        Assert.True(other.DeleteKey(BrokerHarness.PublicJwkJson(harness.OwnerKey), BrokerHarness.Sign(harness.OwnerKey, delete)).Succeeded);
+        using BrokerHarness harness = await ChangedThroughAnotherBrokerAsync("delete", (_, _) => { });
 
         ReleaseOutcome outcome = await harness.ReleaseAsync(harness.Token());
 
         Assert.Equal(ReasonCode.KeyNotFound, outcome.Reason);
         Assert.Contains("deleted", outcome.Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>A broker that registered the default key and released it once (so it has seen the key), after a
+    /// second broker on the same store carried out the owner request <paramref name="op"/> on that key.</summary>
+    private async Task<BrokerHarness> ChangedThroughAnotherBrokerAsync(string op, Action<JsonObject, KeyBrokerService> complete)
+    {
+        BrokerHarness harness = NewHarness();
+        harness.RegisterDefaultKey();
+        Assert.Equal(1, (await harness.ReleaseAsync(harness.Token())).KeyVersion);
+        using KeyBrokerService other = SecondBroker(harness);
+        JsonObject request = harness.OwnerPayload(op, BrokerHarness.KeyName);
+        complete(request, other);
+        OwnerRequestOutcome changed = other.HandleOwnerRequest(BrokerHarness.PublicJwkJson(harness.OwnerKey), BrokerHarness.Sign(harness.OwnerKey, request));
+        Assert.True(changed.Succeeded, changed.Detail);
+        return harness;
     }
 
     /// <summary>A second broker on the same database and data directory (its secrets), as a second replica would run.</summary>

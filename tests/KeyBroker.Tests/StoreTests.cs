@@ -341,11 +341,7 @@ public abstract class StoreTests : IDisposable
     [EnvironmentFact]
     public async Task A_rolled_back_key_change_is_not_seen_by_the_next_writer_of_the_same_batch()
     {
-        using (IKeyBrokerTransaction setup = _store.BeginWrite())
-        {
-            setup.InsertKeyVersion(Key("k", 1));
-            setup.Commit();
-        }
+        Insert(Key("k", 1));
 
         // Hold the writer so the next three logical transactions queue up and share one physical transaction.
         IKeyBrokerTransaction holder = await _store.BeginWriteAsync();
@@ -411,11 +407,7 @@ public abstract class StoreTests : IDisposable
     [EnvironmentFact]
     public async Task A_failed_statement_of_one_transaction_keeps_the_nonces_of_the_others_in_its_batch()
     {
-        using (IKeyBrokerTransaction key = _store.BeginWrite())
-        {
-            key.InsertKeyVersion(Key("k", 1));
-            key.Commit();
-        }
+        Insert(Key("k", 1));
 
         // A queued job consumes a nonce; an owner-style transaction queued behind it in the same batch then fails a
         // statement. Only the failing one is rolled back.
@@ -472,6 +464,13 @@ public abstract class StoreTests : IDisposable
     /// <summary>Consumes a nonce hash valid for five more minutes: a row to write and find again.</summary>
     private static NonceConsumption Use(IKeyBrokerTransaction transaction, byte[] nonceHash) =>
         transaction.ConsumeNonce(nonceHash, s_now.AddMinutes(5), s_now);
+
+    private void Insert(KeyVersionRecord key)
+    {
+        using IKeyBrokerTransaction transaction = _store.BeginWrite();
+        transaction.InsertKeyVersion(key);
+        transaction.Commit();
+    }
 
     private static KeyVersionRecord Key(string name, int version) =>
         new(name, version, "owner-thumbprint", [1, 2, 3], "{}", true, s_now);
