@@ -544,31 +544,13 @@ internal sealed class GroupCommitWriter : IDisposable
             return Command(sql, parameters).ExecuteNonQuery();
         }
 
-        int deferredRows = 0;
-        bool carriesOthers = lastIsOthers;
-        var all = new List<(string Name, object? Value)>(parameters.Length + 8);
-        var text = new System.Text.StringBuilder();
-        for (int i = 0; i < _pendingStatements.Count; i++)
-        {
-            Deferred deferred = _pendingStatements[i];
-            text.Append(deferred.Sql).Append("; ");
-            all.AddRange(deferred.Parameters);
-            deferredRows += deferred.Rows;
-            carriesOthers |= deferred.Rows > 0 && (_openFrom < 0 || i < _openFrom);
-        }
-
-        _pendingStatements.Clear();
-        if (_openFrom > 0)
-        {
-            _openFrom = 0;
-        }
-
-        all.AddRange(parameters);
+        (DbCommand combined, int deferredRows, bool carriesOthers) = TakePending(sql, parameters, lastIsOthers);
         try
         {
-            // Combined texts differ from batch to batch: such a command is made for one use, not kept.
-            using DbCommand combined = StoreDialect.Command(_connection!, _transaction, text.Append(sql).ToString(), [.. all]);
-            return combined.ExecuteNonQuery() - deferredRows;
+            using (combined)
+            {
+                return combined.ExecuteNonQuery() - deferredRows;
+            }
         }
         catch (Exception e) when (carriesOthers)
         {
@@ -676,14 +658,15 @@ internal sealed class GroupCommitWriter : IDisposable
             parameters[i] = (names[i], hashes[i]);
         }
 
-        DbCommand command = Query($"SELECT nonce_hash FROM consumed_nonces WHERE nonce_hash IN ({string.Join(", ", names)})", parameters);
-        using (DbDataReader reader = command.ExecuteReader())
+        Read($"SELECT nonce_hash FROM consumed_nonces WHERE nonce_hash IN ({string.Join(", ", names)})", parameters, reader =>
         {
             while (reader.Read())
             {
                 _noncesStored.Add(Convert.ToHexString((byte[])reader.GetValue(0)));
             }
-        }
+
+            return true;
+        });
 
         foreach (string looked in keys)
         {
@@ -707,13 +690,63 @@ internal sealed class GroupCommitWriter : IDisposable
 
     private const string InsertNonceSql = "INSERT INTO consumed_nonces (nonce_hash, expires_at_ms) VALUES (@nonce_hash, @nonce_expires)";
 
-    /// <summary>A command for a query on the writer connection in the current transaction (only the holder of
-    /// the writer lock calls this); deferred savepoint statements are sent first. Commands are kept per
-    /// connection, so each statement is prepared once.</summary>
-    internal DbCommand Query(string sql, params (string Name, object? Value)[] parameters)
+    /// <summary>Runs a query on the writer connection in the current transaction (only the holder of the writer lock
+    /// calls this) and reads its rows with <paramref name="read"/>. Deferred statements go in the same command, ahead
+    /// of the query (their inserts are plain: each inserts its row or fails, failing as <see cref="NonQuery(string,
+    /// (string Name, object? Value)[])"/> says); a query sent alone uses a command kept per statement.</summary>
+    internal T Read<T>(string sql, (string Name, object? Value)[] parameters, Func<DbDataReader, T> read)
     {
-        SendDeferred();
-        return Command(sql, parameters);
+        if (_pendingStatements.Count == 0)
+        {
+            using DbDataReader reader = Command(sql, parameters).ExecuteReader();
+            return read(reader);
+        }
+
+        (DbCommand combined, _, bool carriesOthers) = TakePending(sql, parameters, lastIsOthers: false);
+        try
+        {
+            using (combined)
+            using (DbDataReader reader = combined.ExecuteReader())
+            {
+                // The deferred statements return no rows, so the reader starts at the query's.
+                return read(reader);
+            }
+        }
+        catch (Exception e) when (carriesOthers)
+        {
+            AbortLocked(e);
+            throw new KeyBrokerStoreException("A write of this batch failed; nothing of the batch was stored.", e);
+        }
+    }
+
+    /// <summary>One command of every deferred statement followed by <paramref name="sql"/>, for one use (combined
+    /// texts differ from batch to batch, so they are not kept); the deferred list is emptied. Also returns the rows
+    /// the deferred statements affect when they succeed, and whether any of them is an insert of a logical
+    /// transaction other than the open one (then a failure of the command cannot be confined to the open one).</summary>
+    private (DbCommand Command, int DeferredRows, bool CarriesOthers) TakePending(
+        string sql, (string Name, object? Value)[] parameters, bool lastIsOthers)
+    {
+        int deferredRows = 0;
+        bool carriesOthers = lastIsOthers;
+        var all = new List<(string Name, object? Value)>(parameters.Length + 8);
+        var text = new System.Text.StringBuilder();
+        for (int i = 0; i < _pendingStatements.Count; i++)
+        {
+            Deferred deferred = _pendingStatements[i];
+            text.Append(deferred.Sql).Append("; ");
+            all.AddRange(deferred.Parameters);
+            deferredRows += deferred.Rows;
+            carriesOthers |= deferred.Rows > 0 && (_openFrom < 0 || i < _openFrom);
+        }
+
+        _pendingStatements.Clear();
+        if (_openFrom > 0)
+        {
+            _openFrom = 0;
+        }
+
+        all.AddRange(parameters);
+        return (StoreDialect.Command(_connection!, _transaction, text.Append(sql).ToString(), [.. all]), deferredRows, carriesOthers);
     }
 
     private void Defer(string sql)

@@ -58,11 +58,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
             return record;
         }
 
-        DbCommand command = _writer.Query(RelationalStore.LatestKeySql, ("@name", name));
-        using (DbDataReader reader = command.ExecuteReader())
-        {
-            record = reader.Read() ? RelationalStore.ReadKey(reader) : null;
-        }
+        record = _writer.Read(RelationalStore.LatestKeySql, [("@name", name)], reader => reader.Read() ? RelationalStore.ReadKey(reader) : null);
 
         if (known.Count >= MaxKeyReads)
         {
@@ -104,23 +100,22 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     public AuditEntryRecord? GetLastAuditEntry()
     {
         ObjectDisposedException.ThrowIf(_ended, this);
-        DbCommand command = _writer.Query(LastAuditEntrySql);
-        using DbDataReader reader = command.ExecuteReader();
-        return reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null;
+        return _writer.Read(LastAuditEntrySql, [], reader => reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null);
     }
 
     public IReadOnlyList<byte[]> ReadAuditLeafHashes(long upToSequence)
     {
         ObjectDisposedException.ThrowIf(_ended, this);
-        DbCommand command = _writer.Query(LeafHashesSql, ("@to", upToSequence));
-        List<byte[]> leaves = [];
-        using DbDataReader reader = command.ExecuteReader();
-        while (reader.Read())
+        return _writer.Read(LeafHashesSql, [("@to", upToSequence)], reader =>
         {
-            leaves.Add((byte[])reader.GetValue(0));
-        }
+            List<byte[]> leaves = [];
+            while (reader.Read())
+            {
+                leaves.Add((byte[])reader.GetValue(0));
+            }
 
-        return leaves;
+            return leaves;
+        });
     }
 
     public AuditHeadRecord? GetAuditHead()
@@ -131,9 +126,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
             return pending;
         }
 
-        DbCommand command = _writer.Query(RelationalStore.AuditHeadSql);
-        using DbDataReader reader = command.ExecuteReader();
-        return reader.Read() ? RelationalStore.ReadHead(reader) : null;
+        return _writer.Read(RelationalStore.AuditHeadSql, [], reader => reader.Read() ? RelationalStore.ReadHead(reader) : null);
     }
 
     /// <summary>Inserts the entry; on a server database the statement travels with the next one (see
