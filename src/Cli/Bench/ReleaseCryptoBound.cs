@@ -92,7 +92,7 @@ internal static class ReleaseCryptoBound
             byte[] root = SHA256.HashData(signature);
             byte[] payload = Encoding.UTF8.GetBytes(
                 $"{{\"treeSize\":{_treeSize++},\"rootHash\":\"{Convert.ToHexStringLower(root)}\",\"timestamp\":{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}}}");
-            _ = Jws.Sign(payload, _auditKey, _auditKid, "enclave-audit-sth+jws");
+            _ = Jws.Sign(payload, _auditKey, _auditKid, KeyBroker.Audit.SignedTreeHead.JwsType);
         }
 
         public void Dispose()

@@ -147,9 +147,8 @@ internal static class BenchBrokerCommand
             TimeSpan warmup = await WarmUpAsync(broker, load, settings, cancellationToken).ConfigureAwait(false);
             TimeSpan pausedBefore = GC.GetTotalPauseDuration();
             int gen0Before = GC.CollectionCount(0);
-            Phase releases = settings.Rate is { } offered
-                ? await PacedPhaseAsync(broker, load, settings.Clients, settings.FetchNonce, settings.Duration, offered, cancellationToken).ConfigureAwait(false)
-                : await ReleasePhaseAsync(broker, load, settings.Clients, settings.FetchNonce, settings.Duration, cancellationToken).ConfigureAwait(false);
+            Phase releases = await ReleasePhaseAsync(
+                broker, load, settings.Clients, settings.FetchNonce, settings.Duration, cancellationToken, settings.Rate).ConfigureAwait(false);
             double gcPause = (GC.GetTotalPauseDuration() - pausedBefore) / releases.Elapsed;
             int gen0 = GC.CollectionCount(0) - gen0Before;
             Phase noop = await NoopPhaseAsync(broker, settings.Clients, settings.Duration / 4, cancellationToken).ConfigureAwait(false);
@@ -228,65 +227,14 @@ internal static class BenchBrokerCommand
         return clock.Elapsed;
     }
 
-    /// <summary>Open loop: release k of client c is due at (k * clients + c) / rate seconds after the start; the
-    /// client waits until then if it is early and sends at once if it is late, and the latency runs from the due
-    /// time to the answer.</summary>
-    private static async Task<Phase> PacedPhaseAsync(
-        Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, bool fetchNonce, TimeSpan duration, double rate,
-        CancellationToken cancellationToken)
-    {
-        var latencies = new List<double>[clients];
-        long completed = 0;
-        long errors = 0;
-        long start = Stopwatch.GetTimestamp();
-        double Now() => Stopwatch.GetElapsedTime(start).TotalSeconds;
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
-        {
-            var own = latencies[c] = new List<double>(4096);
-            string? nonce = null;
-            for (long k = 0; !cancellationToken.IsCancellationRequested; k++)
-            {
-                double due = (k * clients + c) / rate;
-                if (due >= duration.TotalSeconds)
-                {
-                    break;
-                }
-
-                double early = due - Now();
-                if (early > 0)
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(early), cancellationToken).ConfigureAwait(false);
-                }
-
-                try
-                {
-                    ReleaseAttempt attempt = await load.ReleaseAsync(broker, KeyName, nonce, cancellationToken).ConfigureAwait(false);
-                    double answered = Now();
-                    nonce = fetchNonce ? null : attempt.NextNonce;
-                    if (attempt.ReceiptId is null)
-                    {
-                        Interlocked.Increment(ref errors);
-                        NoteError("release denied");
-                        continue;
-                    }
-
-                    own.Add((answered - due) * 1000);
-                    Interlocked.Increment(ref completed);
-                }
-                catch (Grpc.Core.RpcException e)
-                {
-                    Interlocked.Increment(ref errors);
-                    NoteError($"{e.StatusCode}: {e.Status.Detail}");
-                }
-            }
-        }, cancellationToken))).ConfigureAwait(false);
-
-        // The phase lasts until the last release due in it was answered.
-        return new Phase(Stopwatch.GetElapsedTime(start), completed, errors, latencies.SelectMany(l => l).ToList());
-    }
-
+    /// <summary>Releases from every client for <paramref name="duration"/>. Closed loop (<paramref name="rate"/> null):
+    /// each client sends as soon as its last release returned, and the latency is the ReleaseKey call's. Open loop:
+    /// release k of client c is due at (k * clients + c) / rate seconds after the start; the client waits until then
+    /// if it is early and sends at once if it is late, and the latency runs from the due time to the answer. Either
+    /// way the phase lasts until the last release sent in it was answered.</summary>
     private static async Task<Phase> ReleasePhaseAsync(
-        Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, bool fetchNonce, TimeSpan duration, CancellationToken cancellationToken)
+        Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, bool fetchNonce, TimeSpan duration,
+        CancellationToken cancellationToken, double? rate = null)
     {
         var latencies = new List<double>[clients];
         long completed = 0;
@@ -296,11 +244,23 @@ internal static class BenchBrokerCommand
         {
             var own = latencies[c] = new List<double>(4096);
             string? nonce = null;
-            while (clock.Elapsed < duration && !cancellationToken.IsCancellationRequested)
+            for (long k = 0; !cancellationToken.IsCancellationRequested; k++)
             {
+                TimeSpan? due = rate is { } r ? TimeSpan.FromSeconds((k * clients + c) / r) : null;
+                if ((due ?? clock.Elapsed) >= duration)
+                {
+                    break;
+                }
+
+                if (due - clock.Elapsed is { } early && early > TimeSpan.Zero)
+                {
+                    await Task.Delay(early, cancellationToken).ConfigureAwait(false);
+                }
+
                 try
                 {
                     ReleaseAttempt attempt = await load.ReleaseAsync(broker, KeyName, nonce, cancellationToken).ConfigureAwait(false);
+                    TimeSpan latency = due is { } dueAt ? clock.Elapsed - dueAt : attempt.Latency;
                     nonce = fetchNonce ? null : attempt.NextNonce;
                     if (attempt.ReceiptId is null)
                     {
@@ -309,7 +269,7 @@ internal static class BenchBrokerCommand
                         continue;
                     }
 
-                    own.Add(attempt.Latency.TotalMilliseconds);
+                    own.Add(latency.TotalMilliseconds);
                     Interlocked.Increment(ref completed);
                 }
                 catch (Grpc.Core.RpcException e)

@@ -45,7 +45,7 @@
 //
 // The writer also keeps the audit log's tail as the last append of the current physical transaction left it
 // (CachedAuditTail), so consecutive appends of one batch do not re-read it, and the latest record of each key
-// it read (KeyReads), so the releases of one batch check their key with one read. Both are forgotten whenever
+// it read (LatestKey), so the releases of one batch check their key with one read. Both are forgotten whenever
 // the database may hold something else: when a physical transaction begins (another process may have written
 // before it) and when a logical transaction rolls back or the batch aborts; a key's record also when this
 // writer inserts or updates a version of it.
@@ -315,9 +315,30 @@ internal sealed class GroupCommitWriter : IDisposable
         set => _auditTail = value;
     }
 
-    /// <summary>Latest key records read in the current physical transaction, by name (null: no such key); see the
-    /// file header. Only the holder of the writer lock uses it.</summary>
-    internal Dictionary<string, KeyVersionRecord?> KeyReads => _keyReads;
+    /// <summary>The latest record of a key (null: none), read once per physical transaction (see the file header);
+    /// only the holder of the writer lock calls this.</summary>
+    internal KeyVersionRecord? LatestKey(string name)
+    {
+        if (_keyReads.TryGetValue(name, out KeyVersionRecord? record))
+        {
+            return record;
+        }
+
+        record = Read(RelationalStore.LatestKeySql, [("@name", name)], reader => reader.Read() ? RelationalStore.ReadKey(reader) : null);
+        if (_keyReads.Count >= MaxKeyReads)
+        {
+            _keyReads.Clear();
+        }
+
+        _keyReads[name] = record;
+        return record;
+    }
+
+    /// <summary>Forgets what <see cref="LatestKey"/> read of a key this writer is about to change.</summary>
+    internal void ForgetKey(string name) => _keyReads.Remove(name);
+
+    /// <summary>Key records one physical transaction remembers at most.</summary>
+    private const int MaxKeyReads = 1024;
 
     /// <summary>Ends the logical transaction and hands the writer lock on; returns the batch to wait for when
     /// it committed.</summary>

@@ -52,27 +52,13 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     {
         ObjectDisposedException.ThrowIf(_ended, this);
         ArgumentNullException.ThrowIfNull(name);
-        Dictionary<string, KeyVersionRecord?> known = _writer.KeyReads;
-        if (known.TryGetValue(name, out KeyVersionRecord? record))
-        {
-            return record;
-        }
-
-        record = _writer.Read(RelationalStore.LatestKeySql, [("@name", name)], reader => reader.Read() ? RelationalStore.ReadKey(reader) : null);
-
-        if (known.Count >= MaxKeyReads)
-        {
-            known.Clear();
-        }
-
-        known[name] = record;
-        return record;
+        return _writer.LatestKey(name);
     }
 
     public void InsertKeyVersion(KeyVersionRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        _writer.KeyReads.Remove(record.Name);
+        _writer.ForgetKey(record.Name);
         Execute(
             """
             INSERT INTO keys (name, version, owner_thumbprint, wrapped_key, policy_json, enabled, created_at_ms)
@@ -84,7 +70,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     public void UpdateKeyVersion(KeyVersionRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        _writer.KeyReads.Remove(record.Name);
+        _writer.ForgetKey(record.Name);
         int changed = Execute(
             """
             UPDATE keys SET wrapped_key = @wrapped, policy_json = @policy, enabled = @enabled
@@ -191,9 +177,6 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
             _writer.Complete(commit: false);
         }
     }
-
-    /// <summary>Key records one physical transaction remembers at most.</summary>
-    private const int MaxKeyReads = 1024;
 
     private const string LeafHashesSql = "SELECT entry_hash FROM audit_entries WHERE seq <= @to ORDER BY seq";
 
