@@ -25,12 +25,14 @@ public sealed class BenchBrokerTests
         Assert.Equal(100, result.Releases);
         Assert.Equal(50, result.OfferedPerSecond);
         Assert.InRange(result.ReleasesPerSecond, 30, 51);
-        Assert.True(result.P50Ms > 0 && result.P99Ms >= result.P50Ms);
+        Assert.True(result.P50Ms > 0 && result.P99Ms >= result.P50Ms && result.P999Ms >= result.P99Ms);
+        Assert.True(result.PacerLagP99Ms is >= 0);
         Assert.True(result.AuditVerified);
         Assert.True(result.AuditEntries > result.Releases);
         Assert.True(result.CryptoBoundPerSecond > 0);
         Assert.Equal(result.ReleasesPerSecond / result.CryptoBoundPerSecond, result.CryptoBoundRatio, 6);
         Assert.Equal("open loop", result.ToJson()["load"]!.GetValue<string>());
+        Assert.Equal(result.PacerLagP99Ms!.Value, result.ToJson()["pacerLagP99Ms"]!.GetValue<double>(), 3);
         Assert.Equal("ec", result.ToJson()["enclaveKey"]!.GetValue<string>());
     }
 
@@ -54,6 +56,7 @@ public sealed class BenchBrokerTests
         Assert.Equal("closed loop", result.ToJson()["load"]!.GetValue<string>());
         Assert.Equal("rsa", result.ToJson()["enclaveKey"]!.GetValue<string>());
         Assert.Null(result.ToJson()["offeredPerSecond"]);
+        Assert.Null(result.PacerLagP99Ms);
     }
 
     [Theory]

@@ -175,6 +175,8 @@ internal static class BenchBrokerCommand
                 settings.FetchNonce)
             {
                 OfferedPerSecond = settings.Rate,
+                P999Ms = Percentile(sorted, 0.999),
+                PacerLagP99Ms = releases.PacerLagP99Ms,
                 CryptoBoundPerSecond = cryptoRate,
                 CryptoBoundRatio = cryptoRate > 0 ? releaseRate / cryptoRate : 0,
                 EnclaveKey = settings.RsaEnclaveKey ? "rsa" : "ec",
@@ -229,9 +231,9 @@ internal static class BenchBrokerCommand
 
     /// <summary>Releases from every client for <paramref name="duration"/>. Closed loop (<paramref name="rate"/> null):
     /// each client sends as soon as its last release returned, and the latency is the ReleaseKey call's. Open loop:
-    /// release k of client c is due at (k * clients + c) / rate seconds after the start; the client waits until then
-    /// if it is early and sends at once if it is late, and the latency runs from the due time to the answer. Either
-    /// way the phase lasts until the last release sent in it was answered.</summary>
+    /// release k of client c is due at (k * clients + c) / rate seconds after the start and is handed to the client
+    /// when due by an <see cref="OpenLoopPacer"/>; a client still busy sends it as soon as it is free, and the latency
+    /// runs from the due time to the answer. Either way the phase lasts until the last release sent in it was answered.</summary>
     private static async Task<Phase> ReleasePhaseAsync(
         Protocol.Broker.KeyBroker.KeyBrokerClient broker, BrokerLoadClient load, int clients, bool fetchNonce, TimeSpan duration,
         CancellationToken cancellationToken, double? rate = null)
@@ -240,27 +242,35 @@ internal static class BenchBrokerCommand
         long completed = 0;
         long errors = 0;
         var clock = Stopwatch.StartNew();
+        using OpenLoopPacer? pacer = rate is { } r ? new OpenLoopPacer(clients, r, duration, clock) : null;
+        pacer?.Start();
         await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
         {
             var own = latencies[c] = new List<double>(4096);
             string? nonce = null;
-            for (long k = 0; !cancellationToken.IsCancellationRequested; k++)
+            while (!cancellationToken.IsCancellationRequested)
             {
-                TimeSpan? due = rate is { } r ? TimeSpan.FromSeconds((k * clients + c) / r) : null;
-                if ((due ?? clock.Elapsed) >= duration)
+                TimeSpan? due = null;
+                if (pacer is null)
+                {
+                    if (clock.Elapsed >= duration)
+                    {
+                        break;
+                    }
+                }
+                else if (await pacer.For(c).WaitToReadAsync(cancellationToken).ConfigureAwait(false) && pacer.For(c).TryRead(out TimeSpan dueAt))
+                {
+                    due = dueAt;
+                }
+                else
                 {
                     break;
-                }
-
-                if (due - clock.Elapsed is { } early && early > TimeSpan.Zero)
-                {
-                    await Task.Delay(early, cancellationToken).ConfigureAwait(false);
                 }
 
                 try
                 {
                     ReleaseAttempt attempt = await load.ReleaseAsync(broker, KeyName, nonce, cancellationToken).ConfigureAwait(false);
-                    TimeSpan latency = due is { } dueAt ? clock.Elapsed - dueAt : attempt.Latency;
+                    TimeSpan latency = due is { } since ? clock.Elapsed - since : attempt.Latency;
                     nonce = fetchNonce ? null : attempt.NextNonce;
                     if (attempt.ReceiptId is null)
                     {
@@ -279,7 +289,11 @@ internal static class BenchBrokerCommand
                 }
             }
         }, cancellationToken))).ConfigureAwait(false);
-        return new Phase(clock.Elapsed, completed, errors, latencies.SelectMany(l => l).ToList());
+        pacer?.Join();
+        return new Phase(clock.Elapsed, completed, errors, latencies.SelectMany(l => l).ToList())
+        {
+            PacerLagP99Ms = pacer?.LagPercentile(0.99),
+        };
     }
 
     private static async Task<Phase> NoopPhaseAsync(Protocol.Broker.KeyBroker.KeyBrokerClient broker, int clients, TimeSpan duration, CancellationToken cancellationToken)
@@ -316,10 +330,13 @@ internal static class BenchBrokerCommand
         }
     }
 
-    private static double Percentile(double[] sorted, double p) =>
-        sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+    private static double Percentile(double[] sorted, double p) => Percentiles.Of(sorted, p);
 
-    private sealed record Phase(TimeSpan Elapsed, long Completed, long Errors, List<double> LatenciesMs);
+    private sealed record Phase(TimeSpan Elapsed, long Completed, long Errors, List<double> LatenciesMs)
+    {
+        /// <summary>Open loop: the 99th percentile of how late the pacer handed releases out.</summary>
+        public double? PacerLagP99Ms { get; init; }
+    }
 
     private static void RunSql(string connectionString, string sql)
     {
@@ -363,6 +380,13 @@ internal sealed record BenchResult(
     /// <summary>Releases due per second in an open-loop run; null for the closed loop.</summary>
     public double? OfferedPerSecond { get; init; }
 
+    /// <summary>The 99.9th percentile latency.</summary>
+    public double P999Ms { get; init; }
+
+    /// <summary>Open loop: the 99th percentile of how late the load generator handed releases to its clients, which
+    /// is part of every latency measured (they run from the due time); null for the closed loop.</summary>
+    public double? PacerLagP99Ms { get; init; }
+
     /// <summary>Units of a release's indispensable cryptography per second on all cores (ReleaseCryptoBound).</summary>
     public double CryptoBoundPerSecond { get; init; }
 
@@ -381,6 +405,7 @@ internal sealed record BenchResult(
         ["releasesPerSecond"] = Math.Round(ReleasesPerSecond, 1),
         ["p50Ms"] = Math.Round(P50Ms, 3),
         ["p99Ms"] = Math.Round(P99Ms, 3),
+        ["p999Ms"] = Math.Round(P999Ms, 3),
         ["errors"] = Errors,
         ["noopRatio"] = Math.Round(NoopRatio, 4),
         ["noopPerSecond"] = Math.Round(NoopPerSecond, 1),
@@ -391,6 +416,7 @@ internal sealed record BenchResult(
         ["nonces"] = FetchNonce ? "GetNonce per release" : "chained from the previous release",
         ["load"] = OfferedPerSecond is null ? "closed loop" : "open loop",
         ["offeredPerSecond"] = OfferedPerSecond is { } offered ? Math.Round(offered, 1) : null,
+        ["pacerLagP99Ms"] = PacerLagP99Ms is { } lag ? Math.Round(lag, 3) : null,
         ["cryptoBoundPerSecond"] = Math.Round(CryptoBoundPerSecond, 1),
         ["cryptoBoundRatio"] = Math.Round(CryptoBoundRatio, 4),
         ["enclaveKey"] = EnclaveKey,
