@@ -37,6 +37,16 @@
 // lookups are forgotten when a physical transaction begins or aborts. A release on PostgreSQL thus sends its two
 // inserts with the statements of the releases around it: a batch of n releases costs a handful of round trips, not n.
 //
+// A physical transaction on a server database begins in one round trip, whatever its first write reads: the
+// writer lock (StoreDialect.BeginWriteDeferringLock) is deferred like a SAVEPOINT, so it leads the first command
+// that goes out, and that command also carries, after its own query, the reads the batch will need (prefetches):
+// the stored audit head (valid until the commit, since only the flusher writes it), the last stored audit entry
+// (valid until this writer inserts one) and the nonces of this write and of those queued behind it. Everything in
+// the command runs after the lock, in order. A batch therefore costs about four round trips however many writes it
+// holds: that one, one for nonces of writes queued after it, the head row and COMMIT (it was about seven and a
+// half, and on a database a few milliseconds away the begin alone outlasted MaxBatchAge, so every write became a
+// batch of its own). The age of a batch runs from its first commit for the same reason.
+//
 // RunAsync takes a write as a job for the writer's own thread, which runs queued jobs one after the other, each a
 // logical transaction of the current batch. A writer lock handed from one awaiting caller to the next goes through
 // the thread pool, where it waits behind whatever CPU work is queued (on two busy cores, most of a release's time
@@ -58,7 +68,9 @@ internal sealed class GroupCommitWriter : IDisposable
     /// <summary>Logical transactions committed together at most.</summary>
     public const int DefaultMaxBatch = 64;
 
-    /// <summary>How long a physical transaction keeps taking queued writers before it is committed. Without
+    /// <summary>How long a physical transaction keeps taking queued writers after its first logical transaction
+    /// committed (not after it began: on a distant database beginning takes a round trip or more, and a batch whose
+    /// age counted that would close after its first writer, ending group commit when it matters most). Without
     /// a bound, callers that wait for durability on their own threads (the synchronous Commit) can starve the
     /// thread pool while each newly injected thread queues one more writer, so the batch would only commit
     /// when it was full, seconds later.</summary>
@@ -86,6 +98,15 @@ internal sealed class GroupCommitWriter : IDisposable
     private AuditHeadRecord? _pendingHead;
     private AuditHeadRecord? _headAtSavepoint;
     private readonly List<Deferred> _pendingStatements = [];
+
+    // Queries that go out with the first query of a physical transaction on a server database, and what they read
+    // (see the file header): the stored audit head, valid until the commit (only the flusher writes it), and the
+    // last stored audit entry, valid until this writer inserts one.
+    private readonly List<Prefetch> _prefetches = [];
+    private AuditHeadRecord? _storedHead;
+    private bool _storedHeadKnown;
+    private AuditEntryRecord? _lastEntry;
+    private bool _lastEntryKnown;
 
     // Index in _pendingStatements from which the statements are the open logical transaction's own (its SAVEPOINT
     // and what followed); -1 when no logical transaction is open.
@@ -178,7 +199,7 @@ internal sealed class GroupCommitWriter : IDisposable
 
     /// <summary>Takes the writer lock for a job on the job thread (a blocking wait: this thread does nothing else);
     /// null when the job was cancelled meanwhile, the lock then passed on as if it had written nothing.</summary>
-    private RelationalWriteTransaction? BeginForJob(CancellationToken cancellationToken)
+    private RelationalWriteTransaction? BeginForJob(CancellationToken cancellationToken, byte[]? nonceHash)
     {
         _writerLock.Wait(CancellationToken.None);
         Interlocked.Decrement(ref _queued);
@@ -188,7 +209,7 @@ internal sealed class GroupCommitWriter : IDisposable
             return null;
         }
 
-        return BeginLocked(isolate: false);
+        return BeginLocked(isolate: false, nonceHash);
     }
 
     private interface IWriteJob
@@ -216,7 +237,7 @@ internal sealed class GroupCommitWriter : IDisposable
             RelationalWriteTransaction? transaction;
             try
             {
-                transaction = writer.BeginForJob(cancellationToken);
+                transaction = writer.BeginForJob(cancellationToken, nonceHash);
             }
             catch (Exception e)
             {
@@ -267,7 +288,8 @@ internal sealed class GroupCommitWriter : IDisposable
 
     /// <param name="isolate">Send what earlier logical transactions deferred before this one writes, so that a statement of
     /// this one that fails fails it alone (owner requests and tools; a job's statements cannot fail but with the batch).</param>
-    private RelationalWriteTransaction BeginLocked(bool isolate)
+    /// <param name="nonceHash">The nonce the logical transaction will consume, if known.</param>
+    private RelationalWriteTransaction BeginLocked(bool isolate, byte[]? nonceHash = null)
     {
         try
         {
@@ -275,11 +297,17 @@ internal sealed class GroupCommitWriter : IDisposable
             if (_transaction is null)
             {
                 _connection ??= _dialect.Open();
-                _transaction = _dialect.BeginWrite(_connection);
+                _transaction = _dialect.BeginWriteDeferringLock(_connection, out string? lockStatement);
                 _auditTail = null;
                 _keyReads.Clear();
                 ForgetNonces();
-                _batch.Started = System.Diagnostics.Stopwatch.GetTimestamp();
+                ForgetPrefetched();
+                if (lockStatement is not null)
+                {
+                    // First in the command that carries it, so everything after runs under the lock.
+                    _pendingStatements.Add(new Deferred(lockStatement, [], 0, ResultSets: 1));
+                    PrefetchAtBegin(nonceHash);
+                }
             }
 
             _headAtSavepoint = _pendingHead;
@@ -371,7 +399,11 @@ internal sealed class GroupCommitWriter : IDisposable
                     Defer(ReleaseSql);
                 }
 
-                batch.Members++;
+                if (batch.Members++ == 0)
+                {
+                    batch.FirstCommitted = System.Diagnostics.Stopwatch.GetTimestamp();
+                }
+
                 _noncesConsumedByOpen.Clear();
             }
             else
@@ -414,7 +446,7 @@ internal sealed class GroupCommitWriter : IDisposable
     {
         Batch batch = _batch;
         if (_stopping || (Volatile.Read(ref _queued) > 0 && batch.Members < _maxBatch
-            && System.Diagnostics.Stopwatch.GetElapsedTime(batch.Started) < MaxBatchAge))
+            && (batch.Members == 0 || System.Diagnostics.Stopwatch.GetElapsedTime(batch.FirstCommitted) < MaxBatchAge)))
         {
             _writerLock.Release();
         }
@@ -511,6 +543,7 @@ internal sealed class GroupCommitWriter : IDisposable
         finally
         {
             _pendingHead = null;
+            ForgetPrefetched();
             _transaction = null;
             transaction.Dispose();
         }
@@ -525,6 +558,7 @@ internal sealed class GroupCommitWriter : IDisposable
         ForgetNonces();
         _pendingHead = null;
         _pendingStatements.Clear();
+        ForgetPrefetched();
         DbTransaction? transaction = _transaction;
         _transaction = null;
         if (transaction is not null)
@@ -565,7 +599,7 @@ internal sealed class GroupCommitWriter : IDisposable
             return Command(sql, parameters).ExecuteNonQuery();
         }
 
-        (DbCommand combined, int deferredRows, bool carriesOthers) = TakePending(sql, parameters, lastIsOthers);
+        (DbCommand combined, int deferredRows, bool carriesOthers, _) = TakePending(sql, parameters, lastIsOthers);
         try
         {
             using (combined)
@@ -626,6 +660,11 @@ internal sealed class GroupCommitWriter : IDisposable
 
         if (_dialect.BatchesStatements)
         {
+            if (!_noncesLookedUp.Contains(key) && _prefetches.Count > 0)
+            {
+                SendPrefetches();
+            }
+
             if (!_noncesLookedUp.Contains(key))
             {
                 LookUpNonces(nonceHash, key);
@@ -651,8 +690,26 @@ internal sealed class GroupCommitWriter : IDisposable
     /// <summary>Looks up, in one query, which of this nonce and those of the writes queued behind it are stored.</summary>
     private void LookUpNonces(byte[] nonceHash, string key)
     {
-        var hashes = new List<byte[]> { nonceHash };
-        var keys = new List<string> { key };
+        Prefetch lookup = NonceLookup(nonceHash, key)!;
+        Read(lookup.Sql, lookup.Parameters, reader =>
+        {
+            lookup.Read(reader);
+            return true;
+        });
+    }
+
+    /// <summary>The query that looks up this nonce (when not looked up yet) and those of the writes queued behind it;
+    /// null when there is none to look up. Reading its rows marks them looked up.</summary>
+    private Prefetch? NonceLookup(byte[]? nonceHash, string? key)
+    {
+        var hashes = new List<byte[]>();
+        var keys = new List<string>();
+        if (nonceHash is not null && !_noncesLookedUp.Contains(key!) && !_noncesConsumed.Contains(key!))
+        {
+            hashes.Add(nonceHash);
+            keys.Add(key!);
+        }
+
         foreach (IWriteJob queued in _jobs)
         {
             if (hashes.Count >= MaxNonceLookup)
@@ -671,6 +728,11 @@ internal sealed class GroupCommitWriter : IDisposable
             }
         }
 
+        if (hashes.Count == 0)
+        {
+            return null;
+        }
+
         var parameters = new (string Name, object? Value)[hashes.Count];
         var names = new string[hashes.Count];
         for (int i = 0; i < hashes.Count; i++)
@@ -679,20 +741,18 @@ internal sealed class GroupCommitWriter : IDisposable
             parameters[i] = (names[i], hashes[i]);
         }
 
-        Read($"SELECT nonce_hash FROM consumed_nonces WHERE nonce_hash IN ({string.Join(", ", names)})", parameters, reader =>
+        return new Prefetch($"SELECT nonce_hash FROM consumed_nonces WHERE nonce_hash IN ({string.Join(", ", names)})", parameters, reader =>
         {
             while (reader.Read())
             {
                 _noncesStored.Add(Convert.ToHexString((byte[])reader.GetValue(0)));
             }
 
-            return true;
+            foreach (string looked in keys)
+            {
+                _noncesLookedUp.Add(looked);
+            }
         });
-
-        foreach (string looked in keys)
-        {
-            _noncesLookedUp.Add(looked);
-        }
     }
 
     private void ForgetNonces()
@@ -717,20 +777,35 @@ internal sealed class GroupCommitWriter : IDisposable
     /// (string Name, object? Value)[])"/> says); a query sent alone uses a command kept per statement.</summary>
     internal T Read<T>(string sql, (string Name, object? Value)[] parameters, Func<DbDataReader, T> read)
     {
-        if (_pendingStatements.Count == 0)
+        if (_pendingStatements.Count == 0 && _prefetches.Count == 0)
         {
             using DbDataReader reader = Command(sql, parameters).ExecuteReader();
             return read(reader);
         }
 
-        (DbCommand combined, _, bool carriesOthers) = TakePending(sql, parameters, lastIsOthers: false);
+        Prefetch[] prefetches = [.. _prefetches];
+        _prefetches.Clear();
+        (DbCommand combined, _, bool carriesOthers, int skip) = TakePending(sql, parameters, lastIsOthers: false, prefetches);
         try
         {
             using (combined)
             using (DbDataReader reader = combined.ExecuteReader())
             {
-                // The deferred statements return no rows, so the reader starts at the query's.
-                return read(reader);
+                // Of the deferred statements only the writer lock returns rows (its own result set, skipped); the
+                // query's result set follows, then one for each prefetch, in order.
+                for (int i = 0; i < skip; i++)
+                {
+                    NextResult(reader);
+                }
+
+                T result = read(reader);
+                foreach (Prefetch prefetch in prefetches)
+                {
+                    NextResult(reader);
+                    prefetch.Read(reader);
+                }
+
+                return result;
             }
         }
         catch (Exception e) when (carriesOthers)
@@ -744,10 +819,11 @@ internal sealed class GroupCommitWriter : IDisposable
     /// texts differ from batch to batch, so they are not kept); the deferred list is emptied. Also returns the rows
     /// the deferred statements affect when they succeed, and whether any of them is an insert of a logical
     /// transaction other than the open one (then a failure of the command cannot be confined to the open one).</summary>
-    private (DbCommand Command, int DeferredRows, bool CarriesOthers) TakePending(
-        string sql, (string Name, object? Value)[] parameters, bool lastIsOthers)
+    private (DbCommand Command, int DeferredRows, bool CarriesOthers, int ResultSetsBefore) TakePending(
+        string sql, (string Name, object? Value)[] parameters, bool lastIsOthers, Prefetch[]? prefetches = null)
     {
         int deferredRows = 0;
+        int resultSets = 0;
         bool carriesOthers = lastIsOthers;
         var all = new List<(string Name, object? Value)>(parameters.Length + 8);
         var text = new System.Text.StringBuilder();
@@ -757,6 +833,7 @@ internal sealed class GroupCommitWriter : IDisposable
             text.Append(deferred.Sql).Append("; ");
             all.AddRange(deferred.Parameters);
             deferredRows += deferred.Rows;
+            resultSets += deferred.ResultSets;
             carriesOthers |= deferred.Rows > 0 && (_openFrom < 0 || i < _openFrom);
         }
 
@@ -767,8 +844,109 @@ internal sealed class GroupCommitWriter : IDisposable
         }
 
         all.AddRange(parameters);
-        return (StoreDialect.Command(_connection!, _transaction, text.Append(sql).ToString(), [.. all]), deferredRows, carriesOthers);
+        text.Append(sql);
+        for (int i = 0; prefetches is not null && i < prefetches.Length; i++)
+        {
+            // Each prefetch's parameters get a suffix of their own, as deferred inserts do.
+            string suffix = "__p" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            text.Append("; ").Append(s_parameterName.Replace(prefetches[i].Sql, "$0" + suffix));
+            foreach ((string name, object? value) in prefetches[i].Parameters)
+            {
+                all.Add((name + suffix, value));
+            }
+        }
+
+        return (StoreDialect.Command(_connection!, _transaction, text.ToString(), [.. all]), deferredRows, carriesOthers, resultSets);
     }
+
+    private static void NextResult(DbDataReader reader)
+    {
+        if (!reader.NextResult())
+        {
+            throw new InvalidOperationException("A combined command returned fewer result sets than it has queries.");
+        }
+    }
+
+    /// <summary>Queues, for the first query of a new physical transaction, the reads its writes will need: the
+    /// stored audit head, the last stored audit entry, and the nonces of this write and those queued behind it.</summary>
+    private void PrefetchAtBegin(byte[]? nonceHash)
+    {
+        _prefetches.Add(new Prefetch(RelationalStore.AuditHeadSql, [], reader =>
+        {
+            _storedHead = reader.Read() ? RelationalStore.ReadHead(reader) : null;
+            _storedHeadKnown = true;
+        }));
+        _prefetches.Add(new Prefetch(LastAuditEntrySql, [], reader =>
+        {
+            _lastEntry = reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null;
+            _lastEntryKnown = true;
+        }, LastEntry: true));
+        if (NonceLookup(nonceHash, nonceHash is null ? null : Convert.ToHexString(nonceHash)) is { } lookup)
+        {
+            _prefetches.Add(lookup);
+        }
+    }
+
+    /// <summary>Sends the queued prefetches now (the first as the query, the others with it).</summary>
+    private void SendPrefetches()
+    {
+        Prefetch first = _prefetches[0];
+        _prefetches.RemoveAt(0);
+        Read(first.Sql, first.Parameters, reader =>
+        {
+            first.Read(reader);
+            return true;
+        });
+    }
+
+    private void ForgetPrefetched()
+    {
+        _prefetches.Clear();
+        _storedHead = null;
+        _storedHeadKnown = false;
+        _lastEntry = null;
+        _lastEntryKnown = false;
+    }
+
+    /// <summary>The audit head as stored (the flusher writes it just before the commit); only the holder of the
+    /// writer lock calls this.</summary>
+    internal AuditHeadRecord? StoredAuditHead()
+    {
+        if (!_storedHeadKnown && _prefetches.Count > 0)
+        {
+            SendPrefetches();
+        }
+
+        return _storedHeadKnown
+            ? _storedHead
+            : Read(RelationalStore.AuditHeadSql, [], reader => reader.Read() ? RelationalStore.ReadHead(reader) : null);
+    }
+
+    /// <summary>The last audit entry stored (or deferred) in this transaction; only the holder of the writer lock calls this.</summary>
+    internal AuditEntryRecord? LastAuditEntry()
+    {
+        if (!_lastEntryKnown && _prefetches.Exists(p => p.LastEntry))
+        {
+            SendPrefetches();
+        }
+
+        return _lastEntryKnown
+            ? _lastEntry
+            : Read(LastAuditEntrySql, [], reader => reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null);
+    }
+
+    /// <summary>Called before this writer inserts an audit entry: what was read of the last one is then stale.</summary>
+    internal void ForgetLastAuditEntry()
+    {
+        _lastEntry = null;
+        _lastEntryKnown = false;
+        _prefetches.RemoveAll(p => p.LastEntry);
+    }
+
+    private const string LastAuditEntrySql = $"SELECT {RelationalStore.AuditColumns} FROM audit_entries ORDER BY seq DESC LIMIT 1";
+
+    /// <summary>A query sent with another (see <see cref="PrefetchAtBegin"/>) and how to take in its rows.</summary>
+    private sealed record Prefetch(string Sql, (string Name, object? Value)[] Parameters, Action<DbDataReader> Read, bool LastEntry = false);
 
     private void Defer(string sql)
     {
@@ -796,7 +974,7 @@ internal sealed class GroupCommitWriter : IDisposable
     }
 
     /// <summary>A statement waiting for the next one, with its parameters and the rows it affects when it succeeds.</summary>
-    private sealed record Deferred(string Sql, (string Name, object? Value)[] Parameters, int Rows);
+    private sealed record Deferred(string Sql, (string Name, object? Value)[] Parameters, int Rows, int ResultSets = 0);
 
     private const string SavepointSql = "SAVEPOINT w";
     private const string ReleaseSql = "RELEASE SAVEPOINT w";
@@ -866,8 +1044,9 @@ internal sealed class GroupCommitWriter : IDisposable
 
         public int Members { get; set; }
 
-        /// <summary>When the physical transaction of this batch began (Stopwatch timestamp).</summary>
-        public long Started { get; set; }
+        /// <summary>When the batch's first logical transaction committed (Stopwatch timestamp): the batch takes more
+        /// writers for <see cref="MaxBatchAge"/> from then, however long the physical transaction took to begin.</summary>
+        public long FirstCommitted { get; set; }
 
         public void Succeed() => _done.TrySetResult();
 

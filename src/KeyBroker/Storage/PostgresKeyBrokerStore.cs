@@ -74,13 +74,15 @@ public sealed class PostgresKeyBrokerStore : IKeyBrokerStore
 
         public override bool BatchesStatements => true;
 
+        /// <summary>Takes the store's writer lock for the rest of the transaction (one result set, of one row).</summary>
+        private const string TakeWriterLockSql = "SET LOCAL synchronous_commit = on; SELECT pg_advisory_xact_lock({0}, hashtext(current_schema()))";
+
         public override DbTransaction BeginWrite(DbConnection connection)
         {
-            DbTransaction transaction = connection.BeginTransaction(IsolationLevel.ReadCommitted);
+            DbTransaction transaction = BeginWriteDeferringLock(connection, out string? lockStatement);
             try
             {
-                Execute(connection, transaction,
-                    $"SET LOCAL synchronous_commit = on; SELECT pg_advisory_xact_lock({WriterLockKey}, hashtext(current_schema()));");
+                Execute(connection, transaction, lockStatement!);
                 return transaction;
             }
             catch
@@ -88,6 +90,13 @@ public sealed class PostgresKeyBrokerStore : IKeyBrokerStore
                 transaction.Dispose();
                 throw;
             }
+        }
+
+        // Npgsql sends BEGIN with the transaction's first command; the lock then travels in that command too.
+        public override DbTransaction BeginWriteDeferringLock(DbConnection connection, out string? lockStatement)
+        {
+            lockStatement = string.Format(System.Globalization.CultureInfo.InvariantCulture, TakeWriterLockSql, WriterLockKey);
+            return connection.BeginTransaction(IsolationLevel.ReadCommitted);
         }
 
         public override void CreateSchema(DbConnection connection, DbTransaction transaction) =>

@@ -86,7 +86,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     public AuditEntryRecord? GetLastAuditEntry()
     {
         ObjectDisposedException.ThrowIf(_ended, this);
-        return _writer.Read(LastAuditEntrySql, [], reader => reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null);
+        return _writer.LastAuditEntry();
     }
 
     public IReadOnlyList<byte[]> ReadAuditLeafHashes(long upToSequence)
@@ -112,7 +112,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
             return pending;
         }
 
-        return _writer.Read(RelationalStore.AuditHeadSql, [], reader => reader.Read() ? RelationalStore.ReadHead(reader) : null);
+        return _writer.StoredAuditHead();
     }
 
     /// <summary>Inserts the entry; on a server database the statement travels with the next one (see
@@ -120,6 +120,7 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     public void InsertAuditEntry(AuditEntryRecord entry)
     {
         ObjectDisposedException.ThrowIf(_ended, this);
+        _writer.ForgetLastAuditEntry();
         _writer.InsertOne(
             """
             INSERT INTO audit_entries (seq, time_ms, kind, body, prev_hash, entry_hash)
@@ -179,8 +180,6 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     }
 
     private const string LeafHashesSql = "SELECT entry_hash FROM audit_entries WHERE seq <= @to ORDER BY seq";
-
-    private const string LastAuditEntrySql = $"SELECT {RelationalStore.AuditColumns} FROM audit_entries ORDER BY seq DESC LIMIT 1";
 
     private static (string, object?)[] KeyParameters(KeyVersionRecord record) =>
     [

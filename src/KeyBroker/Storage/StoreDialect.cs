@@ -24,6 +24,15 @@ internal abstract class StoreDialect
     /// of every process on the same store are serialised.</summary>
     public abstract DbTransaction BeginWrite(DbConnection connection);
 
+    /// <summary>As <see cref="BeginWrite"/>, but on a database that batches statements the writer lock may be left to
+    /// <paramref name="lockStatement"/>, which the caller must send before any other statement of the transaction, in
+    /// the same command as the first of them (it returns one result set); null when the lock is already held.</summary>
+    public virtual DbTransaction BeginWriteDeferringLock(DbConnection connection, out string? lockStatement)
+    {
+        lockStatement = null;
+        return BeginWrite(connection);
+    }
+
     /// <summary>Releases pooled connections, if the provider pools them.</summary>
     public abstract void ClearPool();
 
