@@ -55,7 +55,8 @@ public sealed class DistantPostgresTests : IDisposable
         // A batch begins with one round trip (the writer lock, the first query and what the batch will read, in one
         // command), plus one more for the nonces of writes that queued after it, and ends with two (the head row,
         // COMMIT). When the lock took a round trip of its own, each read another, and a batch's age counted from
-        // its begin, every write here was a batch of its own: about 6 round trips each, near 100 in all.
-        Assert.InRange(roundTrips, 3, 16);
+        // its begin, every write here was a batch of its own: about 6 round trips each, 96 in all. (4 to 7 here; the
+        // bound leaves room for a loaded machine that closes a batch or two early.)
+        Assert.InRange(roundTrips, 3, 24);
     }
 }
