@@ -660,13 +660,9 @@ internal sealed class GroupCommitWriter : IDisposable
 
         if (_dialect.BatchesStatements)
         {
-            if (!_noncesLookedUp.Contains(key) && _prefetches.Count > 0)
-            {
-                SendPrefetches();
-            }
-
             if (!_noncesLookedUp.Contains(key))
             {
+                // Carries any prefetch still waiting (perhaps a lookup of this nonce too): one round trip either way.
                 LookUpNonces(nonceHash, key);
             }
 
