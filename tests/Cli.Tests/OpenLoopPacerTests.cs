@@ -17,7 +17,7 @@ public sealed class OpenLoopPacerTests
         List<(TimeSpan Due, TimeSpan Received)>[] received = [[], [], []];
         await Task.WhenAll(Enumerable.Range(0, 3).Select(c => Task.Run(async () =>
         {
-            await foreach (TimeSpan due in pacer.For(c).ReadAllAsync())
+            while (await pacer.NextAsync(c) is { } due)
             {
                 received[c].Add((due, clock.Elapsed));
             }
@@ -42,9 +42,7 @@ public sealed class OpenLoopPacerTests
         var clock = Stopwatch.StartNew();
         var pacer = new OpenLoopPacer(clients: 2, rate: 10, duration: TimeSpan.FromHours(1), clock);
         pacer.Start();
-        Assert.True(await pacer.For(0).WaitToReadAsync());
-        Assert.True(pacer.For(0).TryRead(out TimeSpan first));
-        Assert.Equal(TimeSpan.Zero, first);
+        Assert.Equal(TimeSpan.Zero, await pacer.NextAsync(0));
 
         pacer.Dispose();
 
@@ -52,12 +50,35 @@ public sealed class OpenLoopPacerTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         for (int c = 0; c < 2; c++)
         {
-            await foreach (TimeSpan _ in pacer.For(c).ReadAllAsync(timeout.Token))
+            while (await pacer.NextAsync(c, timeout.Token) is not null)
             {
             }
         }
 
         Assert.True(clock.Elapsed < TimeSpan.FromMinutes(1));
+    }
+
+    [Fact]
+    public async Task A_client_far_behind_the_schedule_takes_every_release_due_in_order_at_once()
+    {
+        // 20,000 releases due within 100 ms for one client that only starts reading afterwards: each is handed over
+        // at once, in order, and the pacer kept counts, not a queue of them.
+        var clock = Stopwatch.StartNew();
+        using var pacer = new OpenLoopPacer(clients: 1, rate: 200_000, duration: TimeSpan.FromMilliseconds(100), clock);
+        pacer.Start();
+        pacer.Join();
+
+        long count = 0;
+        TimeSpan last = TimeSpan.MinValue;
+        while (await pacer.NextAsync(0) is { } due)
+        {
+            Assert.True(due > last);
+            last = due;
+            count++;
+        }
+
+        Assert.Equal(20_000, count);
+        Assert.True(pacer.LagPercentile(1.0) >= pacer.LagPercentile(0.5));
     }
 
     [Fact]

@@ -6,22 +6,32 @@
 // load generator's lateness into the broker's p99 (and .NET timers, rounding to whole milliseconds, also fired
 // early). This thread sleeps with nanosleep(2) on Linux, late by the kernel's timer slack (50 µs) plus the wake-up,
 // and elsewhere in whole milliseconds rounded up; how late it actually was is recorded (LagPercentile) and
-// reported beside the latencies, so a reader can see how much of them is the generator's.
+// reported beside the latencies, so a reader can see how much of them is the generator's. It keeps counts and a
+// histogram, not a queue or a list per release, so a rate far above what the broker takes costs no memory.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Threading.Channels;
 
 namespace Enclave.Cli.Bench;
 
 internal sealed class OpenLoopPacer : IDisposable
 {
-    private readonly Channel<TimeSpan>[] _clients;
+    // Per client: releases handed out by the pacer and taken by the client, and a signal for a waiting client. Only
+    // counts are kept, so a client far behind (a rate above what the broker can take) costs no memory per release.
+    private readonly long[] _handed;
+    private readonly long[] _taken;
+    private readonly SemaphoreSlim[] _signals;
     private readonly double _rate;
     private readonly TimeSpan _duration;
     private readonly Stopwatch _clock;
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
-    private readonly List<double> _lagMs = new(4096);
+
+    // How late each release was handed out, in LagBucket steps up to LagBuckets of them (the last holds all later).
+    private static readonly TimeSpan LagBucket = TimeSpan.FromMicroseconds(10);
+    private const int LagBuckets = 100_000;
+    private readonly long[] _lag = new long[LagBuckets + 1];
+    private long _lagCount;
+    private volatile bool _finished;
     private bool _disposed;
 
     /// <param name="clients">Clients the releases are spread over, round robin.</param>
@@ -33,22 +43,44 @@ internal sealed class OpenLoopPacer : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(clients, 1);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rate);
         ArgumentNullException.ThrowIfNull(clock);
-        _clients = [.. Enumerable.Range(0, clients).Select(_ => Channel.CreateUnbounded<TimeSpan>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = true }))];
+        _handed = new long[clients];
+        _taken = new long[clients];
+        _signals = [.. Enumerable.Range(0, clients).Select(_ => new SemaphoreSlim(0))];
         _rate = rate;
         _duration = duration;
         _clock = clock;
         _thread = new Thread(Run) { IsBackground = true, Name = "bench pacer" };
     }
 
-    /// <summary>The due times of one client's releases, each delivered once it is due; completed after the last.</summary>
-    public ChannelReader<TimeSpan> For(int client) => _clients[client].Reader;
-
     public void Start() => _thread.Start();
+
+    /// <summary>When client <paramref name="client"/>'s next release was due, once it is due (at once if it already
+    /// was); null when the schedule is over. One caller per client at a time.</summary>
+    public async ValueTask<TimeSpan?> NextAsync(int client, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            bool finished = _finished;
+            long taken = _taken[client];
+            if (taken < Interlocked.Read(ref _handed[client]))
+            {
+                _taken[client] = taken + 1;
+                return Due((taken * _handed.Length) + client);
+            }
+
+            if (finished)
+            {
+                return null;
+            }
+
+            await _signals[client].WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>Waits until every release has been handed out (or the pacer was disposed).</summary>
     public void Join() => _thread.Join();
 
-    /// <summary>How late the pacer handed out releases, in milliseconds (call after <see cref="Join"/>).</summary>
+    /// <summary>How late the pacer handed out releases, in milliseconds, to 10 µs (call after <see cref="Join"/>).</summary>
     public double LagPercentile(double p)
     {
         if (_thread.IsAlive)
@@ -56,7 +88,18 @@ internal sealed class OpenLoopPacer : IDisposable
             throw new InvalidOperationException("The pacer is still running.");
         }
 
-        return Percentiles.Of([.. _lagMs.Order()], p);
+        long rank = Math.Max(1, (long)Math.Ceiling(p * _lagCount));
+        long seen = 0;
+        for (int bucket = 0; bucket <= LagBuckets; bucket++)
+        {
+            seen += _lag[bucket];
+            if (seen >= rank)
+            {
+                return (LagBucket * (bucket + 1)).TotalMilliseconds;
+            }
+        }
+
+        return 0;
     }
 
     /// <summary>Stops handing out releases; the clients' readers complete.</summary>
@@ -75,6 +118,10 @@ internal sealed class OpenLoopPacer : IDisposable
         }
 
         _stop.Dispose();
+        foreach (SemaphoreSlim signal in _signals)
+        {
+            signal.Dispose();
+        }
     }
 
     /// <summary>The longest single sleep, so that <see cref="Dispose"/> is noticed promptly.</summary>
@@ -106,13 +153,15 @@ internal sealed class OpenLoopPacer : IDisposable
         public long Nanoseconds;
     }
 
+    private TimeSpan Due(long index) => TimeSpan.FromSeconds(index / _rate);
+
     private void Run()
     {
         try
         {
             for (long i = 0; !_stop.IsCancellationRequested; i++)
             {
-                TimeSpan due = TimeSpan.FromSeconds(i / _rate);
+                TimeSpan due = Due(i);
                 if (due >= _duration)
                 {
                     break;
@@ -128,16 +177,30 @@ internal sealed class OpenLoopPacer : IDisposable
                     Sleep(early < MaxSleep ? early : MaxSleep);
                 }
 
-                _lagMs.Add((_clock.Elapsed - due).TotalMilliseconds);
-                _clients[i % _clients.Length].Writer.TryWrite(due);
+                _lag[Math.Min((_clock.Elapsed - due).Ticks / LagBucket.Ticks, LagBuckets)]++;
+                _lagCount++;
+                int client = (int)(i % _handed.Length);
+                Interlocked.Increment(ref _handed[client]);
+                Wake(client);
             }
         }
         finally
         {
-            foreach (Channel<TimeSpan> channel in _clients)
+            _finished = true;
+            for (int client = 0; client < _signals.Length; client++)
             {
-                channel.Writer.TryComplete();
+                Wake(client);
             }
+        }
+    }
+
+    /// <summary>Wakes the client if it may be waiting (a client re-checks the counts before it waits, so at most a
+    /// spare wake-up or two are pending, never one per release).</summary>
+    private void Wake(int client)
+    {
+        if (_signals[client].CurrentCount == 0)
+        {
+            _signals[client].Release();
         }
     }
 }

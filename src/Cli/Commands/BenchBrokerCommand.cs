@@ -258,11 +258,7 @@ internal static class BenchBrokerCommand
                         break;
                     }
                 }
-                else if (await pacer.For(c).WaitToReadAsync(cancellationToken).ConfigureAwait(false) && pacer.For(c).TryRead(out TimeSpan dueAt))
-                {
-                    due = dueAt;
-                }
-                else
+                else if ((due = await pacer.NextAsync(c, cancellationToken).ConfigureAwait(false)) is null)
                 {
                     break;
                 }
