@@ -204,10 +204,3 @@ internal sealed class OpenLoopPacer : IDisposable
         }
     }
 }
-
-/// <summary>Nearest-rank percentiles of sorted samples.</summary>
-internal static class Percentiles
-{
-    public static double Of(double[] sorted, double p) =>
-        sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
-}

@@ -326,7 +326,8 @@ internal static class BenchBrokerCommand
         }
     }
 
-    private static double Percentile(double[] sorted, double p) => Percentiles.Of(sorted, p);
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 
     private sealed record Phase(TimeSpan Elapsed, long Completed, long Errors, List<double> LatenciesMs)
     {

@@ -41,11 +41,13 @@
 // writer lock (StoreDialect.BeginWriteDeferringLock) is deferred like a SAVEPOINT, so it leads the first command
 // that goes out, and that command also carries, after its own query, the reads the batch will need (prefetches):
 // the stored audit head (valid until the commit, since only the flusher writes it), the last stored audit entry
-// (valid until this writer inserts one) and the nonces of this write and of those queued behind it. Everything in
-// the command runs after the lock, in order. A batch therefore costs about four round trips however many writes it
-// holds: that one, one for nonces of writes queued after it, the head row and COMMIT (it was about seven and a
-// half, and on a database a few milliseconds away the begin alone outlasted MaxBatchAge, so every write became a
-// batch of its own). The age of a batch runs from its first commit for the same reason.
+// (valid until this writer inserts one or a logical transaction rolls back) and the nonces of this write and of
+// those queued behind it. Everything in the command runs after the lock, in order; a read the batch needs later
+// (and, on SQLite, every read) goes when it is needed, carrying any prefetch still waiting. A batch therefore costs
+// about four round trips however many writes it holds: that one, one for nonces of writes queued after it, the head
+// row and COMMIT (it was about seven and a half, and on a database a few milliseconds away the begin alone
+// outlasted MaxBatchAge, so every write became a batch of its own). The age of a batch runs from its first commit
+// for the same reason.
 //
 // RunAsync takes a write as a job for the writer's own thread, which runs queued jobs one after the other, each a
 // logical transaction of the current batch. A writer lock handed from one awaiting caller to the next goes through
@@ -101,7 +103,7 @@ internal sealed class GroupCommitWriter : IDisposable
 
     // Queries that go out with the first query of a physical transaction on a server database, and what they read
     // (see the file header): the stored audit head, valid until the commit (only the flusher writes it), and the
-    // last stored audit entry, valid until this writer inserts one.
+    // last stored audit entry, valid until this writer inserts one or a logical transaction rolls back.
     private readonly List<Prefetch> _prefetches = [];
     private AuditHeadRecord? _storedHead;
     private bool _storedHeadKnown;
@@ -409,6 +411,7 @@ internal sealed class GroupCommitWriter : IDisposable
             else
             {
                 _auditTail = null;
+                ForgetLastAuditEntry();
                 _keyReads.Clear();
                 foreach (string nonce in _noncesConsumedByOpen)
                 {
@@ -686,12 +689,7 @@ internal sealed class GroupCommitWriter : IDisposable
     /// <summary>Looks up, in one query, which of this nonce and those of the writes queued behind it are stored.</summary>
     private void LookUpNonces(byte[] nonceHash, string key)
     {
-        Prefetch lookup = NonceLookup(nonceHash, key)!;
-        Read(lookup.Sql, lookup.Parameters, reader =>
-        {
-            lookup.Read(reader);
-            return true;
-        });
+        Run(NonceLookup(nonceHash, key)!);
     }
 
     /// <summary>The query that looks up this nonce (when not looked up yet) and those of the writes queued behind it;
@@ -867,33 +865,32 @@ internal sealed class GroupCommitWriter : IDisposable
     /// stored audit head, the last stored audit entry, and the nonces of this write and those queued behind it.</summary>
     private void PrefetchAtBegin(byte[]? nonceHash)
     {
-        _prefetches.Add(new Prefetch(RelationalStore.AuditHeadSql, [], reader =>
-        {
-            _storedHead = reader.Read() ? RelationalStore.ReadHead(reader) : null;
-            _storedHeadKnown = true;
-        }));
-        _prefetches.Add(new Prefetch(LastAuditEntrySql, [], reader =>
-        {
-            _lastEntry = reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null;
-            _lastEntryKnown = true;
-        }, LastEntry: true));
+        _prefetches.Add(HeadRead());
+        _prefetches.Add(LastEntryRead());
         if (NonceLookup(nonceHash, nonceHash is null ? null : Convert.ToHexString(nonceHash)) is { } lookup)
         {
             _prefetches.Add(lookup);
         }
     }
 
-    /// <summary>Sends the queued prefetches now (the first as the query, the others with it).</summary>
-    private void SendPrefetches()
+    private Prefetch HeadRead() => new(RelationalStore.AuditHeadSql, [], reader =>
     {
-        Prefetch first = _prefetches[0];
-        _prefetches.RemoveAt(0);
-        Read(first.Sql, first.Parameters, reader =>
-        {
-            first.Read(reader);
-            return true;
-        });
-    }
+        _storedHead = reader.Read() ? RelationalStore.ReadHead(reader) : null;
+        _storedHeadKnown = true;
+    });
+
+    private Prefetch LastEntryRead() => new(LastAuditEntrySql, [], reader =>
+    {
+        _lastEntry = reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null;
+        _lastEntryKnown = true;
+    }, LastEntry: true);
+
+    /// <summary>Runs a query now; any prefetches still waiting go with it (one round trip).</summary>
+    private void Run(Prefetch query) => Read(query.Sql, query.Parameters, reader =>
+    {
+        query.Read(reader);
+        return true;
+    });
 
     private void ForgetPrefetched()
     {
@@ -908,30 +905,27 @@ internal sealed class GroupCommitWriter : IDisposable
     /// writer lock calls this.</summary>
     internal AuditHeadRecord? StoredAuditHead()
     {
-        if (!_storedHeadKnown && _prefetches.Count > 0)
+        if (!_storedHeadKnown)
         {
-            SendPrefetches();
+            Run(HeadRead());
         }
 
-        return _storedHeadKnown
-            ? _storedHead
-            : Read(RelationalStore.AuditHeadSql, [], reader => reader.Read() ? RelationalStore.ReadHead(reader) : null);
+        return _storedHead;
     }
 
     /// <summary>The last audit entry stored (or deferred) in this transaction; only the holder of the writer lock calls this.</summary>
     internal AuditEntryRecord? LastAuditEntry()
     {
-        if (!_lastEntryKnown && _prefetches.Exists(p => p.LastEntry))
+        if (!_lastEntryKnown)
         {
-            SendPrefetches();
+            Run(LastEntryRead());
         }
 
-        return _lastEntryKnown
-            ? _lastEntry
-            : Read(LastAuditEntrySql, [], reader => reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null);
+        return _lastEntry;
     }
 
-    /// <summary>Called before this writer inserts an audit entry: what was read of the last one is then stale.</summary>
+    /// <summary>Called before this writer inserts an audit entry and when a logical transaction rolls back: what
+    /// was read of the last one may then be stale.</summary>
     internal void ForgetLastAuditEntry()
     {
         _lastEntry = null;

@@ -75,7 +75,8 @@ public sealed class PostgresKeyBrokerStore : IKeyBrokerStore
         public override bool BatchesStatements => true;
 
         /// <summary>Takes the store's writer lock for the rest of the transaction (one result set, of one row).</summary>
-        private const string TakeWriterLockSql = "SET LOCAL synchronous_commit = on; SELECT pg_advisory_xact_lock({0}, hashtext(current_schema()))";
+        private static readonly string TakeWriterLockSql =
+            FormattableString.Invariant($"SET LOCAL synchronous_commit = on; SELECT pg_advisory_xact_lock({WriterLockKey}, hashtext(current_schema()))");
 
         public override DbTransaction BeginWrite(DbConnection connection)
         {
@@ -95,7 +96,7 @@ public sealed class PostgresKeyBrokerStore : IKeyBrokerStore
         // Npgsql sends BEGIN with the transaction's first command; the lock then travels in that command too.
         public override DbTransaction BeginWriteDeferringLock(DbConnection connection, out string? lockStatement)
         {
-            lockStatement = string.Format(System.Globalization.CultureInfo.InvariantCulture, TakeWriterLockSql, WriterLockKey);
+            lockStatement = TakeWriterLockSql;
             return connection.BeginTransaction(IsolationLevel.ReadCommitted);
         }
 
