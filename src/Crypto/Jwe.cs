@@ -47,7 +47,8 @@ public static class Jwe
 
         if (recipient.IsEc)
         {
-            using ECDiffieHellman ephemeral = ECDiffieHellman.Create(recipient.RequireEc().Curve);
+            EcCurve curve = recipient.RequireEc();
+            using ECDiffieHellman ephemeral = OpenSslKeys.TryGenerateECDiffieHellman(curve) ?? ECDiffieHellman.Create(curve.Curve);
             return EncryptEcdhCore(plaintext, recipient, ephemeral, null, null);
         }
 

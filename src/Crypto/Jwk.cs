@@ -27,8 +27,8 @@ public sealed class Jwk
     private readonly byte[] _a;
     private readonly byte[] _b;
 
-    // Imported verification keys, reused across verifications: importing a public key validates the point
-    // with a full scalar multiplication, which costs more than the verification itself. A pool rather than one
+    // Imported verification keys, reused across verifications: where .NET imports the key itself (OpenSslKeys
+    // unavailable) it validates the point with a full scalar multiplication, which costs more than the verification. A pool rather than one
     // instance because an ECDsa object is not documented as safe for concurrent use.
     private System.Collections.Concurrent.ConcurrentBag<ECDsa>? _verifiers;
 
@@ -210,7 +210,8 @@ public sealed class Jwk
         return new RSAParameters { Modulus = (byte[])_a.Clone(), Exponent = (byte[])_b.Clone() };
     }
 
-    public ECDsa CreateECDsa() => ECDsa.Create(ToEcParameters());
+    public ECDsa CreateECDsa() =>
+        OpenSslKeys.TryCreateECDsaPublic(RequireEc(), _a, _b) ?? ECDsa.Create(ToEcParameters());
 
     /// <summary>Verifies an ECDSA signature (IEEE P1363 r‖s) with this key, reusing imported key objects.</summary>
     internal bool VerifyEcdsa(ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature, HashAlgorithmName hash)
@@ -232,9 +233,14 @@ public sealed class Jwk
         return valid;
     }
 
-    public ECDiffieHellman CreateECDiffieHellman() => ECDiffieHellman.Create(ToEcParameters());
+    public ECDiffieHellman CreateECDiffieHellman() =>
+        OpenSslKeys.TryCreateECDiffieHellmanPublic(RequireEc(), _a, _b) ?? ECDiffieHellman.Create(ToEcParameters());
 
-    public RSA CreateRsa() => RSA.Create(ToRsaParameters());
+    public RSA CreateRsa()
+    {
+        RequireRsa();
+        return OpenSslKeys.TryCreateRsaPublic(_a, _b) ?? RSA.Create(ToRsaParameters());
+    }
 
     /// <summary>True when both describe the same public key (kid and use are not compared).</summary>
     public bool HasSameKey(Jwk other)
