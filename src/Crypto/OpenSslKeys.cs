@@ -45,8 +45,9 @@ public static class OpenSslKeys
 
     // EC_GROUP objects, each used by one thread at a time: EC_KEY_set_group copies the group it is given, so a
     // group goes back to its pool as soon as the key has its copy. Building a group costs more than the copy.
-    private static readonly ConcurrentBag<IntPtr> s_p256Groups = [];
-    private static readonly ConcurrentBag<IntPtr> s_p384Groups = [];
+    // A queue rather than a bag: ConcurrentBag.Count takes every thread's lock, on each key built.
+    private static readonly ConcurrentQueue<IntPtr> s_p256Groups = new();
+    private static readonly ConcurrentQueue<IntPtr> s_p384Groups = new();
 
     private static readonly Lazy<bool> s_available = new(() => Probe(Environment.GetEnvironmentVariable(SwitchVariable)));
 
@@ -90,62 +91,34 @@ public static class OpenSslKeys
     }
 
     /// <summary>An ECDSA public key for the point (<paramref name="x"/>, <paramref name="y"/>), or null.</summary>
-    internal static ECDsa? TryCreateECDsaPublic(EcCurve curve, byte[] x, byte[] y)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return null;
-        }
-
-        IntPtr key = NewPublicEcKey(curve, x, y);
-        if (key == IntPtr.Zero)
-        {
-            return null;
-        }
-
-        try
-        {
-            return new ECDsaOpenSsl(key);
-        }
-        finally
-        {
-            EC_KEY_free(key);
-        }
-    }
+    internal static ECDsa? TryCreateECDsaPublic(EcCurve curve, byte[] x, byte[] y) =>
+        OperatingSystem.IsLinux() ? Wrap(NewPublicEcKey(curve, x, y), EcdsaOf) : null;
 
     /// <summary>An ECDH public key for the point (<paramref name="x"/>, <paramref name="y"/>), or null.</summary>
-    internal static ECDiffieHellman? TryCreateECDiffieHellmanPublic(EcCurve curve, byte[] x, byte[] y)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return null;
-        }
-
-        IntPtr key = NewPublicEcKey(curve, x, y);
-        if (key == IntPtr.Zero)
-        {
-            return null;
-        }
-
-        try
-        {
-            return new ECDiffieHellmanOpenSsl(key);
-        }
-        finally
-        {
-            EC_KEY_free(key);
-        }
-    }
+    internal static ECDiffieHellman? TryCreateECDiffieHellmanPublic(EcCurve curve, byte[] x, byte[] y) =>
+        OperatingSystem.IsLinux() ? Wrap(NewPublicEcKey(curve, x, y), EcdhOf) : null;
 
     /// <summary>A fresh ECDH key pair on <paramref name="curve"/>, drawn from OpenSSL's generator, or null.</summary>
-    internal static ECDiffieHellman? TryGenerateECDiffieHellman(EcCurve curve)
-    {
-        if (!IsAvailable || !OperatingSystem.IsLinux())
-        {
-            return null;
-        }
+    internal static ECDiffieHellman? TryGenerateECDiffieHellman(EcCurve curve) =>
+        IsAvailable && OperatingSystem.IsLinux()
+            ? Wrap(NewEcKeyOn(curve), GeneratedOn)
+            : null;
 
-        IntPtr key = NewEcKeyOn(curve);
+    [SupportedOSPlatform("linux")]
+    private static ECDsa EcdsaOf(IntPtr key) => new ECDsaOpenSsl(key);
+
+    [SupportedOSPlatform("linux")]
+    private static ECDiffieHellman EcdhOf(IntPtr key) => new ECDiffieHellmanOpenSsl(key);
+
+    [SupportedOSPlatform("linux")]
+    private static ECDiffieHellman? GeneratedOn(IntPtr key) =>
+        EC_KEY_generate_key(key) == 1 ? new ECDiffieHellmanOpenSsl(key) : Failed<ECDiffieHellman>();
+
+    /// <summary>What <paramref name="wrap"/> makes of a new EC_KEY (null for zero). The .NET object takes its own
+    /// reference (EC_KEY_up_ref); ours is released here.</summary>
+    private static T? Wrap<T>(IntPtr key, Func<IntPtr, T?> wrap)
+        where T : class
+    {
         if (key == IntPtr.Zero)
         {
             return null;
@@ -153,7 +126,7 @@ public static class OpenSslKeys
 
         try
         {
-            return EC_KEY_generate_key(key) == 1 ? new ECDiffieHellmanOpenSsl(key) : Failed<ECDiffieHellman>();
+            return wrap(key);
         }
         finally
         {
@@ -171,7 +144,7 @@ public static class OpenSslKeys
             return IntPtr.Zero;
         }
 
-        ConcurrentBag<IntPtr> pool = PoolOf(curve);
+        ConcurrentQueue<IntPtr> pool = PoolOf(curve);
         IntPtr group = TakeGroup(curve, pool);
         if (group == IntPtr.Zero)
         {
@@ -213,7 +186,7 @@ public static class OpenSslKeys
     /// <summary>A new EC_KEY with only its group set, or zero.</summary>
     private static IntPtr NewEcKeyOn(EcCurve curve)
     {
-        ConcurrentBag<IntPtr> pool = PoolOf(curve);
+        ConcurrentQueue<IntPtr> pool = PoolOf(curve);
         IntPtr group = TakeGroup(curve, pool);
         if (group == IntPtr.Zero)
         {
@@ -232,16 +205,16 @@ public static class OpenSslKeys
         return key;
     }
 
-    private static ConcurrentBag<IntPtr> PoolOf(EcCurve curve) => curve == EcCurve.P256 ? s_p256Groups : s_p384Groups;
+    private static ConcurrentQueue<IntPtr> PoolOf(EcCurve curve) => curve == EcCurve.P256 ? s_p256Groups : s_p384Groups;
 
-    private static IntPtr TakeGroup(EcCurve curve, ConcurrentBag<IntPtr> pool) =>
-        pool.TryTake(out IntPtr group) ? group : EC_GROUP_new_by_curve_name(curve == EcCurve.P256 ? NidP256 : NidP384);
+    private static IntPtr TakeGroup(EcCurve curve, ConcurrentQueue<IntPtr> pool) =>
+        pool.TryDequeue(out IntPtr group) ? group : EC_GROUP_new_by_curve_name(curve == EcCurve.P256 ? NidP256 : NidP384);
 
-    private static void ReturnGroup(ConcurrentBag<IntPtr> pool, IntPtr group)
+    private static void ReturnGroup(ConcurrentQueue<IntPtr> pool, IntPtr group)
     {
         if (pool.Count < MaxPooledGroups)
         {
-            pool.Add(group);
+            pool.Enqueue(group);
         }
         else
         {
