@@ -16,7 +16,7 @@ public sealed class VerifierHttpTests
         string issuer = server.Ready.Http!.ToString().TrimEnd('/');
         Assert.Equal("verifier", server.Ready.Service);
         Assert.NotEqual(server.Ready.Grpc.Port, server.Ready.Http.Port);
-        Assert.Contains("verifier serving: gRPC", server.Output, StringComparison.Ordinal);
+        Assert.Contains("verifier serving: gRPC", await server.OutputContainingAsync("verifier serving: gRPC", TimeSpan.FromSeconds(10)), StringComparison.Ordinal);
         using var client = new HttpClient { BaseAddress = new Uri(issuer) };
 
         JsonObject metadata = (JsonObject)JsonNode.Parse(await client.GetStringAsync("/.well-known/openid-configuration"))!;

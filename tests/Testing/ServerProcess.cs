@@ -31,6 +31,21 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The output once it contains <paramref name="text"/>, or as it stands after <paramref name="timeout"/>:
+    /// the ready file can be read before the line printed with it has come through the pipe.</summary>
+    public async Task<string> OutputContainingAsync(string text, TimeSpan timeout)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string output = Output;
+        while (!output.Contains(text, StringComparison.Ordinal) && clock.Elapsed < timeout)
+        {
+            await Task.Delay(20);
+            output = Output;
+        }
+
+        return output;
+    }
+
     public bool HasExited => _process.HasExited;
 
     /// <summary>Where the service listens (from the ready file it wrote once serving).</summary>
