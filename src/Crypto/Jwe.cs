@@ -47,8 +47,12 @@ public static class Jwe
 
         if (recipient.IsEc)
         {
-            EcCurve curve = recipient.RequireEc();
-            using ECDiffieHellman ephemeral = OpenSslKeys.TryGenerateECDiffieHellman(curve) ?? ECDiffieHellman.Create(curve.Curve);
+            if (recipient.TryAgreeEphemeral(out Jwk? epk) is { } secret)
+            {
+                return EncryptEcdhCore(plaintext, recipient, epk!, secret, null, null);
+            }
+
+            using ECDiffieHellman ephemeral = ECDiffieHellman.Create(recipient.RequireEc().Curve);
             return EncryptEcdhCore(plaintext, recipient, ephemeral, null, null);
         }
 
@@ -98,6 +102,26 @@ public static class Jwe
             throw new ArgumentException("The ephemeral key is not on the recipient's curve.", nameof(ephemeral));
         }
 
+        byte[] sharedSecret;
+        using (ECDiffieHellman recipientKey = recipient.CreateECDiffieHellman())
+        using (ECDiffieHellmanPublicKey recipientPublic = recipientKey.PublicKey)
+        {
+            sharedSecret = ephemeral.DeriveRawSecretAgreement(recipientPublic);
+        }
+
+        return EncryptEcdhCore(plaintext, recipient, epk, sharedSecret, fixedCek, fixedIv);
+    }
+
+    /// <summary>The JWE for an agreement already made: <paramref name="sharedSecret"/> is Z between the ephemeral
+    /// key <paramref name="epk"/> and the recipient's, and is cleared here.</summary>
+    internal static string EncryptEcdhCore(
+        ReadOnlySpan<byte> plaintext,
+        Jwk recipient,
+        Jwk epk,
+        byte[] sharedSecret,
+        byte[]? fixedCek,
+        byte[]? fixedIv)
+    {
         var header = new JsonObject
         {
             ["alg"] = EcdhEsA256Kw,
@@ -109,14 +133,6 @@ public static class Jwe
         }
 
         header["epk"] = epk.ToJsonObject();
-
-        byte[] sharedSecret;
-        using (ECDiffieHellman recipientKey = recipient.CreateECDiffieHellman())
-        using (ECDiffieHellmanPublicKey recipientPublic = recipientKey.PublicKey)
-        {
-            sharedSecret = ephemeral.DeriveRawSecretAgreement(recipientPublic);
-        }
-
         byte[] kek = new byte[CekSize];
         byte[] cek = fixedCek ?? RandomNumberGenerator.GetBytes(CekSize);
         try

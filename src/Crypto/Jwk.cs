@@ -30,7 +30,8 @@ public sealed class Jwk
     // Imported verification keys, reused across verifications: where .NET imports the key itself (OpenSslKeys
     // unavailable) it validates the point with a full scalar multiplication, which costs more than the verification. A pool rather than one
     // instance because an ECDsa object is not documented as safe for concurrent use.
-    private System.Collections.Concurrent.ConcurrentBag<ECDsa>? _verifiers;
+    // A queue rather than a bag: ConcurrentBag.Count takes every thread's lock, on each verification.
+    private System.Collections.Concurrent.ConcurrentQueue<ECDsa>? _verifiers;
 
     private Jwk(string kty, string? crv, byte[] a, byte[] b, string? kid, string? use)
     {
@@ -217,13 +218,13 @@ public sealed class Jwk
     internal bool VerifyEcdsa(ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature, HashAlgorithmName hash)
     {
         RequireEc();
-        System.Collections.Concurrent.ConcurrentBag<ECDsa> pool =
-            LazyInitializer.EnsureInitialized(ref _verifiers, () => new System.Collections.Concurrent.ConcurrentBag<ECDsa>());
-        ECDsa key = pool.TryTake(out ECDsa? pooled) ? pooled : CreateECDsa();
+        System.Collections.Concurrent.ConcurrentQueue<ECDsa> pool =
+            LazyInitializer.EnsureInitialized(ref _verifiers, () => new System.Collections.Concurrent.ConcurrentQueue<ECDsa>());
+        ECDsa key = pool.TryDequeue(out ECDsa? pooled) ? pooled : CreateECDsa();
         bool valid = key.VerifyData(data, signature, hash, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
         if (pool.Count < MaxPooledVerifiers)
         {
-            pool.Add(key);
+            pool.Enqueue(key);
         }
         else
         {
@@ -231,6 +232,17 @@ public sealed class Jwk
         }
 
         return valid;
+    }
+
+    /// <summary>The sender's half of ECDH-ES to this key, done in OpenSSL (<see cref="OpenSslKeys.TryAgreeEphemeral"/>):
+    /// the shared secret Z, and in <paramref name="ephemeral"/> the fresh key's public half; null when that path
+    /// is unavailable.</summary>
+    internal byte[]? TryAgreeEphemeral(out Jwk? ephemeral)
+    {
+        EcCurve curve = RequireEc();
+        byte[]? secret = OpenSslKeys.TryAgreeEphemeral(curve, _a, _b, out byte[] x, out byte[] y);
+        ephemeral = secret is null ? null : new Jwk("EC", curve.Name, x, y, null, null);
+        return secret;
     }
 
     public ECDiffieHellman CreateECDiffieHellman() =>

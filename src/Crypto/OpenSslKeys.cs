@@ -1,7 +1,8 @@
-// Public keys (RSA; EC on P-256 and P-384) and ephemeral EC key-agreement keys, built directly as OpenSSL key
-// objects and handed to .NET's own OpenSSL-backed RSAOpenSsl, ECDsaOpenSsl and ECDiffieHellmanOpenSsl. Every
-// cryptographic operation on them (OAEP, ECDSA, ECDH, key generation) is still .NET's and OpenSSL's; only how
-// the key object comes to exist differs.
+// Public keys (RSA; EC on P-256 and P-384) built directly as OpenSSL key objects and handed to .NET's own
+// OpenSSL-backed RSAOpenSsl, ECDsaOpenSsl and ECDiffieHellmanOpenSsl; and the sender's half of ECDH-ES (a fresh
+// key pair and its agreement with the recipient's point) done in OpenSSL on plain EC_KEY objects. Every
+// cryptographic operation (OAEP, ECDSA, ECDH, key generation) is still OpenSSL's; what differs is how the key
+// objects come to exist and which checks run again around them.
 //
 // Why: with OpenSSL 3.0 (Debian 12), .NET
 //   - imports an RSA public key by encoding it as SubjectPublicKeyInfo and decoding that with d2i_PUBKEY, which
@@ -9,22 +10,27 @@
 //     all threads share, so it gets slower under load;
 //   - imports an EC public key on a curve group built afresh from its parameters, then checks n·Q = O with a
 //     full scalar multiplication: 165-240 µs;
-//   - generates an EC key on a curve group built afresh: 110-150 µs.
-// Built here: 2-3 µs, 5-9 µs and 16-24 µs (measured side by side, `enclave bench broker` and the Crypto tests
-// name the path in use).
+//   - generates an EC key on a curve group built afresh: 110-150 µs;
+//   - derives an ECDH secret through EVP_PKEY_derive, which exports both keys to OpenSSL's provider (two more
+//     curve groups built from parameters) and checks the peer key again, n·Q = O included: the agreement costs
+//     about three scalar multiplications instead of one.
+// Built here: 2-3 µs, 5-9 µs, and the whole ECDH-ES agreement (key generation, agreement, public point) in
+// about the time of the one multiplication it needs (measured side by side: `enclave bench broker` and the
+// Crypto tests name the path in use).
 //
 // What is checked is unchanged in substance:
 //   - an EC point reaches this class only from a Jwk, which has already required canonical coordinates
-//     (each below p) satisfying the curve equation; EC_POINT_set_affine_coordinates checks the equation again.
-//     P-256 and P-384 have cofactor 1, so a point on the curve has order n and the n·Q check adds nothing.
-//     OpenSSL checks the peer key once more when ECDH derives (EVP_PKEY_derive_set_peer);
+//     (each below p) satisfying the curve equation; this class checks that again itself, and
+//     EC_POINT_set_affine_coordinates checks the equation once more. P-256 and P-384 have cofactor 1, so a
+//     point on the curve has order n and the n·Q check adds nothing; ECDH_compute_key refuses a product at
+//     infinity;
 //   - an RSA key reaches it from a Jwk (2048..8192-bit modulus, exponent ≤ 8 bytes); OpenSSL's RSA encryption
 //     checks n > e and the modulus size itself.
 //
 // The path is used only on Linux, when the libcrypto.so.3 this process resolves is the very OpenSSL version .NET
 // itself loaded (SafeEvpPKeyHandle.OpenSslVersion), so key objects never cross between two libraries. Anything
 // else, any failing native call, or ENCLAVE_OPENSSL_DIRECT_KEYS=0 in the environment (for side-by-side
-// measurement), returns null and the caller imports through .NET as before.
+// measurement), returns null and the caller uses .NET as before.
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
@@ -42,6 +48,7 @@ public static class OpenSslKeys
     private const int NidP256 = 415; // NID_X9_62_prime256v1
     private const int NidP384 = 715; // NID_secp384r1
     private const int MaxPooledGroups = 16;
+    private const int PointConversionUncompressed = 4; // POINT_CONVERSION_UNCOMPRESSED: 04 || x || y
 
     // EC_GROUP objects, each used by one thread at a time: EC_KEY_set_group copies the group it is given, so a
     // group goes back to its pool as soon as the key has its copy. Building a group costs more than the copy.
@@ -98,21 +105,75 @@ public static class OpenSslKeys
     internal static ECDiffieHellman? TryCreateECDiffieHellmanPublic(EcCurve curve, byte[] x, byte[] y) =>
         OperatingSystem.IsLinux() ? Wrap(NewPublicEcKey(curve, x, y), EcdhOf) : null;
 
-    /// <summary>A fresh ECDH key pair on <paramref name="curve"/>, drawn from OpenSSL's generator, or null.</summary>
-    internal static ECDiffieHellman? TryGenerateECDiffieHellman(EcCurve curve) =>
-        IsAvailable && OperatingSystem.IsLinux()
-            ? Wrap(NewEcKeyOn(curve), GeneratedOn)
-            : null;
+    /// <summary>ECDH between a fresh key pair on <paramref name="curve"/> (drawn from OpenSSL's generator) and
+    /// the recipient's point (<paramref name="x"/>, <paramref name="y"/>): the shared secret Z (the x-coordinate of
+    /// the product, <see cref="EcCurve.CoordinateSize"/> bytes) and the fresh key's public point, or null. The
+    /// private key never leaves OpenSSL, which clears it when the key is freed here.</summary>
+    internal static byte[]? TryAgreeEphemeral(EcCurve curve, byte[] x, byte[] y, out byte[] ephemeralX, out byte[] ephemeralY)
+    {
+        ephemeralX = [];
+        ephemeralY = [];
+        // As for an imported key: a non-canonical or off-curve point is refused before OpenSSL sees it.
+        if (!IsAvailable || !OperatingSystem.IsLinux() || !curve.IsOnCurve(x, y))
+        {
+            return null;
+        }
+
+        ConcurrentQueue<IntPtr> pool = PoolOf(curve);
+        IntPtr group = TakeGroup(curve, pool);
+        if (group == IntPtr.Zero)
+        {
+            return Failed<byte[]>();
+        }
+
+        int size = curve.CoordinateSize;
+        IntPtr key = IntPtr.Zero;
+        IntPtr peer = IntPtr.Zero;
+        IntPtr bx = IntPtr.Zero;
+        IntPtr by = IntPtr.Zero;
+        byte[] secret = new byte[size];
+        byte[] encoded = new byte[1 + (2 * size)];
+        bool agreed = false;
+        try
+        {
+            key = EC_KEY_new();
+            peer = EC_POINT_new(group);
+            bx = BN_bin2bn(x, x.Length, IntPtr.Zero);
+            by = BN_bin2bn(y, y.Length, IntPtr.Zero);
+            agreed = key != IntPtr.Zero && peer != IntPtr.Zero && bx != IntPtr.Zero && by != IntPtr.Zero
+                && EC_KEY_set_group(key, group) == 1
+                && EC_POINT_set_affine_coordinates(group, peer, bx, by, IntPtr.Zero) == 1
+                && EC_KEY_generate_key(key) == 1
+                // Z = x(d·Q): ECDH_compute_key refuses a product at infinity and pads x to the field size.
+                && ECDH_compute_key(secret, (nuint)size, peer, key, IntPtr.Zero) == size
+                && EC_POINT_point2oct(group, EC_KEY_get0_public_key(key), PointConversionUncompressed, encoded, (nuint)encoded.Length, IntPtr.Zero)
+                    == (nuint)encoded.Length;
+        }
+        finally
+        {
+            ReturnGroup(pool, group);
+            BN_free(bx);
+            BN_free(by);
+            EC_POINT_free(peer);
+            EC_KEY_free(key);
+        }
+
+        if (!agreed)
+        {
+            CryptographicOperations.ZeroMemory(secret);
+            return Failed<byte[]>();
+        }
+
+        ephemeralX = encoded.AsSpan(1, size).ToArray();
+        ephemeralY = encoded.AsSpan(1 + size, size).ToArray();
+        return secret;
+    }
 
     [SupportedOSPlatform("linux")]
     private static ECDsa EcdsaOf(IntPtr key) => new ECDsaOpenSsl(key);
 
     [SupportedOSPlatform("linux")]
     private static ECDiffieHellman EcdhOf(IntPtr key) => new ECDiffieHellmanOpenSsl(key);
-
-    [SupportedOSPlatform("linux")]
-    private static ECDiffieHellman? GeneratedOn(IntPtr key) =>
-        EC_KEY_generate_key(key) == 1 ? new ECDiffieHellmanOpenSsl(key) : Failed<ECDiffieHellman>();
 
     /// <summary>What <paramref name="wrap"/> makes of a new EC_KEY (null for zero). The .NET object takes its own
     /// reference (EC_KEY_up_ref); ours is released here.</summary>
@@ -181,28 +242,6 @@ public static class OpenSslKeys
         }
 
         return built ? key : FailedKey();
-    }
-
-    /// <summary>A new EC_KEY with only its group set, or zero.</summary>
-    private static IntPtr NewEcKeyOn(EcCurve curve)
-    {
-        ConcurrentQueue<IntPtr> pool = PoolOf(curve);
-        IntPtr group = TakeGroup(curve, pool);
-        if (group == IntPtr.Zero)
-        {
-            return FailedKey();
-        }
-
-        IntPtr key = EC_KEY_new();
-        bool set = key != IntPtr.Zero && EC_KEY_set_group(key, group) == 1;
-        ReturnGroup(pool, group);
-        if (!set)
-        {
-            EC_KEY_free(key);
-            return FailedKey();
-        }
-
-        return key;
     }
 
     private static ConcurrentQueue<IntPtr> PoolOf(EcCurve curve) => curve == EcCurve.P256 ? s_p256Groups : s_p384Groups;
@@ -306,7 +345,16 @@ public static class OpenSslKeys
     private static extern int EC_KEY_generate_key(IntPtr key);
 
     [DllImport(LibCrypto)]
+    private static extern IntPtr EC_KEY_get0_public_key(IntPtr key);
+
+    [DllImport(LibCrypto)]
+    private static extern int ECDH_compute_key(byte[] secret, nuint length, IntPtr peer, IntPtr key, IntPtr kdf);
+
+    [DllImport(LibCrypto)]
     private static extern IntPtr EC_POINT_new(IntPtr group);
+
+    [DllImport(LibCrypto)]
+    private static extern nuint EC_POINT_point2oct(IntPtr group, IntPtr point, int form, byte[] buffer, nuint length, IntPtr context);
 
     [DllImport(LibCrypto)]
     private static extern void EC_POINT_free(IntPtr point);

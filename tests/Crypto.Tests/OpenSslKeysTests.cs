@@ -117,11 +117,13 @@ public sealed class OpenSslKeysTests
 
     [Theory]
     [MemberData(nameof(Curves))]
-    public void GeneratedAgreementKeysAreFreshAndAgree(string crv)
+    public void EphemeralAgreementsAreFreshAndMatchTheRecipients(string crv)
     {
         EcCurve curve = EcCurve.FromName(crv)!;
-        using ECDiffieHellman? first = OpenSslKeys.TryGenerateECDiffieHellman(curve);
-        using ECDiffieHellman? second = OpenSslKeys.TryGenerateECDiffieHellman(curve);
+        using ECDiffieHellman recipient = ECDiffieHellman.Create(curve.Curve);
+        ECParameters point = recipient.ExportParameters(false);
+        byte[]? first = OpenSslKeys.TryAgreeEphemeral(curve, point.Q.X!, point.Q.Y!, out byte[] firstX, out byte[] firstY);
+        byte[]? second = OpenSslKeys.TryAgreeEphemeral(curve, point.Q.X!, point.Q.Y!, out byte[] secondX, out _);
         if (!OpenSslKeys.IsAvailable)
         {
             Assert.Null(first);
@@ -130,17 +132,36 @@ public sealed class OpenSslKeysTests
 
         Assert.NotNull(first);
         Assert.NotNull(second);
-        ECParameters a = first.ExportParameters(true);
-        ECParameters b = second.ExportParameters(true);
-        Assert.Same(curve, EcCurve.FromCurve(a.Curve));
-        Assert.Equal(curve.CoordinateSize, a.D!.Length);
-        Assert.NotEqual(a.D, b.D);
-        Assert.True(curve.IsOnCurve(a.Q.X, a.Q.Y));
+        Assert.Equal(curve.CoordinateSize, first.Length);
+        Assert.Equal(curve.CoordinateSize, firstX.Length);
+        Assert.True(curve.IsOnCurve(firstX, firstY));
+        Assert.NotEqual(firstX, secondX);
+        Assert.NotEqual(first, second);
 
-        using ECDiffieHellman peer = ECDiffieHellman.Create(curve.Curve);
-        using ECDiffieHellmanPublicKey peerPublic = peer.PublicKey;
-        using ECDiffieHellmanPublicKey firstPublic = first.PublicKey;
-        Assert.Equal(peer.DeriveRawSecretAgreement(firstPublic), first.DeriveRawSecretAgreement(peerPublic));
+        // The recipient, with .NET's own import of the ephemeral point, derives the same Z.
+        Assert.Equal(RecipientSecret(recipient, curve.Curve, firstX, firstY), first);
+    }
+
+    [Theory]
+    [MemberData(nameof(Curves))]
+    public void EphemeralAgreementRefusesPointsOffTheCurveAndRecovers(string crv)
+    {
+        EcCurve curve = EcCurve.FromName(crv)!;
+        using ECDiffieHellman recipient = ECDiffieHellman.Create(curve.Curve);
+        ECParameters point = recipient.ExportParameters(false);
+        byte[] x = point.Q.X!;
+        byte[] y = point.Q.Y!;
+        byte[] offCurve = (byte[])y.Clone();
+        offCurve[^1] ^= 1;
+        byte[] zero = new byte[curve.CoordinateSize];
+        byte[] prime = curve.Prime.ToByteArray(isUnsigned: true, isBigEndian: true);
+        foreach ((byte[] badX, byte[] badY) in new[] { (x, offCurve), (zero, zero), (prime, y), (x, y[1..]) })
+        {
+            Assert.Null(OpenSslKeys.TryAgreeEphemeral(curve, badX, badY, out byte[] ex, out _));
+            Assert.Empty(ex);
+        }
+
+        Assert.Equal(OpenSslKeys.IsAvailable, OpenSslKeys.TryAgreeEphemeral(curve, x, y, out _, out _) is not null);
     }
 
     [Fact]
@@ -153,20 +174,32 @@ public sealed class OpenSslKeysTests
         int failures = 0;
         Parallel.For(0, 400, new ParallelOptions { MaxDegreeOfParallelism = 8 }, _ =>
         {
-            using ECDiffieHellman ephemeral = OpenSslKeys.TryGenerateECDiffieHellman(EcCurve.P256) ?? ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+            using ECDiffieHellman ephemeral = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
             using ECDiffieHellman peer = OpenSslKeys.TryCreateECDiffieHellmanPublic(EcCurve.P256, point.Q.X!, point.Q.Y!)
                 ?? ECDiffieHellman.Create(point);
             using ECDiffieHellmanPublicKey peerPublic = peer.PublicKey;
             using ECDiffieHellmanPublicKey ephemeralPublic = ephemeral.PublicKey;
+            byte[]? direct = OpenSslKeys.TryAgreeEphemeral(EcCurve.P256, point.Q.X!, point.Q.Y!, out byte[] directX, out byte[] directY);
+            bool directAgreed = direct is null
+                ? !OpenSslKeys.IsAvailable
+                : direct.AsSpan().SequenceEqual(RecipientSecret(recipient, ECCurve.NamedCurves.nistP256, directX, directY));
             using RSA encryptor = OpenSslKeys.TryCreateRsaPublic(rsaPublic.Modulus!, rsaPublic.Exponent!) ?? RSA.Create(rsaPublic);
             byte[] secret = RandomNumberGenerator.GetBytes(32);
             bool agreed = ephemeral.DeriveRawSecretAgreement(peerPublic).AsSpan().SequenceEqual(recipient.DeriveRawSecretAgreement(ephemeralPublic));
             bool decrypted = rsa.Decrypt(encryptor.Encrypt(secret, RSAEncryptionPadding.OaepSHA256), RSAEncryptionPadding.OaepSHA256).AsSpan().SequenceEqual(secret);
-            if (!agreed || !decrypted)
+            if (!agreed || !directAgreed || !decrypted)
             {
                 Interlocked.Increment(ref failures);
             }
         });
         Assert.Equal(0, failures);
+    }
+
+    /// <summary>Z as the recipient derives it, importing the sender's point the ordinary .NET way.</summary>
+    private static byte[] RecipientSecret(ECDiffieHellman recipient, ECCurve curve, byte[] x, byte[] y)
+    {
+        using ECDiffieHellman sender = ECDiffieHellman.Create(new ECParameters { Curve = curve, Q = new ECPoint { X = x, Y = y } });
+        using ECDiffieHellmanPublicKey senderPublic = sender.PublicKey;
+        return recipient.DeriveRawSecretAgreement(senderPublic);
     }
 }
