@@ -30,8 +30,7 @@ public sealed class Jwk
     // Imported verification keys, reused across verifications: where .NET imports the key itself (OpenSslKeys
     // unavailable) it validates the point with a full scalar multiplication, which costs more than the verification. A pool rather than one
     // instance because an ECDsa object is not documented as safe for concurrent use.
-    // A queue rather than a bag: ConcurrentBag.Count takes every thread's lock, on each verification.
-    private System.Collections.Concurrent.ConcurrentQueue<ECDsa>? _verifiers;
+    private System.Collections.Concurrent.ConcurrentBag<ECDsa>? _verifiers;
 
     private Jwk(string kty, string? crv, byte[] a, byte[] b, string? kid, string? use)
     {
@@ -218,13 +217,13 @@ public sealed class Jwk
     internal bool VerifyEcdsa(ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature, HashAlgorithmName hash)
     {
         RequireEc();
-        System.Collections.Concurrent.ConcurrentQueue<ECDsa> pool =
-            LazyInitializer.EnsureInitialized(ref _verifiers, () => new System.Collections.Concurrent.ConcurrentQueue<ECDsa>());
-        ECDsa key = pool.TryDequeue(out ECDsa? pooled) ? pooled : CreateECDsa();
+        System.Collections.Concurrent.ConcurrentBag<ECDsa> pool =
+            LazyInitializer.EnsureInitialized(ref _verifiers, () => new System.Collections.Concurrent.ConcurrentBag<ECDsa>());
+        ECDsa key = pool.TryTake(out ECDsa? pooled) ? pooled : CreateECDsa();
         bool valid = key.VerifyData(data, signature, hash, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
         if (pool.Count < MaxPooledVerifiers)
         {
-            pool.Enqueue(key);
+            pool.Add(key);
         }
         else
         {

@@ -129,20 +129,15 @@ public static class OpenSslKeys
         int size = curve.CoordinateSize;
         IntPtr key = IntPtr.Zero;
         IntPtr peer = IntPtr.Zero;
-        IntPtr bx = IntPtr.Zero;
-        IntPtr by = IntPtr.Zero;
         byte[] secret = new byte[size];
         byte[] encoded = new byte[1 + (2 * size)];
         bool agreed = false;
         try
         {
             key = EC_KEY_new();
-            peer = EC_POINT_new(group);
-            bx = BN_bin2bn(x, x.Length, IntPtr.Zero);
-            by = BN_bin2bn(y, y.Length, IntPtr.Zero);
-            agreed = key != IntPtr.Zero && peer != IntPtr.Zero && bx != IntPtr.Zero && by != IntPtr.Zero
+            peer = NewPoint(group, x, y);
+            agreed = key != IntPtr.Zero && peer != IntPtr.Zero
                 && EC_KEY_set_group(key, group) == 1
-                && EC_POINT_set_affine_coordinates(group, peer, bx, by, IntPtr.Zero) == 1
                 && EC_KEY_generate_key(key) == 1
                 // Z = x(d·Q): ECDH_compute_key refuses a product at infinity and pads x to the field size.
                 && ECDH_compute_key(secret, (nuint)size, peer, key, IntPtr.Zero) == size
@@ -152,8 +147,6 @@ public static class OpenSslKeys
         finally
         {
             ReturnGroup(pool, group);
-            BN_free(bx);
-            BN_free(by);
             EC_POINT_free(peer);
             EC_KEY_free(key);
         }
@@ -214,26 +207,18 @@ public static class OpenSslKeys
 
         IntPtr key = IntPtr.Zero;
         IntPtr point = IntPtr.Zero;
-        IntPtr bx = IntPtr.Zero;
-        IntPtr by = IntPtr.Zero;
         bool built = false;
         try
         {
             key = EC_KEY_new();
-            point = EC_POINT_new(group);
-            bx = BN_bin2bn(x, x.Length, IntPtr.Zero);
-            by = BN_bin2bn(y, y.Length, IntPtr.Zero);
-            // EC_POINT_set_affine_coordinates refuses a point that is not on the curve.
-            built = key != IntPtr.Zero && point != IntPtr.Zero && bx != IntPtr.Zero && by != IntPtr.Zero
+            point = NewPoint(group, x, y);
+            built = key != IntPtr.Zero && point != IntPtr.Zero
                 && EC_KEY_set_group(key, group) == 1
-                && EC_POINT_set_affine_coordinates(group, point, bx, by, IntPtr.Zero) == 1
                 && EC_KEY_set_public_key(key, point) == 1;
         }
         finally
         {
             ReturnGroup(pool, group);
-            BN_free(bx);
-            BN_free(by);
             EC_POINT_free(point);
             if (!built)
             {
@@ -242,6 +227,26 @@ public static class OpenSslKeys
         }
 
         return built ? key : FailedKey();
+    }
+
+    /// <summary>A new EC_POINT (x, y) on <paramref name="group"/>, or zero; EC_POINT_set_affine_coordinates
+    /// refuses a point that is not on the curve.</summary>
+    private static IntPtr NewPoint(IntPtr group, byte[] x, byte[] y)
+    {
+        IntPtr point = EC_POINT_new(group);
+        IntPtr bx = BN_bin2bn(x, x.Length, IntPtr.Zero);
+        IntPtr by = BN_bin2bn(y, y.Length, IntPtr.Zero);
+        bool set = point != IntPtr.Zero && bx != IntPtr.Zero && by != IntPtr.Zero
+            && EC_POINT_set_affine_coordinates(group, point, bx, by, IntPtr.Zero) == 1;
+        BN_free(bx);
+        BN_free(by);
+        if (!set)
+        {
+            EC_POINT_free(point);
+            return IntPtr.Zero;
+        }
+
+        return point;
     }
 
     private static ConcurrentQueue<IntPtr> PoolOf(EcCurve curve) => curve == EcCurve.P256 ? s_p256Groups : s_p384Groups;
