@@ -47,9 +47,9 @@ public static class Jwe
 
         if (recipient.IsEc)
         {
-            if (recipient.TryAgreeEphemeral(out Jwk? epk) is { } secret)
+            if (recipient.TryAgreeEphemeral(out byte[]? secret, out Jwk? epk))
             {
-                return EncryptEcdhCore(plaintext, recipient, epk!, secret, null, null);
+                return EncryptEcdhCore(plaintext, recipient, epk, secret, null, null);
             }
 
             using ECDiffieHellman ephemeral = ECDiffieHellman.Create(recipient.RequireEc().Curve);

@@ -234,14 +234,15 @@ public sealed class Jwk
     }
 
     /// <summary>The sender's half of ECDH-ES to this key, done in OpenSSL (<see cref="OpenSslKeys.TryAgreeEphemeral"/>):
-    /// the shared secret Z, and in <paramref name="ephemeral"/> the fresh key's public half; null when that path
-    /// is unavailable.</summary>
-    internal byte[]? TryAgreeEphemeral(out Jwk? ephemeral)
+    /// the shared secret Z and the fresh key's public half; false when that path is unavailable.</summary>
+    internal bool TryAgreeEphemeral(
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? secret,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Jwk? ephemeral)
     {
         EcCurve curve = RequireEc();
-        byte[]? secret = OpenSslKeys.TryAgreeEphemeral(curve, _a, _b, out byte[] x, out byte[] y);
+        secret = OpenSslKeys.TryAgreeEphemeral(curve, _a, _b, out byte[] x, out byte[] y);
         ephemeral = secret is null ? null : new Jwk("EC", curve.Name, x, y, null, null);
-        return secret;
+        return secret is not null;
     }
 
     public ECDiffieHellman CreateECDiffieHellman() =>
