@@ -3,6 +3,7 @@ using Enclave.Aggregator.Rounds;
 using Enclave.Protocol.Broker;
 using Enclave.Protocol.Round;
 using Grpc.Net.Client;
+using Enclave.Hosting;
 using Enclave.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;

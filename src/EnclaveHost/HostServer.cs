@@ -2,6 +2,7 @@
 using Enclave.Protocol.Broker;
 using Enclave.Protocol.Verifier;
 using Grpc.Net.Client;
+using Enclave.Hosting;
 using Enclave.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;

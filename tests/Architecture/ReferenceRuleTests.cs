@@ -10,9 +10,10 @@ public sealed class ReferenceRuleTests
 
     [Theory]
     [InlineData("Enclave.Crypto", new string[0], new string[0])]
-    [InlineData("Enclave.Protocol", new string[0], new[] { "Google.Protobuf", "Grpc." })]
+    [InlineData("Enclave.Protocol", new string[0], new[] { "Google.Protobuf", "Grpc.Core.Api" })]
     [InlineData("Enclave.SecureAggregation", new[] { "Enclave.Crypto" }, new string[0])]
-    [InlineData("Enclave.EnclaveHost", new[] { "Enclave.Protocol" }, new[] { "Google.Protobuf", "Grpc." })]
+    [InlineData("Enclave.Hosting", new[] { "Enclave.Protocol" }, new[] { "Grpc." })]
+    [InlineData("Enclave.EnclaveHost", new[] { "Enclave.Protocol", "Enclave.Hosting" }, new[] { "Google.Protobuf", "Grpc." })]
     public void AssemblyReferencesOnlyWhatTheRulesAllow(string assembly, string[] allowedProjects, string[] allowedPackages)
     {
         foreach (AssemblyName reference in References(assembly))
@@ -35,6 +36,23 @@ public sealed class ReferenceRuleTests
         Assert.DoesNotContain("Enclave.KeyBroker", names);
     }
 
+    // The enclave's whole dependency closure, as its deps.json and runtimeconfig.json make the runtime load it:
+    // no ASP.NET Core, no gRPC server or client, no network stack of its own. Everything reaches it through the host.
+    [Fact]
+    public void TheEnclaveClosureHoldsNoAspNetCoreAndNoGrpcServer()
+    {
+        string deps = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Enclave.EnclaveApp.deps.json"));
+        using var document = System.Text.Json.JsonDocument.Parse(deps);
+        string[] libraries = document.RootElement.GetProperty("libraries").EnumerateObject().Select(p => p.Name).ToArray();
+        Assert.Contains(libraries, l => l.StartsWith("Google.Protobuf/", StringComparison.Ordinal));
+        string[] forbidden = ["Microsoft.AspNetCore", "Grpc.AspNetCore", "Grpc.Net.", "Enclave.Hosting/", "Enclave.EnclaveHost/", "Enclave.KeyBroker/", "Enclave.AttestationVerifier/"];
+        Assert.Empty(libraries.Where(l => forbidden.Any(f => l.StartsWith(f, StringComparison.Ordinal))));
+
+        string runtimeConfig = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Enclave.EnclaveApp.runtimeconfig.json"));
+        Assert.DoesNotContain("Microsoft.AspNetCore.App", runtimeConfig, StringComparison.Ordinal);
+        Assert.DoesNotContain(References("Enclave.EnclaveApp"), r => r.Name!.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void TheKeyBrokerNeverReferencesTheVerifier()
     {
@@ -44,6 +62,7 @@ public sealed class ReferenceRuleTests
     [Theory]
     [InlineData("Enclave.Crypto")]
     [InlineData("Enclave.Protocol")]
+    [InlineData("Enclave.Hosting")]
     [InlineData("Enclave.SecureAggregation")]
     [InlineData("Enclave.AttestationVerifier")]
     [InlineData("Enclave.KeyBroker")]

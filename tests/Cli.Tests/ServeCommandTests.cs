@@ -1,3 +1,4 @@
+using Enclave.Hosting;
 using Enclave.Protocol;
 using Enclave.Testing;
 

@@ -2,6 +2,7 @@ using Enclave.Crypto;
 using Enclave.KeyBroker.Audit;
 using Enclave.KeyBroker.Tests.Support;
 using Enclave.KeyBroker.Transport;
+using Enclave.Hosting;
 using Enclave.Protocol;
 using Enclave.Protocol.Broker;
 using Grpc.Core;

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Enclave.Crypto;
 using Enclave.KeyBroker.Tests.Support;
 using Enclave.KeyBroker.Transport;
+using Enclave.Hosting;
 using Enclave.Protocol;
 using Enclave.Testing;
 using Microsoft.AspNetCore.Builder;

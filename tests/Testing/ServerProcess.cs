@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Enclave.Hosting;
 using Enclave.Protocol;
 using Xunit;
 

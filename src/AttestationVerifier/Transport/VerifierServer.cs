@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Enclave.AttestationVerifier.Evidence;
 using Enclave.Crypto;
+using Enclave.Hosting;
 using Enclave.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

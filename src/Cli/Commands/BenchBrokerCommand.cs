@@ -14,6 +14,7 @@
 // in all, spread evenly over the clients, and each is timed from when it was due, not from when it was sent
 // (a client held up by a slow answer does not hide the delay: no coordinated omission), so p50/p99 are the
 // latency a broker offered R releases per second gives its callers.
+using Enclave.Hosting;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -137,7 +138,7 @@ internal static class BenchBrokerCommand
                 verifierKeys: new StaticVerifierKeySource(new Dictionary<string, Crypto.JwkSet> { [load.Issuer] = load.VerifierKeys }));
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
 
-            using var channel = GrpcChannel.ForAddress(app.Services.GetRequiredService<Protocol.ServiceEndpoints>().Grpc.Url, new GrpcChannelOptions
+            using var channel = GrpcChannel.ForAddress(app.Services.GetRequiredService<ServiceEndpoints>().Grpc.Url, new GrpcChannelOptions
             {
                 HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
             });

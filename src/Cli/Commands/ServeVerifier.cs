@@ -4,6 +4,7 @@ using Enclave.AttestationVerifier.Appraisal;
 using Enclave.AttestationVerifier.Endorsements;
 using Enclave.AttestationVerifier.Transport;
 using Enclave.Crypto;
+using Enclave.Hosting;
 using Enclave.Protocol;
 using Microsoft.AspNetCore.Builder;
 

@@ -1,6 +1,7 @@
 // Runs a built service until it is told to stop, and tells whoever started it where it listens: one log line and,
 // when asked, a ready file written once the service accepts requests (removed again at a clean shutdown).
 using System.CommandLine;
+using Enclave.Hosting;
 using Enclave.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;

@@ -11,6 +11,7 @@ using Enclave.Cli.Commands;
 using Enclave.Cli.DataOwner;
 using Enclave.KeyBroker.Audit;
 using Enclave.KeyBroker.Storage;
+using Enclave.Hosting;
 using Enclave.Protocol;
 using Enclave.Protocol.Coordinator;
 using Enclave.Protocol.Round;

@@ -1,5 +1,6 @@
 // A service started as its own `enclave serve <role>` process, as it would run on its own machine.
 using System.Diagnostics;
+using Enclave.Hosting;
 using Enclave.Protocol;
 
 namespace Enclave.Cli.Demo;

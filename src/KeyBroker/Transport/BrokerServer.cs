@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Enclave.Crypto;
 using Enclave.KeyBroker.Keys;
 using Enclave.KeyBroker.Tokens;
+using Enclave.Hosting;
 using Enclave.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -4,7 +4,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Enclave.Protocol;
+namespace Enclave.Hosting;
 
 public sealed record ServiceReadyFile(string Service, int ProcessId, Uri Grpc, Uri? Http)
 {

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Enclave.Protocol;
+namespace Enclave.Hosting;
 
 public static class ServiceHost
 {

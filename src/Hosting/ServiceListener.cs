@@ -4,7 +4,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Enclave.Protocol;
+namespace Enclave.Hosting;
 
 public sealed class ServiceListener : IDisposable
 {

@@ -1,13 +1,14 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Enclave.Hosting;
 using Enclave.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Enclave.Protocol.Tests;
+namespace Enclave.Hosting.Tests;
 
 public sealed class ServiceListenerTests
 {
