@@ -22,7 +22,7 @@ public static class AggregatorServer
             var channelOptions = new GrpcChannelOptions { MaxReceiveMessageSize = 128 * 1024 * 1024, MaxSendMessageSize = 128 * 1024 * 1024 };
             var hosts = options.Hosts.ToDictionary(h => h.Region, h => new RegionHost.RegionHostClient(GrpcChannel.ForAddress(h.Address, channelOptions)), StringComparer.Ordinal);
             KeyBroker.KeyBrokerClient? broker = options.Broker is null ? null : new KeyBroker.KeyBrokerClient(GrpcChannel.ForAddress(options.Broker));
-            return new RoundCoordinator(options, hosts, broker, new HttpClient { Timeout = TimeSpan.FromSeconds(30) }, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Enclave.Aggregator"));
+            return new RoundCoordinator(options, hosts, broker, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Enclave.Aggregator"));
         });
         WebApplication app = builder.Build();
         app.Services.GetRequiredService<RoundCoordinator>();

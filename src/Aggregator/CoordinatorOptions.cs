@@ -1,14 +1,20 @@
 namespace Enclave.Aggregator;
 
-public sealed record RegionEndpoint(string Region, Uri Address);
+/// <summary>One participant: where its host is, and which dataset and data key its enclave must use. The round
+/// specification carries the dataset and key to the enclave under the coordinator's signature.</summary>
+/// <param name="KeyId">The broker key id, "{owner thumbprint}/{name}".</param>
+public sealed record RegionEndpoint(string Region, Uri Address, string DatasetId, string KeyId);
 
 /// <summary>Configuration of the coordinator: who takes part, what it trusts, and how rounds are run.</summary>
 public sealed class CoordinatorOptions
 {
     public required IReadOnlyList<RegionEndpoint> Hosts { get; init; }
 
-    /// <summary>Issuer URL of the trusted attestation verifier; its keys are read from <c>{issuer}/certs</c>.</summary>
+    /// <summary>Issuer URL of the trusted attestation verifier, as its tokens name it.</summary>
     public required Uri VerifierIssuer { get; init; }
+
+    /// <summary>The verifier's signing keys, pinned by the operator (a key file, never fetched over a link).</summary>
+    public required Crypto.JwkSet VerifierKeys { get; init; }
 
     /// <summary>Enclave measurements whose updates are accepted (lower-case hex).</summary>
     public required IReadOnlyCollection<string> AllowedMeasurements { get; init; }
@@ -34,6 +40,15 @@ public sealed class CoordinatorOptions
     public ulong Seed { get; init; } = 7;
 
     public double Clip { get; init; } = 8.0;
+
+    /// <summary>The cap on any one participant's FedAvg weight (examples), written into every round specification.</summary>
+    public long MaxSamplesPerParticipant { get; init; } = 100_000;
+
+    /// <summary>The dropout fraction secure aggregation is sized for (SecAggParameters.Derive).</summary>
+    public double DropoutFraction { get; init; }
+
+    /// <summary>How long a round specification is valid.</summary>
+    public TimeSpan SpecificationLifetime { get; init; } = TimeSpan.FromMinutes(30);
 
     public int ScaleBits { get; init; } = 20;
 

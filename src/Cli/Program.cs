@@ -9,6 +9,7 @@ root.Subcommands.Add(ServeCommands.Create());
 root.Subcommands.Add(NodeCommands.Create());
 root.Subcommands.Add(DataCommands.Create());
 root.Subcommands.Add(KeyCommands.Create());
+root.Subcommands.Add(ImageCommands.Create());
 root.Subcommands.Add(MeasureCommand.Create());
 root.Subcommands.Add(AuditCommands.Create());
 root.Subcommands.Add(AttestCommands.Create());

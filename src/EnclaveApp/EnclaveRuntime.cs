@@ -8,6 +8,7 @@ using Enclave.EnclaveApp.Attestation;
 using Enclave.EnclaveApp.Boundary;
 using Enclave.EnclaveApp.Data;
 using Enclave.EnclaveApp.Keys;
+using Enclave.EnclaveApp.Rounds;
 using Enclave.EnclaveApp.Training;
 using Enclave.Protocol;
 using Enclave.Protocol.Boundary;
@@ -20,28 +21,37 @@ namespace Enclave.EnclaveApp;
 
 internal sealed class EnclaveRuntime
 {
+    /// <summary>How many specifications the enclave remembers having prepared, so that none is replayed.</summary>
+    private const int RememberedSpecifications = 256;
+
     private readonly BoundaryChannel _channel;
     private readonly IEvidenceProvider _evidence;
+    private readonly EnclaveConfiguration _configuration;
+    private readonly RoundAuthority _authority;
+    private readonly DatasetReader _datasets;
     private readonly byte[] _measurement;
     private readonly string _platformId;
-    private Configure? _configuration;
+    private readonly Queue<string> _preparedOrder = new();
+    private readonly HashSet<string> _prepared = new(StringComparer.Ordinal);
+    private bool _discloseInputs;
     private RoundState? _round;
 
-    public EnclaveRuntime(BoundaryChannel channel, SimulatedPlatform platform)
-        : this(channel, platform, platform.Measurement, platform.PlatformId)
-    {
-    }
-
+    /// <param name="configuration">The trust anchors pinned in the measured image.</param>
     /// <param name="evidence">Where attestation evidence comes from (hardware or the simulated platform).</param>
     /// <param name="measurement">The measurement of the code that runs, reported to the host.</param>
     /// <param name="platformId">The platform identity reported to the host (empty when the verifier derives it).</param>
-    public EnclaveRuntime(BoundaryChannel channel, IEvidenceProvider evidence, byte[] measurement, string platformId)
+    public EnclaveRuntime(BoundaryChannel channel, EnclaveConfiguration configuration, IEvidenceProvider evidence, byte[] measurement, string platformId, TimeProvider? time = null)
     {
         _channel = channel;
+        _configuration = configuration;
         _evidence = evidence;
         _measurement = measurement;
         _platformId = platformId;
+        _authority = new RoundAuthority(configuration.CoordinatorKeys, time ?? TimeProvider.System);
+        _datasets = new DatasetReader(channel);
     }
+
+    private bool Simulated => _configuration.Mode == EnclaveMode.Simulated;
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -62,20 +72,27 @@ internal sealed class EnclaveRuntime
 
     private EnclaveToHost Configure(Configure configure)
     {
-        _configuration = configure;
+        if (configure.DiscloseInputsForTests && !Simulated)
+        {
+            throw new BoundaryViolationException("the host asked a hardware enclave image to disclose its inputs");
+        }
+
+        _discloseInputs = configure.DiscloseInputsForTests;
         return new EnclaveToHost
         {
             Configured = new Configured
             {
                 Measurement = Convert.ToHexStringLower(_measurement),
                 PlatformId = _platformId,
-                Simulated = _evidence.Format == SimulatedPlatform.EvidenceFormat,
+                Simulated = Simulated,
+                VerifierIssuer = _configuration.VerifierIssuer,
             },
         };
     }
 
-    private Configure Configuration => _configuration ?? throw new EnclaveFailure("NotConfigured", "the host has not configured the enclave");
-
+    // Prepare: check the coordinator's signed specification, attest with its hash in the runtime data, obtain the
+    // data key the specification names for this enclave's attested region, decrypt the dataset it names, train
+    // with its settings. Nothing here comes from the host.
     private async Task<PrepareResponse> PrepareAsync(PrepareRequest request, CancellationToken cancellationToken)
     {
         _round?.Dispose();
@@ -83,14 +100,22 @@ internal sealed class EnclaveRuntime
         RoundKeys? keys = null;
         try
         {
+            VerifiedSpecification spec = _authority.VerifySpecification(request.Specification, request.GlobalModel.Span);
+            if (_prepared.Contains(spec.Hex))
+            {
+                throw new EnclaveFailure("RoundSpecificationReplayed", $"this enclave has already prepared round {spec.RoundId} from this specification");
+            }
+
+            Remember(spec.Hex);
             keys = RoundKeys.Create();
-            Attested attested = await AttestAsync(keys, request.RoundId, cancellationToken).ConfigureAwait(false);
-            await _channel.LogAsync("info", $"attested as {attested.TokenId} in region {attested.Region} (SIMULATED evidence)", cancellationToken).ConfigureAwait(false);
-            (byte[] dataKey, ReleasedKey released) = await ObtainDataKeyAsync(Configuration.KeyName, attested.Token, keys, cancellationToken).ConfigureAwait(false);
+            Attested attested = await AttestAsync(keys, spec.RoundId, spec.Hex, cancellationToken).ConfigureAwait(false);
+            CohortMember member = spec.MemberFor(attested.Region);
+            await _channel.LogAsync("info", $"attested as {attested.TokenId} in region {attested.Region}{(Simulated ? " (SIMULATED evidence)" : string.Empty)}; round {spec.RoundId}, dataset {member.DatasetId}", cancellationToken).ConfigureAwait(false);
+            (byte[] dataKey, ReleasedKey released) = await ObtainDataKeyAsync(member.KeyId, attested.Token, keys, cancellationToken).ConfigureAwait(false);
             ExampleSet examples;
             try
             {
-                examples = ExampleSet.Parse(await ReadDatasetAsync(dataKey, attested.Region, cancellationToken).ConfigureAwait(false));
+                examples = ExampleSet.Parse(await _datasets.ReadAsync(member.DatasetId, attested.Region, dataKey, cancellationToken).ConfigureAwait(false));
             }
             finally
             {
@@ -98,28 +123,32 @@ internal sealed class EnclaveRuntime
             }
 
             float[] global = MemoryMarshal.Cast<byte, float>(request.GlobalModel.Span).ToArray();
-            TrainingConfig t = request.Training;
-            var options = new TrainingOptions(t.Hidden, t.Epochs, t.BatchSize, t.LearningRate, t.Momentum, t.Seed + request.Round);
+            TrainingConfig t = spec.Specification.Training;
+            var options = new TrainingOptions(t.Hidden, t.Epochs, t.BatchSize, t.LearningRate, t.Momentum, t.Seed + spec.Specification.Round);
             if (LocalTrainer.ParameterCount(options.Hidden) != global.Length)
             {
                 throw new EnclaveFailure("ModelShapeMismatch", $"global model has {global.Length} parameters; hidden size {options.Hidden} needs {LocalTrainer.ParameterCount(options.Hidden)}");
             }
 
             TrainingResult result = LocalTrainer.Train(global, examples, options);
-            await _channel.LogAsync("info", $"trained on {result.SampleCount} examples: loss {result.FinalLoss:F4}, train accuracy {result.TrainAccuracy:F4}", cancellationToken).ConfigureAwait(false);
+            long weight = Math.Min(result.SampleCount, member.MaxSamples);
+            await _channel.LogAsync("info", $"trained on {result.SampleCount} examples (FedAvg weight {weight}): loss {result.FinalLoss:F4}, train accuracy {result.TrainAccuracy:F4}", cancellationToken).ConfigureAwait(false);
 
             var advertisement = new Advertisement
             {
-                RoundId = request.RoundId,
+                RoundId = spec.RoundId,
                 Region = attested.Region,
                 Token = attested.Token,
-                SampleCount = result.SampleCount,
+                SampleCount = weight,
                 KeyReceiptId = released.ReceiptId,
                 KeyVersion = released.KeyVersion,
                 TrainLoss = result.FinalLoss,
                 TrainAccuracy = result.TrainAccuracy,
+                SpecificationSha256 = ByteString.CopyFrom(spec.Sha256),
+                DatasetId = member.DatasetId,
+                KeyId = member.KeyId,
             };
-            _round = new RoundState(request.RoundId, keys, attested, result.Delta, request.AllowedRegions.ToArray()) { SampleCount = result.SampleCount };
+            _round = new RoundState(spec, keys, attested, result.Delta) { SampleCount = weight };
             keys = null;
             return new PrepareResponse { Advertisement = Sign(_round.Keys, "advertise", advertisement) };
         }
@@ -133,8 +162,20 @@ internal sealed class EnclaveRuntime
         }
     }
 
-    // Fixes the cohort of the staged protocol: every listed participant must carry a valid token (allowed
-    // measurement and region) and an advertisement signed by that token's key; client i is participants[i - 1].
+    private void Remember(string specificationHex)
+    {
+        _prepared.Add(specificationHex);
+        _preparedOrder.Enqueue(specificationHex);
+        if (_preparedOrder.Count > RememberedSpecifications)
+        {
+            _prepared.Remove(_preparedOrder.Dequeue());
+        }
+    }
+
+    // Fixes the cohort of the staged protocol, as the coordinator signed it: every listed participant must carry a
+    // valid token of the pinned verifier, this enclave's measurement, a region of the specification's cohort and the
+    // same specification hash, and an advertisement signed by that token's key within its weight cap. The degree and
+    // threshold are derived here from the cohort size and the specification, never taken from the request.
     private async Task<SecAggStepResponse> SecAggBeginAsync(SecAggBeginRequest request, CancellationToken cancellationToken)
     {
         try
@@ -145,25 +186,27 @@ internal sealed class EnclaveRuntime
                 throw new EnclaveFailure("InvalidState", "secure aggregation has already begun for this round");
             }
 
-            JwtValidationParameters validation = round.Validation;
-            var policy = new ParticipantPolicy([round.Attested.Measurement], round.AllowedRegions, AllowSimulated: true);
+            VerifiedSpecification spec = round.Specification;
+            SecAggBegin begin = _authority.VerifyBegin(request.Begin, spec);
+            var policy = new ParticipantPolicy([round.Attested.Measurement], spec.Regions.ToArray(), AllowSimulated: Simulated, RequiredSpecification: spec.Hex);
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            var keys = new List<ECDsa>(request.Participants.Count);
+            var keys = new List<ECDsa>(begin.Participants.Count);
             long totalSamples = 0;
             int self = 0;
             try
             {
-                foreach (Participant participant in request.Participants)
+                foreach (Participant participant in begin.Participants)
                 {
-                    (AttestedParticipant peer, Advertisement ad) = VerifyAdvertisement(participant.Advertisement, validation, policy, request.RoundId);
-                    if (!seen.Add(peer.TokenId))
+                    (AttestedParticipant peer, Advertisement ad) = VerifyAdvertisement(participant.Advertisement, policy, spec);
+                    if (!seen.Add(peer.Region))
                     {
-                        throw new EnclaveFailure("DuplicateParticipant", $"participant {peer.TokenId} is listed twice");
+                        throw new EnclaveFailure("DuplicateParticipant", $"region {peer.Region} is listed twice");
                     }
 
-                    if (ad.SampleCount <= 0)
+                    long cap = spec.MemberFor(peer.Region).MaxSamples;
+                    if (ad.SampleCount <= 0 || ad.SampleCount > cap)
                     {
-                        throw new EnclaveFailure("InvalidParticipant", $"participant {peer.TokenId} reports {ad.SampleCount} samples");
+                        throw new EnclaveFailure("InvalidParticipant", $"participant {peer.TokenId} claims a weight of {ad.SampleCount}; the specification allows 1 to {cap}");
                     }
 
                     totalSamples = checked(totalSamples + ad.SampleCount);
@@ -179,9 +222,15 @@ internal sealed class EnclaveRuntime
                     throw new EnclaveFailure("NotAParticipant", "this enclave is not among the round's participants");
                 }
 
-                if (totalSamples != request.TotalSamples)
+                if (totalSamples != begin.TotalSamples)
                 {
-                    throw new EnclaveFailure("InvalidParticipant", $"the participants hold {totalSamples} samples, the coordinator says {request.TotalSamples}");
+                    throw new EnclaveFailure("InvalidParticipant", $"the participants hold {totalSamples} samples, the coordinator says {begin.TotalSamples}");
+                }
+
+                SecAggSpecification secagg = spec.Specification.Secagg;
+                if (keys.Count < secagg.MinimumCohort)
+                {
+                    throw new EnclaveFailure("InvalidSecAggParameters", $"the cohort has {keys.Count} participants; the specification needs at least {secagg.MinimumCohort}");
                 }
 
                 SecAggParameters parameters;
@@ -189,10 +238,9 @@ internal sealed class EnclaveRuntime
                 RingQuantizer quantizer;
                 try
                 {
-                    // Explicit() enforces a cohort of at least 3 and a threshold above half the shares.
-                    parameters = SecAggParameters.Explicit(keys.Count, (int)request.Degree, (int)request.Threshold);
-                    secRound = new SecAggRound(request.RoundId, parameters, request.GraphSeed.Span, round.Delta.Length, (int)request.RingBits, keys);
-                    quantizer = new RingQuantizer(request.Quantization.Clip, (int)request.Quantization.ScaleBits, (int)request.RingBits, keys.Count);
+                    parameters = SecAggParameters.Derive(keys.Count, secagg.DropoutFraction, secagg.CorruptionFraction);
+                    secRound = new SecAggRound(spec.SessionId, parameters, begin.GraphSeed.Span, round.Delta.Length, (int)secagg.RingBits, keys);
+                    quantizer = new RingQuantizer(secagg.Quantization.Clip, (int)secagg.Quantization.ScaleBits, (int)secagg.RingBits, keys.Count);
                 }
                 catch (ArgumentException ex)
                 {
@@ -217,9 +265,10 @@ internal sealed class EnclaveRuntime
                     await _channel.LogAsync("info", $"clipped {report.Clipped} of {report.Length} update values to +/-{quantizer.Clip}", cancellationToken).ConfigureAwait(false);
                 }
 
-                if (Configuration.DiscloseInputsForTests && _evidence.Format == SimulatedPlatform.EvidenceFormat)
+                if (_discloseInputs && Simulated)
                 {
-                    // Test mode only, refused on real hardware (Configure): lets a test check the unmasked sum exactly.
+                    // Test mode of a simulated image only (Configure refuses it for hardware): lets a test check the
+                    // unmasked sum exactly.
                     byte[] bytes = MemoryMarshal.AsBytes(input.AsSpan()).ToArray();
                     await _channel.LogAsync("warning", $"TEST-ONLY quantised input of client {self}: {Convert.ToBase64String(bytes)}", cancellationToken).ConfigureAwait(false);
                 }
@@ -250,10 +299,11 @@ internal sealed class EnclaveRuntime
         {
             RoundState round = RequireRound(request.RoundId);
             SecAggClient client = round.SecAgg ?? throw new EnclaveFailure("InvalidState", "secure aggregation has not begun for this round");
+            _authority.VerifyStep(request, round.Specification);
             SecAggMessage message = SecAggCodec.Decode(request.Message.Span);
-            if (message.RoundId != request.RoundId)
+            if (message.RoundId != round.Specification.SessionId)
             {
-                throw new EnclaveFailure("InvalidSecAggMessage", $"a message of round {message.RoundId} relayed for {request.RoundId}");
+                throw new EnclaveFailure("InvalidSecAggMessage", $"a message of session {message.RoundId} relayed for round {request.RoundId}");
             }
 
             SecAggMessage answer = message switch
@@ -283,7 +333,7 @@ internal sealed class EnclaveRuntime
         var response = new ProbeReleaseResponse();
         try
         {
-            Attested attested = await AttestAsync(keys, "probe-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), cancellationToken).ConfigureAwait(false);
+            Attested attested = await AttestAsync(keys, "probe-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), null, cancellationToken).ConfigureAwait(false);
             response.Region = attested.Region;
             response.Measurement = attested.Measurement;
             response.TokenId = attested.TokenId;
@@ -299,31 +349,17 @@ internal sealed class EnclaveRuntime
         return response;
     }
 
-    private async Task<Attested> AttestAsync(RoundKeys keys, string roundId, CancellationToken cancellationToken)
+    // The token is checked against the verifier pinned in the image (issuer and keys); the host only relays it.
+    private async Task<Attested> AttestAsync(RoundKeys keys, string roundId, string? specificationHex, CancellationToken cancellationToken)
     {
         OcallResult nonce = await _channel.CallAsync(new Ocall { GetNonce = new GetNonceCall() }, cancellationToken).ConfigureAwait(false);
-        byte[] runtimeData = keys.CreateRuntimeData(nonce.Nonce, roundId);
+        byte[] runtimeData = keys.CreateRuntimeData(nonce.Nonce, roundId, specificationHex);
         byte[] evidence = _evidence.GetEvidence(SHA512.HashData(runtimeData));
         OcallResult token = await _channel.CallAsync(
             new Ocall { Attest = new AttestCall { EvidenceFormat = _evidence.Format, Evidence = ByteString.CopyFrom(evidence), RuntimeData = ByteString.CopyFrom(runtimeData) } },
             cancellationToken).ConfigureAwait(false);
-        OcallResult jwks = await _channel.CallAsync(new Ocall { GetVerifierKeys = new GetVerifierKeysCall() }, cancellationToken).ConfigureAwait(false);
 
-        JwkSet keySet;
-        try
-        {
-            keySet = JwkSet.Parse(jwks.Jwks);
-        }
-        catch (JoseException ex)
-        {
-            throw new EnclaveFailure("VerifierKeysInvalid", $"the verifier's key set is malformed: {ex.Message}");
-        }
-
-        var validation = new JwtValidationParameters
-        {
-            ValidIssuers = [Configuration.VerifierIssuer],
-            KeyResolver = kid => kid is null ? null : keySet.Find(kid),
-        };
+        JwtValidationParameters validation = _configuration.TokenValidation();
         JsonObject claims;
         try
         {
@@ -331,7 +367,7 @@ internal sealed class EnclaveRuntime
         }
         catch (JoseException ex)
         {
-            throw new EnclaveFailure("TokenInvalid", $"the verifier's token does not validate ({ex.Code}): {ex.Message}");
+            throw new EnclaveFailure("TokenInvalid", $"the token does not validate against the verifier pinned in this image ({ex.Code}): {ex.Message}");
         }
 
         // The token must describe this enclave: its own measurement and exactly the runtime data it sent.
@@ -348,7 +384,7 @@ internal sealed class EnclaveRuntime
 
         string region = claims["x-enclave-region"]?.GetValue<string>() ?? throw new EnclaveFailure("TokenMismatch", "the token has no region");
         string tokenId = claims["jti"]?.GetValue<string>() ?? throw new EnclaveFailure("TokenMismatch", "the token has no id");
-        return new Attested(token.Token, tokenId, region, measurement, validation);
+        return new Attested(token.Token, tokenId, region, measurement);
     }
 
     private async Task<(byte[] Key, ReleasedKey Released)> ObtainDataKeyAsync(string keyName, string token, RoundKeys keys, CancellationToken cancellationToken)
@@ -373,72 +409,7 @@ internal sealed class EnclaveRuntime
         return (key, result.ReleasedKey);
     }
 
-    private async Task<byte[]> ReadDatasetAsync(byte[] dataKey, string region, CancellationToken cancellationToken)
-    {
-        string datasetId = Configuration.DatasetId;
-        byte[] prefix = await ReadAsync(datasetId, 0, EncryptedDataset.MaxHeaderLength, cancellationToken).ConfigureAwait(false);
-        DatasetHeader header = EncryptedDataset.ParseHeader(prefix);
-        if (!string.Equals(header.DatasetId, datasetId, StringComparison.Ordinal))
-        {
-            throw new EncryptedDatasetException(DatasetError.WrongDataset, $"the host served dataset {header.DatasetId}, not {datasetId}");
-        }
-
-        if (!string.Equals(header.Region, region, StringComparison.Ordinal))
-        {
-            throw new EncryptedDatasetException(DatasetError.WrongRegion, $"dataset {datasetId} belongs to region {header.Region}; this enclave is attested in {region}");
-        }
-
-        if (header.PlaintextLength > int.MaxValue - 1024)
-        {
-            throw new EncryptedDatasetException(DatasetError.Malformed, $"dataset {datasetId} is too large for one enclave ({header.PlaintextLength} bytes)");
-        }
-
-        byte[] headerBytes = prefix.AsSpan(0, header.HeaderLength).ToArray();
-        byte[] plaintext = new byte[header.PlaintextLength];
-        try
-        {
-            long written = 0;
-            for (long i = 0; i < header.ChunkCount; i++)
-            {
-                int length = header.RecordLength(i);
-                byte[] record = await ReadAsync(datasetId, header.RecordOffset(i), length, cancellationToken).ConfigureAwait(false);
-                if (record.Length != length)
-                {
-                    throw new EncryptedDatasetException(DatasetError.Truncated, $"dataset {datasetId} ends inside chunk {i}");
-                }
-
-                int chunk = header.PlaintextChunkLength(i);
-                EncryptedDataset.DecryptChunk(header, headerBytes, dataKey, i, record, plaintext.AsSpan((int)written, chunk));
-                written += chunk;
-            }
-
-            byte[] beyond = await ReadAsync(datasetId, header.RecordOffset(header.ChunkCount - 1) + header.RecordLength(header.ChunkCount - 1), 1, cancellationToken).ConfigureAwait(false);
-            if (beyond.Length != 0)
-            {
-                throw new EncryptedDatasetException(DatasetError.TrailingData, $"dataset {datasetId} has data after its last chunk");
-            }
-
-            return plaintext;
-        }
-        catch
-        {
-            CryptographicOperations.ZeroMemory(plaintext);
-            throw;
-        }
-    }
-
-    private async Task<byte[]> ReadAsync(string datasetId, long offset, int length, CancellationToken cancellationToken)
-    {
-        OcallResult result = await _channel.CallAsync(new Ocall { ReadData = new ReadDataCall { DatasetId = datasetId, Offset = offset, Length = length } }, cancellationToken).ConfigureAwait(false);
-        if (result.Data.Length > length)
-        {
-            throw new BoundaryViolationException($"asked for {length} bytes of {datasetId}, the host returned {result.Data.Length}");
-        }
-
-        return result.Data.ToByteArray();
-    }
-
-    private (AttestedParticipant Peer, Advertisement Ad) VerifyAdvertisement(SignedMessage? signed, JwtValidationParameters validation, ParticipantPolicy policy, string roundId)
+    private (AttestedParticipant Peer, Advertisement Ad) VerifyAdvertisement(SignedMessage? signed, ParticipantPolicy policy, VerifiedSpecification spec)
     {
         if (signed is null || signed.Kind != "advertise")
         {
@@ -455,15 +426,26 @@ internal sealed class EnclaveRuntime
             throw new EnclaveFailure("InvalidParticipant", $"a participant advertisement is malformed: {ex.Message}");
         }
 
-        AttestedParticipant peer = AttestedParticipant.FromToken(ad.Token, validation, policy);
+        AttestedParticipant peer = AttestedParticipant.FromToken(ad.Token, _configuration.TokenValidation(), policy);
         if (!peer.VerifySignature(signed.Kind, signed.Payload.Span, signed.Signature.Span))
         {
             throw new EnclaveFailure("BadSignature", $"the advertisement of {peer.TokenId} is not signed by its attested key");
         }
 
-        if (ad.RoundId != roundId || ad.Region != peer.Region)
+        if (ad.RoundId != spec.RoundId || ad.Region != peer.Region)
         {
             throw new EnclaveFailure("InvalidParticipant", $"the advertisement of {peer.TokenId} is for another round or region");
+        }
+
+        if (!CryptographicOperations.FixedTimeEquals(ad.SpecificationSha256.Span, spec.Sha256))
+        {
+            throw new EnclaveFailure("SpecificationMismatch", $"the advertisement of {peer.TokenId} was made for another round specification");
+        }
+
+        CohortMember member = spec.MemberFor(peer.Region);
+        if (ad.DatasetId != member.DatasetId || ad.KeyId != member.KeyId)
+        {
+            throw new EnclaveFailure("InvalidParticipant", $"the advertisement of {peer.TokenId} names another dataset or key than the specification");
         }
 
         return (peer, ad);
@@ -471,7 +453,7 @@ internal sealed class EnclaveRuntime
 
     private RoundState RequireRound(string roundId)
     {
-        if (_round is null || _round.RoundId != roundId)
+        if (_round is null || _round.Specification.RoundId != roundId)
         {
             throw new EnclaveFailure("UnknownRound", $"this enclave has not prepared round {roundId}");
         }
@@ -499,20 +481,19 @@ internal sealed class EnclaveRuntime
         _ => null,
     };
 
-    private sealed record Attested(string Token, string TokenId, string Region, string Measurement, JwtValidationParameters Validation);
+    private sealed record Attested(string Token, string TokenId, string Region, string Measurement);
 
     private sealed class RoundState : IDisposable
     {
-        public RoundState(string roundId, RoundKeys keys, Attested attested, float[] delta, string[] allowedRegions)
+        public RoundState(VerifiedSpecification specification, RoundKeys keys, Attested attested, float[] delta)
         {
-            RoundId = roundId;
+            Specification = specification;
             Keys = keys;
             Attested = attested;
             Delta = delta;
-            AllowedRegions = allowedRegions;
         }
 
-        public string RoundId { get; }
+        public VerifiedSpecification Specification { get; }
 
         public RoundKeys Keys { get; }
 
@@ -521,8 +502,6 @@ internal sealed class EnclaveRuntime
         public float[] Delta { get; }
 
         public long SampleCount { get; init; }
-
-        public string[] AllowedRegions { get; }
 
         public SecAggClient? SecAgg { get; private set; }
 
@@ -539,8 +518,6 @@ internal sealed class EnclaveRuntime
 
         /// <summary>Forgets the unmasked input once its masked form has been produced.</summary>
         public void ClearInput() => Array.Clear(Input);
-
-        public JwtValidationParameters Validation => Attested.Validation;
 
         public void Dispose()
         {

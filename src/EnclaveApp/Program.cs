@@ -1,47 +1,46 @@
 // The enclave program. In simulated mode the regional host launches it as a child process and talks to it only
 // through length-prefixed frames on stdin/stdout (docs/formats.md section 8); diagnostics go to stderr.
 //
-// usage: Enclave.EnclaveApp --platform-dir DIR                       simulated platform (the default)
-//        Enclave.EnclaveApp --evidence auto [--allow-simulated --platform-dir DIR]
-//            configfs-tsm (SEV-SNP, TDX), else Open Enclave (SGX), else the simulated platform only when allowed
+// usage: Enclave.EnclaveApp [--platform-dir DIR]
+//
+// What the enclave trusts comes from its own image, never from the host: enclave.config.json beside this assembly
+// (covered by the measurement) pins the verifier (issuer and signing keys), the coordinator's keys and the mode.
+// A simulated image takes its evidence from the simulated platform in --platform-dir (the stand-in for the CPU,
+// which the host holds); a hardware image takes it from configfs-tsm (SEV-SNP, TDX) or Open Enclave (SGX) and
+// never from the simulated platform, whatever the host passes.
 using Enclave.Crypto;
 using Enclave.EnclaveApp;
 using Enclave.EnclaveApp.Attestation;
 using Enclave.EnclaveApp.Boundary;
 
 string? platformDirectory = null;
-string evidenceMode = "simulated";
-bool allowSimulated = false;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--platform-dir" && i + 1 < args.Length)
     {
         platformDirectory = args[++i];
     }
-    else if (args[i] == "--evidence" && i + 1 < args.Length && args[i + 1] is "simulated" or "auto")
-    {
-        evidenceMode = args[++i];
-    }
-    else if (args[i] == "--allow-simulated")
-    {
-        allowSimulated = true;
-    }
     else
     {
-        Console.Error.WriteLine($"enclave: unknown argument '{args[i]}' (usage: --platform-dir DIR [--evidence simulated|auto] [--allow-simulated])");
+        Console.Error.WriteLine($"enclave: unknown argument '{args[i]}' (usage: [--platform-dir DIR])");
         return 2;
     }
 }
 
-if (allowSimulated && platformDirectory is null)
+EnclaveConfiguration configuration;
+try
 {
-    Console.Error.WriteLine("enclave: --allow-simulated needs --platform-dir (the simulated platform's key and certificate)");
+    configuration = EnclaveConfiguration.Load(AppContext.BaseDirectory);
+}
+catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
+{
+    Console.Error.WriteLine($"enclave: {ex.Message}");
     return 2;
 }
 
-if (evidenceMode == "simulated" && platformDirectory is null)
+if (configuration.Mode == EnclaveMode.Simulated && platformDirectory is null)
 {
-    Console.Error.WriteLine("enclave: --platform-dir is required (the simulated platform's key and certificate)");
+    Console.Error.WriteLine("enclave: this image is configured for the simulated platform; --platform-dir (its key and certificate) is required");
     return 2;
 }
 
@@ -53,7 +52,7 @@ Console.SetOut(Console.Error);
 IEvidenceProvider evidence;
 byte[] measurement;
 string platformId;
-if (evidenceMode == "simulated")
+if (configuration.Mode == EnclaveMode.Simulated)
 {
     SimulatedPlatform platform = SimulatedPlatform.Load(platformDirectory!, AppContext.BaseDirectory);
     (evidence, measurement, platformId) = (platform, platform.Measurement, platform.PlatformId);
@@ -62,9 +61,7 @@ else
 {
     try
     {
-        evidence = EvidenceProviderSelector.Select(
-            new EvidenceProviderOptions { AllowSimulated = allowSimulated },
-            () => SimulatedPlatform.Load(platformDirectory!, AppContext.BaseDirectory));
+        evidence = EvidenceProviderSelector.Select(new EvidenceProviderOptions { AllowSimulated = false }, simulated: null);
     }
     catch (EvidenceUnavailableException ex)
     {
@@ -72,13 +69,11 @@ else
         return 4;
     }
 
-    (measurement, platformId) = evidence is SimulatedPlatform simulated
-        ? (simulated.Measurement, simulated.PlatformId)
-        : (CodeManifest.Measure(AppContext.BaseDirectory), string.Empty);
+    (measurement, platformId) = (CodeManifest.Measure(AppContext.BaseDirectory), string.Empty);
     Console.Error.WriteLine($"enclave: evidence from {evidence.Format}");
 }
 
-var runtime = new EnclaveRuntime(new BoundaryChannel(fromHost, toHost), evidence, measurement, platformId);
+var runtime = new EnclaveRuntime(new BoundaryChannel(fromHost, toHost), configuration, evidence, measurement, platformId);
 try
 {
     await runtime.RunAsync(CancellationToken.None);

@@ -1,5 +1,7 @@
-// The host's side of the enclave's data reads: byte ranges of the region's encrypted dataset file. The host
-// serves only its configured dataset, within bounds, and never interprets the ciphertext.
+// The host's side of the enclave's data reads: byte ranges of an encrypted dataset file in the region's data
+// folder. The enclave names the dataset (from the coordinator's signed specification); the host serves only a
+// well-formed id from its own folder, within bounds, and never interprets the ciphertext. A wrong file is caught
+// inside the enclave: it does not authenticate under the released key and dataset id.
 using Enclave.Protocol.Boundary;
 
 namespace Enclave.EnclaveHost;
@@ -8,12 +10,14 @@ internal static class DatasetFiles
 {
     public const int MaxRead = 16 * 1024 * 1024 + 28;
 
-    /// <exception cref="IOException">The read names another dataset, is out of bounds, or the file is missing.</exception>
+    public const int MaxDatasetIdLength = 128;
+
+    /// <exception cref="IOException">The dataset id is malformed, the read is out of bounds, or the file is missing.</exception>
     public static async Task<byte[]> ReadAsync(HostOptions options, ReadDataCall read, CancellationToken cancellationToken)
     {
-        if (!string.Equals(read.DatasetId, options.DatasetId, StringComparison.Ordinal))
+        if (!IsValidDatasetId(read.DatasetId))
         {
-            throw new IOException($"this host serves dataset {options.DatasetId}, not {read.DatasetId}");
+            throw new IOException($"a dataset id is 1 to {MaxDatasetIdLength} of [a-z0-9-]");
         }
 
         if (read.Offset < 0 || read.Length < 0 || read.Length > MaxRead)
@@ -21,10 +25,10 @@ internal static class DatasetFiles
             throw new IOException($"invalid read of {read.Length} bytes at {read.Offset}");
         }
 
-        string path = PathOf(options);
+        string path = PathOf(options, read.DatasetId);
         if (!File.Exists(path))
         {
-            throw new IOException($"dataset {options.DatasetId} is missing from {options.DataDirectory}");
+            throw new IOException($"dataset {read.DatasetId} is missing from {options.DataDirectory}");
         }
 
         await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, useAsync: true);
@@ -39,5 +43,9 @@ internal static class DatasetFiles
         return buffer;
     }
 
-    public static string PathOf(HostOptions options) => Path.Combine(options.DataDirectory, options.DatasetId + ".encds");
+    public static string PathOf(HostOptions options, string datasetId) => Path.Combine(options.DataDirectory, datasetId + ".encds");
+
+    // The same grammar as a round specification's dataset ids: no dot, slash or anything that could leave the folder.
+    private static bool IsValidDatasetId(string id) =>
+        id.Length is > 0 and <= MaxDatasetIdLength && id.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-');
 }

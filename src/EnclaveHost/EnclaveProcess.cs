@@ -16,18 +16,16 @@ public sealed class EnclaveProcess : IAsyncDisposable
     private readonly HostOptions _options;
     private readonly AttestationVerifier.AttestationVerifierClient _verifier;
     private readonly KeyBroker.KeyBrokerClient _broker;
-    private readonly HttpClient _http;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Process? _process;
     private Configured? _configured;
 
-    public EnclaveProcess(HostOptions options, AttestationVerifier.AttestationVerifierClient verifier, KeyBroker.KeyBrokerClient broker, HttpClient http, ILogger logger)
+    public EnclaveProcess(HostOptions options, AttestationVerifier.AttestationVerifierClient verifier, KeyBroker.KeyBrokerClient broker, ILogger logger)
     {
         _options = options;
         _verifier = verifier;
         _broker = broker;
-        _http = http;
         _logger = logger;
     }
 
@@ -103,10 +101,7 @@ public sealed class EnclaveProcess : IAsyncDisposable
         {
             Configure = new Configure
             {
-                DatasetId = _options.DatasetId,
                 RegionHint = _options.Region,
-                KeyName = _options.KeyName,
-                VerifierIssuer = _options.VerifierIssuer.ToString().TrimEnd('/'),
                 DiscloseInputsForTests = _options.DiscloseInputsForTests,
             },
         }, cancellationToken).ConfigureAwait(false);
@@ -173,9 +168,6 @@ public sealed class EnclaveProcess : IAsyncDisposable
                     return new OcallResult { ReleasedKey = new ReleasedKey { WrappedKey = released.WrappedKey, KeyVersion = released.KeyVersion, ReceiptId = released.ReceiptId } };
                 case Ocall.CallOneofCase.ReadData:
                     return new OcallResult { Data = Google.Protobuf.ByteString.CopyFrom(await DatasetFiles.ReadAsync(_options, call.ReadData, cancellationToken).ConfigureAwait(false)) };
-                case Ocall.CallOneofCase.GetVerifierKeys:
-                    string jwks = await _http.GetStringAsync(new Uri(_options.VerifierIssuer.ToString().TrimEnd('/') + "/certs"), cancellationToken).ConfigureAwait(false);
-                    return new OcallResult { Jwks = jwks };
                 default:
                     return Fail("UnknownOcall", $"the host does not serve ocall {call.CallCase}");
             }
@@ -184,10 +176,6 @@ public sealed class EnclaveProcess : IAsyncDisposable
         {
             string code = ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString();
             return Fail(code, ex.Status.Detail);
-        }
-        catch (HttpRequestException ex)
-        {
-            return Fail("Unavailable", ex.Message);
         }
         catch (IOException ex)
         {

@@ -3,25 +3,21 @@ namespace Enclave.EnclaveHost;
 /// <summary>Configuration of one regional host. Everything here is operational; none of it is secret.</summary>
 public sealed class HostOptions
 {
+    /// <summary>The region the host says it serves (its logs, Describe); the enclave's region is the attested one.</summary>
     public required string Region { get; init; }
 
-    public required string DatasetId { get; init; }
-
-    public required string KeyName { get; init; }
-
-    /// <summary>Folder holding the region's encrypted datasets as <c>{datasetId}.encds</c>.</summary>
+    /// <summary>Folder holding the region's encrypted datasets as <c>{datasetId}.encds</c>. Which dataset a round
+    /// trains on is the coordinator's signed specification's choice, read by the enclave, not the host's.</summary>
     public required string DataDirectory { get; init; }
 
-    /// <summary>Folder of the enclave build to launch (Enclave.EnclaveApp.dll and its dependencies).</summary>
+    /// <summary>Folder of the configured enclave image to launch (Enclave.EnclaveApp.dll, its dependencies and
+    /// enclave.config.json, all covered by the measurement).</summary>
     public required string EnclaveDirectory { get; init; }
 
     /// <summary>The simulated platform's key and certificate (stands in for the CPU).</summary>
     public required string PlatformDirectory { get; init; }
 
     public required Uri VerifierGrpc { get; init; }
-
-    /// <summary>The verifier's issuer URL; its JWKS is served at <c>{issuer}/certs</c>.</summary>
-    public required Uri VerifierIssuer { get; init; }
 
     public required Uri Broker { get; init; }
 

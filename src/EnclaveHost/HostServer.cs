@@ -22,7 +22,6 @@ public static class HostServer
             options,
             new AttestationVerifier.AttestationVerifierClient(sp.GetRequiredService<GrpcChannel>()),
             new KeyBroker.KeyBrokerClient(GrpcChannel.ForAddress(options.Broker)),
-            new HttpClient { Timeout = TimeSpan.FromSeconds(30) },
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Enclave.Host")));
         WebApplication app = builder.Build();
         app.MapGrpcService<RegionHostService>();

@@ -45,8 +45,6 @@ internal sealed class RegionHostService : RegionHost.RegionHostBase
         return Task.FromResult(new DescribeResponse
         {
             Region = _options.Region,
-            DatasetId = _options.DatasetId,
-            KeyName = _options.KeyName,
             PlatformId = configured?.PlatformId ?? string.Empty,
             Measurement = configured?.Measurement ?? string.Empty,
             Simulated = configured?.Simulated ?? true,

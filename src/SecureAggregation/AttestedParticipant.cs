@@ -18,10 +18,14 @@ public sealed class ParticipantRejectedException : Exception
     public string Code { get; }
 }
 
+/// <param name="RequiredSpecification">When set, the token's runtime data must bind this round specification
+/// (lower-case hex SHA-256, the runtime data's "spec" member); a participant attested for another specification is
+/// refused.</param>
 public sealed record ParticipantPolicy(
     IReadOnlyCollection<string> AllowedMeasurements,
     IReadOnlyCollection<string> AllowedRegions,
-    bool AllowSimulated);
+    bool AllowSimulated,
+    string? RequiredSpecification = null);
 
 public sealed class AttestedParticipant
 {
@@ -86,6 +90,12 @@ public sealed class AttestedParticipant
         if (claims["x-ms-runtime"] is not JsonObject runtime)
         {
             throw new ParticipantRejectedException("RuntimeDataInvalid", $"participant {tokenId} has no runtime data");
+        }
+
+        if (policy.RequiredSpecification is { } required
+            && !(runtime["spec"] is JsonValue spec && spec.TryGetValue(out string? specText) && string.Equals(specText, required, StringComparison.Ordinal)))
+        {
+            throw new ParticipantRejectedException("SpecificationMismatch", $"participant {tokenId} is attested for another round specification");
         }
 
         Jwk? signing = null;

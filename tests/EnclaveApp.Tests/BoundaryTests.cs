@@ -57,15 +57,19 @@ public sealed class BoundaryTests
 
     public static TheoryData<HostToEnclave, string> BadRequests() => new()
     {
-        { new HostToEnclave { Prepare = new PrepareRequest { RoundId = "r", GlobalModel = ByteString.CopyFrom(new byte[6]), Training = new TrainingConfig() } }, "global_model" },
-        { new HostToEnclave { Prepare = new PrepareRequest { RoundId = "r", GlobalModel = ByteString.CopyFrom(new byte[8]) } }, "training" },
-        { new HostToEnclave { Prepare = new PrepareRequest { RoundId = "", GlobalModel = ByteString.CopyFrom(new byte[8]), Training = new TrainingConfig() } }, "round_id" },
-        { new HostToEnclave { Configure = new Configure { DatasetId = new string('d', 129), KeyName = "k", VerifierIssuer = "i" } }, "dataset_id" },
-        { new HostToEnclave { SecaggBegin = new SecAggBeginRequest { RoundId = "r", GraphSeed = ByteString.CopyFrom(new byte[32]) } }, "quantization" },
-        { new HostToEnclave { SecaggBegin = new SecAggBeginRequest { RoundId = "r", Quantization = new QuantizationConfig(), GraphSeed = ByteString.CopyFrom(new byte[31]) } }, "graph_seed" },
+        { new HostToEnclave { Prepare = new PrepareRequest { Specification = Signed(), GlobalModel = ByteString.CopyFrom(new byte[6]) } }, "global_model" },
+        { new HostToEnclave { Prepare = new PrepareRequest { GlobalModel = ByteString.CopyFrom(new byte[8]) } }, "prepare.specification" },
+        { new HostToEnclave { Prepare = new PrepareRequest { Specification = new CoordinatorSigned(), GlobalModel = ByteString.CopyFrom(new byte[8]) } }, "prepare.specification" },
+        { new HostToEnclave { Prepare = new PrepareRequest { Specification = new CoordinatorSigned { Payload = ByteString.CopyFrom(new byte[HostMessageLimits.MaxSpecificationBytes + 1]) }, GlobalModel = ByteString.CopyFrom(new byte[8]) } }, "prepare.specification" },
+        { new HostToEnclave { Configure = new Configure { RegionHint = new string('r', 129) } }, "region_hint" },
+        { new HostToEnclave { SecaggBegin = new SecAggBeginRequest { RoundId = "r" } }, "secagg_begin.begin" },
+        { new HostToEnclave { SecaggBegin = new SecAggBeginRequest { Begin = Signed() } }, "secagg_begin.round_id" },
         { new HostToEnclave { SecaggStep = new SecAggStepRequest { RoundId = "r" } }, "secagg_step.message" },
+        { new HostToEnclave { SecaggStep = new SecAggStepRequest { RoundId = "r", Message = ByteString.CopyFrom([1]), Signature = ByteString.CopyFrom(new byte[129]) } }, "secagg_step.signature" },
         { new HostToEnclave { ProbeRelease = new ProbeReleaseRequest() }, "key_name" },
     };
+
+    private static CoordinatorSigned Signed() => new() { Payload = ByteString.CopyFrom([1, 2, 3]), Signature = ByteString.CopyFrom(new byte[64]), KeyId = "k" };
 
     [Fact]
     public async Task ATruncatedFrameIsAViolation()

@@ -14,16 +14,13 @@ public sealed class DatasetFilesTests : IDisposable
         _options = new HostOptions
         {
             Region = "eu-west",
-            DatasetId = "fmnist-eu-west",
-            KeyName = "eu-west-data",
             DataDirectory = _directory,
             EnclaveDirectory = _directory,
             PlatformDirectory = _directory,
             VerifierGrpc = new Uri("http://127.0.0.1:1"),
-            VerifierIssuer = new Uri("http://127.0.0.1:2"),
             Broker = new Uri("http://127.0.0.1:3"),
         };
-        File.WriteAllBytes(DatasetFiles.PathOf(_options), Enumerable.Range(0, 100).Select(i => (byte)i).ToArray());
+        File.WriteAllBytes(DatasetFiles.PathOf(_options, "fmnist-eu-west"), Enumerable.Range(0, 100).Select(i => (byte)i).ToArray());
     }
 
     [Fact]
@@ -37,10 +34,14 @@ public sealed class DatasetFilesTests : IDisposable
     [Theory]
     [InlineData("fmnist-us-east", 0, 1)]
     [InlineData("../fmnist-eu-west", 0, 1)]
+    [InlineData("..", 0, 1)]
+    [InlineData("fmnist.eu-west", 0, 1)]
+    [InlineData("Fmnist-eu-west", 0, 1)]
+    [InlineData("", 0, 1)]
     [InlineData("fmnist-eu-west", -1, 1)]
     [InlineData("fmnist-eu-west", 0, -1)]
     [InlineData("fmnist-eu-west", 0, DatasetFiles.MaxRead + 1)]
-    public async Task ReadsOfOtherDatasetsOrOutOfBoundsAreRefused(string dataset, long offset, int length)
+    public async Task ReadsOfMissingOrMalformedDatasetsOrOutOfBoundsAreRefused(string dataset, long offset, int length)
     {
         await Assert.ThrowsAsync<IOException>(() => Read(dataset, offset, length));
     }
@@ -48,7 +49,7 @@ public sealed class DatasetFilesTests : IDisposable
     [Fact]
     public async Task AMissingDatasetIsReportedAsSuch()
     {
-        File.Delete(DatasetFiles.PathOf(_options));
+        File.Delete(DatasetFiles.PathOf(_options, "fmnist-eu-west"));
         var ex = await Assert.ThrowsAsync<IOException>(() => Read("fmnist-eu-west", 0, 1));
         Assert.Contains("missing", ex.Message, StringComparison.Ordinal);
     }

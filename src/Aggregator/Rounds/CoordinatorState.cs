@@ -27,7 +27,10 @@ public sealed class CoordinatorState
 
     public string SigningKeyId { get; }
 
-    public string ModelHash => Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(Model.AsSpan())));
+    public string ModelHash => HashOf(Model);
+
+    /// <summary>Lower-case hex SHA-256 of a model's float32 little-endian bytes.</summary>
+    public static string HashOf(float[] model) => Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(model.AsSpan())));
 
     public static CoordinatorState Load(CoordinatorOptions options)
     {
@@ -87,7 +90,8 @@ public sealed class CoordinatorState
         return key;
     }
 
-    private static void WriteAtomically(string path, byte[] bytes, UnixFileMode? mode = null)
+    /// <summary>Writes through a temporary file flushed to disk, then renames it over <paramref name="path"/>.</summary>
+    internal static void WriteAtomically(string path, byte[] bytes, UnixFileMode? mode = null)
     {
         string temporary = path + ".tmp";
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };

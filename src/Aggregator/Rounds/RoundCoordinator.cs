@@ -27,18 +27,16 @@ public sealed class RoundCoordinator
     private readonly CoordinatorOptions _options;
     private readonly IReadOnlyDictionary<string, RegionHost.RegionHostClient> _hosts;
     private readonly KeyBroker.KeyBrokerClient? _broker;
-    private readonly HttpClient _http;
     private readonly ILogger _logger;
     private readonly CoordinatorState _state;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Lazy<(byte[] Pixels, byte[] Labels, int Count)> _testSet;
 
-    public RoundCoordinator(CoordinatorOptions options, IReadOnlyDictionary<string, RegionHost.RegionHostClient> hosts, KeyBroker.KeyBrokerClient? broker, HttpClient http, ILogger logger)
+    public RoundCoordinator(CoordinatorOptions options, IReadOnlyDictionary<string, RegionHost.RegionHostClient> hosts, KeyBroker.KeyBrokerClient? broker, ILogger logger)
     {
         _options = options;
         _hosts = hosts;
         _broker = broker;
-        _http = http;
         _logger = logger;
         _state = CoordinatorState.Load(options);
         _testSet = new Lazy<(byte[], byte[], int)>(() => FashionMnist.LoadTest(options.TestDataDirectory));
@@ -66,15 +64,16 @@ public sealed class RoundCoordinator
         var summary = new RoundSummary { Round = round, RoundId = roundId };
         CoordinatorLog.RoundStarted(_logger, round, roundId, _hosts.Count);
 
-        JwtValidationParameters validation = await VerifierValidationAsync(cancellationToken).ConfigureAwait(false);
-        var policy = new ParticipantPolicy(_options.AllowedMeasurements, _hosts.Keys.ToArray(), _options.AllowSimulated);
-
-        // Stage 1: prepare. Every host attests, obtains its data key and trains; failures drop that region.
-        var prepare = new PrepareRequest
+        // The round specification: everything an enclave takes about this round, signed with the coordinator key
+        // the enclave image pins. Its hash is bound into each enclave's token and every message it signs.
+        byte[] model = MemoryMarshal.AsBytes(_state.Model.AsSpan()).ToArray();
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        var specification = new RoundSpecification
         {
+            Type = RoundBinding.SpecificationType,
             RoundId = roundId,
             Round = round,
-            GlobalModel = ByteString.CopyFrom(MemoryMarshal.AsBytes(_state.Model.AsSpan())),
+            GlobalModelSha256 = ByteString.CopyFrom(SHA256.HashData(model)),
             Training = new TrainingConfig
             {
                 Hidden = _options.Hidden,
@@ -84,8 +83,28 @@ public sealed class RoundCoordinator
                 Momentum = _options.Momentum,
                 Seed = _options.Seed,
             },
+            Secagg = new SecAggSpecification
+            {
+                Quantization = new QuantizationConfig { Clip = _options.Clip, ScaleBits = (uint)_options.ScaleBits },
+                RingBits = RingBits,
+                DropoutFraction = _options.DropoutFraction,
+                MinimumCohort = (uint)Math.Max(3, _options.MinimumParticipants),
+            },
+            IssuedAt = now.ToUnixTimeSeconds(),
+            ExpiresAt = (now + _options.SpecificationLifetime).ToUnixTimeSeconds(),
         };
-        prepare.AllowedRegions.AddRange(_hosts.Keys);
+        specification.Cohort.AddRange(_options.Hosts.Select(h => new CohortMember { Region = h.Region, DatasetId = h.DatasetId, KeyId = h.KeyId, MaxSamples = _options.MaxSamplesPerParticipant }));
+        byte[] specBytes = specification.ToByteArray();
+        byte[] specHash = SHA256.HashData(specBytes);
+        string specHex = Convert.ToHexStringLower(specHash);
+        string sessionId = RoundBinding.SessionId(roundId, specHash);
+        summary.SpecificationSha256 = specHex;
+
+        JwtValidationParameters validation = VerifierValidation();
+        var policy = new ParticipantPolicy(_options.AllowedMeasurements, _hosts.Keys.ToArray(), _options.AllowSimulated, RequiredSpecification: specHex);
+
+        // Stage 1: prepare. Every host's enclave attests, obtains its data key and trains; failures drop that region.
+        var prepare = new PrepareRequest { Specification = SignCoordinator(RoundBinding.SpecificationKind, specBytes), GlobalModel = ByteString.CopyFrom(model) };
         var accepted = new Dictionary<string, Accepted>(StringComparer.Ordinal);
         foreach ((string region, PrepareResponse? response, Failure? failure) in await FanOutAsync(_hosts.Keys, (host, ct) => host.PrepareAsync(prepare, cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
         {
@@ -98,7 +117,7 @@ public sealed class RoundCoordinator
 
             try
             {
-                (AttestedParticipant participant, Advertisement ad) = VerifyAdvertisement(response!.Advertisement, validation, policy, roundId, region);
+                (AttestedParticipant participant, Advertisement ad) = VerifyAdvertisement(response!.Advertisement, validation, policy, specification, specHash, region);
                 accepted[region] = new Accepted(participant, ad, response.Advertisement);
             }
             catch (ParticipantRejectedException ex)
@@ -115,14 +134,14 @@ public sealed class RoundCoordinator
         // Staged secure aggregation. Client i is the i-th accepted region in ordinal order; its messages are
         // verified against the signing key of its attested token. A region that fails or times out in a stage is
         // a dropout; the round goes on while at least the threshold of clients remains, and the server recovers
-        // dropped clients' pairwise masks from their Shamir shares.
+        // dropped clients' pairwise masks from their Shamir shares. Degree and threshold follow from the cohort
+        // size and the specification (SecAggParameters.Derive), exactly as each enclave derives them.
         string[] cohort = [.. accepted.Keys.Order(StringComparer.Ordinal)];
         int n = cohort.Length;
-        int threshold = (n / 2) + 1;
         SecAggParameters parameters;
         try
         {
-            parameters = SecAggParameters.Explicit(n, n - 1, threshold);
+            parameters = SecAggParameters.Derive(n, _options.DropoutFraction, 0);
         }
         catch (ArgumentOutOfRangeException ex)
         {
@@ -130,23 +149,20 @@ public sealed class RoundCoordinator
         }
 
         byte[] graphSeed = RandomNumberGenerator.GetBytes(32);
-        var begin = new SecAggBeginRequest
+        var beginBody = new SecAggBegin
         {
-            RoundId = roundId,
-            Quantization = new QuantizationConfig { Clip = _options.Clip, ScaleBits = (uint)_options.ScaleBits },
+            SpecificationSha256 = ByteString.CopyFrom(specHash),
             TotalSamples = accepted.Values.Sum(a => a.Advertisement.SampleCount),
-            Degree = (uint)parameters.Degree,
-            Threshold = (uint)parameters.Threshold,
             GraphSeed = ByteString.CopyFrom(graphSeed),
-            RingBits = RingBits,
         };
-        begin.Participants.AddRange(cohort.Select(region => new Participant { Advertisement = accepted[region].Signed }));
+        beginBody.Participants.AddRange(cohort.Select(region => new Participant { Advertisement = accepted[region].Signed }));
+        var begin = new SecAggBeginRequest { RoundId = roundId, Begin = SignCoordinator(RoundBinding.BeginKind, beginBody.ToByteArray()) };
         ECDsa[] verificationKeys = [.. cohort.Select(region => accepted[region].Participant.SigningKey.CreateECDsa())];
         SecAggResult result;
         var maskedHashes = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
-            var secRound = new SecAggRound(roundId, parameters, graphSeed, _state.Model.Length, RingBits, verificationKeys);
+            var secRound = new SecAggRound(sessionId, parameters, graphSeed, _state.Model.Length, RingBits, verificationKeys);
             var server = new SecAggServer(secRound);
             var index = cohort.Select((region, i) => (region, i)).ToDictionary(p => p.region, p => p.i + 1, StringComparer.Ordinal);
 
@@ -197,7 +213,7 @@ public sealed class RoundCoordinator
             {
                 Dictionary<string, SecAggStepRequest> requests = messages.ToDictionary(
                     m => cohort[m.Recipient - 1],
-                    m => new SecAggStepRequest { RoundId = roundId, Message = ByteString.CopyFrom(SecAggCodec.Encode(m.Message)) },
+                    m => SignStep(roundId, specHash, SecAggCodec.Encode(m.Message)),
                     StringComparer.Ordinal);
                 foreach ((string region, SecAggStepResponse? response, Failure? failure) in await FanOutAsync(requests.Keys, (region, host, ct) => host.SecAggStepAsync(requests[region], cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
                 {
@@ -225,13 +241,14 @@ public sealed class RoundCoordinator
 
         string[] survivors = [.. result.Survivors.Select(i => cohort[i - 1])];
         long survivorSamples = survivors.Sum(region => accepted[region].Advertisement.SampleCount);
+        long totalSamples = beginBody.TotalSamples;
         summary.AggregateSha256 = Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(result.Sum.AsSpan())));
 
         // FedAvg: the participants weighted their deltas by n_k / n over the whole cohort; dividing the survivors'
         // sum by (survivor samples / n) makes it the survivors' sample-weighted average delta.
         var quantizer = new RingQuantizer(_options.Clip, _options.ScaleBits, RingBits, n);
         float[] delta = new float[_state.Model.Length];
-        quantizer.Dequantize(result.Sum, delta, survivorSamples / (double)begin.TotalSamples);
+        quantizer.Dequantize(result.Sum, delta, survivorSamples / (double)totalSamples);
         string previousModelHash = _state.ModelHash;
         float[] next = new float[delta.Length];
         for (int i = 0; i < next.Length; i++)
@@ -241,11 +258,8 @@ public sealed class RoundCoordinator
 
         (byte[] pixels, byte[] labels, int count) = _testSet.Value;
         double accuracy = MlpModel.Accuracy(next, _options.Hidden, pixels, labels, count);
-        _state.Advance(round, next);
-
-        summary.Completed = true;
         summary.Accuracy = accuracy;
-        summary.ModelSha256 = _state.ModelHash;
+        summary.ModelSha256 = CoordinatorState.HashOf(next);
         foreach (string region in survivors)
         {
             Accepted a = accepted[region];
@@ -259,10 +273,26 @@ public sealed class RoundCoordinator
                 MaskedInputSha256 = maskedHashes[region],
                 TrainAccuracy = a.Advertisement.TrainAccuracy,
                 Simulated = a.Participant.Simulated,
+                DatasetId = a.Advertisement.DatasetId,
+                KeyId = a.Advertisement.KeyId,
             });
         }
 
-        await PublishManifestAsync(summary, previousModelHash, cancellationToken).ConfigureAwait(false);
+        // The model advances only once its manifest is durably recorded: written to the manifests folder and, with a
+        // broker, appended to its audit log. A manifest the broker refuses leaves the model where it was.
+        try
+        {
+            await PublishManifestAsync(summary, previousModelHash, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException ex)
+        {
+            string code = ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString();
+            summary.Participants.Clear();
+            return Abort(summary, $"the broker refused the round manifest ({code}): {ex.Status.Detail}");
+        }
+
+        _state.Advance(round, next);
+        summary.Completed = true;
         CoordinatorLog.RoundCompleted(_logger, round, accuracy, summary.Participants.Count, summary.Failures.Count);
         return summary;
     }
@@ -281,6 +311,8 @@ public sealed class RoundCoordinator
                 ["sampleCount"] = p.SampleCount,
                 ["maskedInputSha256"] = p.MaskedInputSha256,
                 ["simulated"] = p.Simulated,
+                ["datasetId"] = p.DatasetId,
+                ["keyId"] = p.KeyId,
             });
         }
 
@@ -295,6 +327,7 @@ public sealed class RoundCoordinator
             ["type"] = "enclave-round-manifest/1",
             ["round"] = summary.Round,
             ["roundId"] = summary.RoundId,
+            ["specificationSha256"] = summary.SpecificationSha256,
             ["issuedAt"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             ["participants"] = participants,
             ["failures"] = failures,
@@ -308,22 +341,38 @@ public sealed class RoundCoordinator
         summary.ManifestSha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(signed)));
         string manifests = Path.Combine(_options.DataDirectory, "manifests");
         Directory.CreateDirectory(manifests);
-        await File.WriteAllTextAsync(Path.Combine(manifests, $"round-{summary.Round:D4}.jws"), signed, cancellationToken).ConfigureAwait(false);
         if (_broker is not null)
         {
             RecordManifestResponse receipt = await _broker.RecordManifestAsync(new RecordManifestRequest { SignedManifest = signed }, cancellationToken: cancellationToken).ConfigureAwait(false);
             summary.ManifestReceiptId = receipt.ReceiptId;
         }
+
+        CoordinatorState.WriteAtomically(Path.Combine(manifests, $"round-{summary.Round:D4}.jws"), Encoding.ASCII.GetBytes(signed));
     }
 
-    private async Task<JwtValidationParameters> VerifierValidationAsync(CancellationToken cancellationToken)
+    private JwtValidationParameters VerifierValidation()
     {
         string issuer = _options.VerifierIssuer.ToString().TrimEnd('/');
-        JwkSet keys = JwkSet.Parse(await _http.GetStringAsync(new Uri(issuer + "/certs"), cancellationToken).ConfigureAwait(false));
+        JwkSet keys = _options.VerifierKeys;
         return new JwtValidationParameters { ValidIssuers = [issuer], KeyResolver = kid => kid is null ? null : keys.Find(kid) };
     }
 
-    private static (AttestedParticipant, Advertisement) VerifyAdvertisement(SignedMessage signed, JwtValidationParameters validation, ParticipantPolicy policy, string roundId, string region)
+    private CoordinatorSigned SignCoordinator(string kind, byte[] payload) => new()
+    {
+        Payload = ByteString.CopyFrom(payload),
+        Signature = ByteString.CopyFrom(MessageSignature.Sign(_state.SigningKey, kind, payload)),
+        KeyId = _state.SigningKeyId,
+    };
+
+    private SecAggStepRequest SignStep(string roundId, byte[] specHash, byte[] message) => new()
+    {
+        RoundId = roundId,
+        Message = ByteString.CopyFrom(message),
+        Signature = ByteString.CopyFrom(MessageSignature.Sign(_state.SigningKey, RoundBinding.StepKind, RoundBinding.StepPayload(specHash, message))),
+        KeyId = _state.SigningKeyId,
+    };
+
+    private static (AttestedParticipant, Advertisement) VerifyAdvertisement(SignedMessage signed, JwtValidationParameters validation, ParticipantPolicy policy, RoundSpecification specification, byte[] specHash, string region)
     {
         Advertisement ad = Parse(signed, "advertise", Advertisement.Parser);
         AttestedParticipant participant = AttestedParticipant.FromToken(ad.Token, validation, policy);
@@ -337,9 +386,15 @@ public sealed class RoundCoordinator
             throw new ParticipantRejectedException("RegionMismatch", $"the host for {region} presented an enclave attested in {participant.Region}");
         }
 
-        if (ad.RoundId != roundId || ad.SampleCount <= 0)
+        CohortMember member = specification.Cohort.Single(m => m.Region == region);
+        if (ad.RoundId != specification.RoundId || !ad.SpecificationSha256.Span.SequenceEqual(specHash) || ad.DatasetId != member.DatasetId || ad.KeyId != member.KeyId)
         {
-            throw new ParticipantRejectedException("InvalidAdvertisement", $"the advertisement of {region} is for another round or has no samples");
+            throw new ParticipantRejectedException("InvalidAdvertisement", $"the advertisement of {region} is for another round, specification, dataset or key");
+        }
+
+        if (ad.SampleCount <= 0 || ad.SampleCount > member.MaxSamples)
+        {
+            throw new ParticipantRejectedException("InvalidAdvertisement", $"the advertisement of {region} claims a weight of {ad.SampleCount}; 1 to {member.MaxSamples} are allowed");
         }
 
         return (participant, ad);

@@ -31,7 +31,12 @@ public sealed class VerifierSigningKey : IDisposable
     /// <summary>The signing key; owned by this instance.</summary>
     internal ECDsa Key => _key;
 
-    /// <summary>Loads <c>verifier-signing.key</c> from <paramref name="dataDirectory"/>, creating it if absent.</summary>
+    /// <summary>The public JWKS written beside the key: what relying parties (broker, coordinator, enclave image
+    /// configuration) pin, handed to their operators out of band rather than fetched over a link.</summary>
+    public const string PublicKeysFileName = "verifier-keys.jwks";
+
+    /// <summary>Loads <c>verifier-signing.key</c> from <paramref name="dataDirectory"/>, creating it if absent, and
+    /// (re)writes its public JWKS as <see cref="PublicKeysFileName"/> there.</summary>
     /// <exception cref="InvalidDataException">The file exists and is not an ECDSA P-256 private key.</exception>
     public static VerifierSigningKey LoadOrCreate(string dataDirectory)
     {
@@ -51,7 +56,12 @@ public sealed class VerifierSigningKey : IDisposable
             }
         }
 
-        return new VerifierSigningKey(KeyFiles.LoadP256PrivateKey(path));
+        var key = new VerifierSigningKey(KeyFiles.LoadP256PrivateKey(path));
+        string jwks = Path.Combine(dataDirectory, PublicKeysFileName);
+        string temporary = jwks + "." + Environment.ProcessId + ".tmp";
+        File.WriteAllText(temporary, new JwkSet([key.PublicJwk]).ToJson());
+        File.Move(temporary, jwks, overwrite: true);
+        return key;
     }
 
     /// <summary>Wraps an existing ECDSA P-256 key; the instance takes ownership of it.</summary>

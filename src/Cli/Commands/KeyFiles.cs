@@ -52,6 +52,44 @@ internal static class KeyFiles
         }
     }
 
+    /// <summary>Reads a public JWKS file, or a file of one public EC JWK, as a key set in which every key has a
+    /// kid: keys without one are given their RFC 7638 thumbprint, the kid the product signs with.</summary>
+    public static JwkSet ReadPublicKeySet(string path, string option)
+    {
+        if (!File.Exists(path))
+        {
+            throw new CliException($"{option}: the key file {path} does not exist");
+        }
+
+        string json = File.ReadAllText(path);
+        IEnumerable<Jwk> keys;
+        try
+        {
+            keys = json.Contains("\"keys\"", StringComparison.Ordinal) ? JwkSet.Parse(json).Keys : [Jwk.Parse(json)];
+        }
+        catch (JoseException ex)
+        {
+            throw new CliException($"{option}: {path} is neither a public JWKS nor a public JWK: {ex.Message}");
+        }
+
+        Jwk[] withKids = keys
+            .Select(k => k.Kid is not null || !k.IsEc ? k : Jwk.FromEcPublic(k.ToEcParameters(), kid: k.ComputeThumbprint(), use: k.Use))
+            .ToArray();
+        if (withKids.Length == 0)
+        {
+            throw new CliException($"{option}: {path} holds no supported key");
+        }
+
+        try
+        {
+            return new JwkSet(withKids);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliException($"{option}: {path}: {ex.Message}");
+        }
+    }
+
     public static void WritePrivate(string path, string pem)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);

@@ -9,7 +9,11 @@ internal static class ServeAggregator
     public static Command Create()
     {
         var hosts = new Option<string[]>("--host") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "regional host as REGION=URL (repeat)" };
-        var issuer = new Option<string>("--verifier-issuer") { Required = true, Description = "trusted verifier issuer URL (JWKS at {issuer}/certs)" };
+        var issuer = new Option<string>("--verifier-issuer") { Required = true, Description = "issuer URL the trusted verifier's tokens name" };
+        var verifierKeys = new Option<string[]>("--verifier-keys") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "public JWKS or JWK file of the verifier's signing keys, pinned (repeat)" };
+        var datasets = new Option<string[]>("--dataset") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "dataset each region's enclave trains on, as REGION=DATASET-ID (repeat)" };
+        var keys = new Option<string[]>("--key") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "data key each region's enclave asks for, as REGION=KEY-ID (OWNER-THUMBPRINT/NAME; repeat)" };
+        var maxSamples = new Option<long>("--max-samples") { Description = "cap on each participant's FedAvg weight (examples)", DefaultValueFactory = _ => 100_000 };
         var measurements = new Option<string[]>("--measurement") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "enclave measurement whose updates are accepted (repeat)" };
         var dataDir = new Option<string>("--data-dir") { Required = true, Description = "model, round counter, manifests and signing key" };
         var broker = new Option<string>("--broker") { Description = "key broker gRPC URL: round manifests are appended to its audit log" };
@@ -21,20 +25,33 @@ internal static class ServeAggregator
         var readyFile = ServiceRun.ReadyFileOption();
         var command = new Command("aggregator", "Run the coordinator: rounds, secure aggregation, FedAvg, manifests.")
         {
-            hosts, issuer, measurements, dataDir, broker, allowSimulated, testData, hidden, epochs, port, readyFile,
+            hosts, issuer, verifierKeys, datasets, keys, measurements, dataDir, broker, allowSimulated, testData, hidden, epochs, maxSamples, port, readyFile,
         };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
+            Dictionary<string, string> hostUrls = Pairs(parse.GetValue(hosts)!, "--host", "URL");
+            Dictionary<string, string> datasetIds = Pairs(parse.GetValue(datasets)!, "--dataset", "DATASET-ID");
+            Dictionary<string, string> keyIds = Pairs(parse.GetValue(keys)!, "--key", "KEY-ID");
             var endpoints = new List<RegionEndpoint>();
-            foreach (string host in parse.GetValue(hosts)!)
+            foreach ((string region, string url) in hostUrls)
             {
-                int eq = host.IndexOf('=');
-                if (eq <= 0)
+                if (!datasetIds.TryGetValue(region, out string? datasetId) || !keyIds.TryGetValue(region, out string? keyId))
                 {
-                    throw new CliException($"--host must be REGION=URL, got '{host}'");
+                    throw new CliException($"region {region} needs a --dataset {region}=... and a --key {region}=...");
                 }
 
-                endpoints.Add(new RegionEndpoint(host[..eq], CliErrors.ParseUri(host[(eq + 1)..], "--host")));
+                endpoints.Add(new RegionEndpoint(region, CliErrors.ParseUri(url, "--host"), datasetId, keyId));
+            }
+
+            if (datasetIds.Keys.Concat(keyIds.Keys).FirstOrDefault(r => !hostUrls.ContainsKey(r)) is { } stray)
+            {
+                throw new CliException($"--dataset or --key names region {stray}, which has no --host");
+            }
+
+            long cap = parse.GetValue(maxSamples);
+            if (cap is < 1 or > 1_000_000_000)
+            {
+                throw new CliException($"--max-samples must be 1 to 1000000000, got {cap}");
             }
 
             string? brokerUrl = parse.GetValue(broker);
@@ -42,6 +59,8 @@ internal static class ServeAggregator
             {
                 Hosts = endpoints,
                 VerifierIssuer = CliErrors.ParseUri(parse.GetValue(issuer)!, "--verifier-issuer"),
+                VerifierKeys = new Crypto.JwkSet(parse.GetValue(verifierKeys)!.SelectMany(path => KeyFiles.ReadPublicKeySet(path, "--verifier-keys").Keys).DistinctBy(k => k.Kid)),
+                MaxSamplesPerParticipant = cap,
                 AllowedMeasurements = parse.GetValue(measurements)!.Select(m => m.ToLowerInvariant()).ToArray(),
                 DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
                 Broker = brokerUrl is null ? null : CliErrors.ParseUri(brokerUrl, "--broker"),
@@ -55,5 +74,25 @@ internal static class ServeAggregator
             return await ServiceRun.RunAsync(app, "aggregator", parse.GetValue(readyFile), cancellationToken).ConfigureAwait(false);
         }));
         return command;
+    }
+
+    private static Dictionary<string, string> Pairs(string[] values, string option, string what)
+    {
+        var pairs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string value in values)
+        {
+            int eq = value.IndexOf('=');
+            if (eq <= 0 || eq == value.Length - 1)
+            {
+                throw new CliException($"{option} must be REGION={what}, got '{value}'");
+            }
+
+            if (!pairs.TryAdd(value[..eq], value[(eq + 1)..]))
+            {
+                throw new CliException($"{option} names region {value[..eq]} twice");
+            }
+        }
+
+        return pairs;
     }
 }

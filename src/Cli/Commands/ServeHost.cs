@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Enclave.Cli.Demo;
 using Enclave.EnclaveHost;
 using Microsoft.AspNetCore.Builder;
 
@@ -10,13 +9,10 @@ internal static class ServeHost
     public static Command Create()
     {
         var region = new Option<string>("--region") { Required = true, Description = "region this host serves (must match its enrolment)" };
-        var dataset = new Option<string>("--dataset-id") { Required = true, Description = "id of the region's encrypted dataset" };
-        var keyName = new Option<string>("--key-name") { Required = true, Description = "broker key that decrypts the dataset" };
-        var dataDir = new Option<string>("--data-dir") { Required = true, Description = "folder holding {dataset-id}.encds" };
-        var enclaveDir = new Option<string>("--enclave-dir") { Description = "enclave build to launch (default: the enclave-app/ folder beside this program)" };
+        var dataDir = new Option<string>("--data-dir") { Required = true, Description = "folder holding the region's {dataset-id}.encds files" };
+        var enclaveDir = new Option<string>("--enclave-dir") { Required = true, Description = "configured enclave image to launch (see `enclave image configure`)" };
         var platformDir = new Option<string>("--platform-dir") { Required = true, Description = "simulated platform key and certificate" };
         var verifier = new Option<string>("--verifier") { Required = true, Description = "verifier gRPC URL" };
-        var issuer = new Option<string>("--verifier-issuer") { Required = true, Description = "verifier issuer URL (JWKS at {issuer}/certs)" };
         var broker = new Option<string>("--broker") { Required = true, Description = "key broker gRPC URL" };
         var port = ServiceRun.PortOption("--port", "loopback port for the host's gRPC endpoint");
         var readyFile = ServiceRun.ReadyFileOption();
@@ -24,20 +20,17 @@ internal static class ServeHost
         var disclose = new Option<bool>("--test-disclose-inputs") { Description = "test mode: a simulated enclave logs its quantised inputs" };
         var command = new Command("host", "Run a regional host: launches the enclave and relays its traffic.")
         {
-            region, dataset, keyName, dataDir, enclaveDir, platformDir, verifier, issuer, broker, port, exitAtStep, disclose, readyFile,
+            region, dataDir, enclaveDir, platformDir, verifier, broker, port, exitAtStep, disclose, readyFile,
         };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
             var options = new Enclave.EnclaveHost.HostOptions
             {
                 Region = parse.GetValue(region)!,
-                DatasetId = parse.GetValue(dataset)!,
-                KeyName = parse.GetValue(keyName)!,
                 DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
-                EnclaveDirectory = Path.GetFullPath(parse.GetValue(enclaveDir) ?? DemoPaths.DefaultEnclaveDirectory),
+                EnclaveDirectory = Path.GetFullPath(parse.GetValue(enclaveDir)!),
                 PlatformDirectory = Path.GetFullPath(parse.GetValue(platformDir)!),
                 VerifierGrpc = CliErrors.ParseUri(parse.GetValue(verifier)!, "--verifier"),
-                VerifierIssuer = CliErrors.ParseUri(parse.GetValue(issuer)!, "--verifier-issuer"),
                 Broker = CliErrors.ParseUri(parse.GetValue(broker)!, "--broker"),
                 Port = parse.GetValue(port),
                 ExitAtStep = parse.GetValue(exitAtStep),

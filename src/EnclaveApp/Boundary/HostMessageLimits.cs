@@ -11,50 +11,42 @@ internal static class HostMessageLimits
     public const int MaxTokenLength = 64 * 1024;
     public const int MaxDataRead = 16 * 1024 * 1024 + 28;
     public const int MaxIdentifierLength = 128;
+    public const int MaxSpecificationBytes = 1024 * 1024;
 
     public static void Check(HostToEnclave message)
     {
         switch (message.BodyCase)
         {
             case HostToEnclave.BodyOneofCase.Configure:
-                Identifier(message.Configure.DatasetId, "configure.dataset_id");
-                Identifier(message.Configure.KeyName, "configure.key_name");
-                Text(message.Configure.VerifierIssuer, 512, "configure.verifier_issuer");
+                if (message.Configure.RegionHint.Length > MaxIdentifierLength)
+                {
+                    throw new BoundaryViolationException($"configure.region_hint has more than {MaxIdentifierLength} characters");
+                }
+
                 break;
             case HostToEnclave.BodyOneofCase.Prepare:
                 PrepareRequest prepare = message.Prepare;
-                Identifier(prepare.RoundId, "prepare.round_id");
+                Signed(prepare.Specification, MaxSpecificationBytes, "prepare.specification");
                 if (prepare.GlobalModel.Length == 0 || prepare.GlobalModel.Length % 4 != 0 || prepare.GlobalModel.Length > MaxModelBytes)
                 {
                     throw new BoundaryViolationException($"prepare.global_model has {prepare.GlobalModel.Length} bytes; expected a non-empty float32 vector");
                 }
 
-                if (prepare.Training is null)
-                {
-                    throw new BoundaryViolationException("prepare.training is missing");
-                }
-
-                Count(prepare.AllowedRegions.Count, 256, "prepare.allowed_regions");
                 break;
             case HostToEnclave.BodyOneofCase.SecaggBegin:
                 Identifier(message.SecaggBegin.RoundId, "secagg_begin.round_id");
-                Count(message.SecaggBegin.Participants.Count, MaxParticipants, "secagg_begin.participants");
-                if (message.SecaggBegin.Quantization is null)
-                {
-                    throw new BoundaryViolationException("secagg_begin.quantization is missing");
-                }
-
-                if (message.SecaggBegin.GraphSeed.Length != 32)
-                {
-                    throw new BoundaryViolationException($"secagg_begin.graph_seed has {message.SecaggBegin.GraphSeed.Length} bytes; expected 32");
-                }
-
+                Signed(message.SecaggBegin.Begin, MaxParticipants * (MaxTokenLength + 4096), "secagg_begin.begin");
                 break;
             case HostToEnclave.BodyOneofCase.SecaggStep:
                 Identifier(message.SecaggStep.RoundId, "secagg_step.round_id");
                 if (message.SecaggStep.Message.Length == 0 || message.SecaggStep.Message.Length > MaxModelBytes)
                 {
                     throw new BoundaryViolationException($"secagg_step.message has {message.SecaggStep.Message.Length} bytes");
+                }
+
+                if (message.SecaggStep.Signature.Length > 128 || message.SecaggStep.KeyId.Length > MaxIdentifierLength)
+                {
+                    throw new BoundaryViolationException("secagg_step.signature or key_id is too long");
                 }
 
                 break;
@@ -72,7 +64,6 @@ internal static class HostMessageLimits
             Ocall.CallOneofCase.Attest => OcallResult.ResultOneofCase.Token,
             Ocall.CallOneofCase.ReleaseKey => OcallResult.ResultOneofCase.ReleasedKey,
             Ocall.CallOneofCase.ReadData => OcallResult.ResultOneofCase.Data,
-            Ocall.CallOneofCase.GetVerifierKeys => OcallResult.ResultOneofCase.Jwks,
             _ => OcallResult.ResultOneofCase.None,
         };
         if (result.ResultCase != expected)
@@ -98,9 +89,19 @@ internal static class HostMessageLimits
                 }
 
                 break;
-            case OcallResult.ResultOneofCase.Jwks:
-                Text(result.Jwks, MaxTokenLength, "ocall_result.jwks");
-                break;
+        }
+    }
+
+    private static void Signed(CoordinatorSigned? signed, int maxPayload, string field)
+    {
+        if (signed is null || signed.Payload.Length == 0 || signed.Payload.Length > maxPayload)
+        {
+            throw new BoundaryViolationException($"{field} must carry a signed payload of 1 to {maxPayload} bytes");
+        }
+
+        if (signed.Signature.Length > 128 || signed.KeyId.Length > MaxIdentifierLength)
+        {
+            throw new BoundaryViolationException($"{field} has an oversized signature or key id");
         }
     }
 

@@ -23,8 +23,9 @@ internal sealed class RoundKeys : IDisposable
 
     public static RoundKeys Create() => new();
 
-    /// <summary>The runtime data bytes that the evidence's report data binds.</summary>
-    public byte[] CreateRuntimeData(string nonce, string roundId)
+    /// <summary>The runtime data bytes that the evidence's report data binds: the public keys, the broker's nonce,
+    /// the round id and, for a round, the specification's SHA-256 (lower-case hex), which the token then carries.</summary>
+    public byte[] CreateRuntimeData(string nonce, string roundId, string? specificationSha256 = null)
     {
         var runtime = new JsonObject
         {
@@ -34,6 +35,11 @@ internal sealed class RoundKeys : IDisposable
             ["nonce"] = nonce,
             ["round"] = roundId,
         };
+        if (specificationSha256 is not null)
+        {
+            runtime["spec"] = specificationSha256;
+        }
+
         return Encoding.UTF8.GetBytes(runtime.ToJsonString());
     }
 

@@ -1,0 +1,250 @@
+// The parties of a simulated federation on one machine, each its own process, set up the way their operators
+// would: the security team's simulated root, platforms and enrolments; the verifier; the enclave image configured
+// with the verifier's and the coordinator's keys (inside its measurement); the key broker pinning the verifier's
+// keys; each data owner's encrypted shard and key under a policy for that measurement and region; one regional
+// host per region. The demo runs rounds on it; end-to-end tests play attacker against it.
+using System.Security.Cryptography;
+using Enclave.Aggregator.Rounds;
+using Enclave.AttestationVerifier.Endorsements;
+using Enclave.AttestationVerifier.Tokens;
+using Enclave.Cli.Commands;
+using Enclave.Cli.DataOwner;
+using Enclave.Crypto;
+using Enclave.Hosting;
+
+namespace Enclave.Cli.Demo;
+
+internal sealed record FederationOptions(
+    IReadOnlyList<string> Regions,
+    string WorkDirectory,
+    int? SamplesPerRegion,
+    IReadOnlyList<DemoFault> Faults,
+    bool DiscloseInputs = false);
+
+internal sealed class LocalFederation : IAsyncDisposable
+{
+    private static readonly TimeSpan s_ready = TimeSpan.FromSeconds(60);
+    private readonly FederationOptions _options;
+    private readonly Action<string> _say;
+    private readonly List<ServiceProcess> _services = [];
+
+    private LocalFederation(FederationOptions options, Action<string> say)
+    {
+        _options = options;
+        _say = say;
+        Work = Path.GetFullPath(options.WorkDirectory);
+    }
+
+    public string Work { get; }
+
+    public string Logs => Path.Combine(Work, "logs");
+
+    public string RootDirectory => Path.Combine(Work, "simulated-root");
+
+    public string VerifierDirectory => Path.Combine(Work, "verifier");
+
+    public string VerifierKeysPath => Path.Combine(VerifierDirectory, VerifierSigningKey.PublicKeysFileName);
+
+    public string BrokerDirectory => Path.Combine(Work, "broker");
+
+    public string AggregatorDirectory => Path.Combine(Work, "aggregator");
+
+    public string CoordinatorKeyPath => CoordinatorState.PublicKeyPath(AggregatorDirectory);
+
+    public string ImageDirectory => Path.Combine(Work, "enclave-image");
+
+    public string Measurement { get; private set; } = string.Empty;
+
+    public string Issuer { get; private set; } = string.Empty;
+
+    public Uri VerifierUrl { get; private set; } = null!;
+
+    public Uri BrokerUrl { get; private set; } = null!;
+
+    public ECDsa TeamKey { get; private set; } = null!;
+
+    public string TeamKeyPath => Path.Combine(Work, "security-team", "team.key");
+
+    public Dictionary<string, Uri> HostUrls { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, string> KeyIds { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, string> PlatformIds { get; } = new(StringComparer.Ordinal);
+
+    public IReadOnlyList<string> Regions => _options.Regions;
+
+    public static string DatasetId(string region) => $"fmnist-{region}";
+
+    public static string KeyName(string region) => $"{region}-data";
+
+    public string HostDirectory(string name) => Path.Combine(Work, "hosts", name);
+
+    /// <summary>Creates the work folder (which must not exist, or be empty) and starts every party but the
+    /// coordinator.</summary>
+    public static async Task<LocalFederation> StartAsync(FederationOptions options, Action<string> say, Action<string> step, CancellationToken cancellationToken)
+    {
+        var federation = new LocalFederation(options, say);
+        try
+        {
+            await federation.StartCoreAsync(step, cancellationToken).ConfigureAwait(false);
+            return federation;
+        }
+        catch
+        {
+            await federation.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task StartCoreAsync(Action<string> step, CancellationToken cancellationToken)
+    {
+        // Security team: a simulated platform root (stands in for the CPU vendor), one platform per host, a team key.
+        SimulatedPlatformAuthority.CreateRoot(RootDirectory);
+        TeamKey = KeyFiles.CreateSigningKey(TeamKeyPath, TeamKeyPath + ".jwk");
+        foreach (string region in Regions)
+        {
+            PlatformIds[region] = SimulatedPlatformAuthority.CreatePlatform(RootDirectory, Path.Combine(HostDirectory(region), "platform"));
+        }
+
+        // The verifier's and the coordinator's signing keys are provisioned before any service starts: the enclave
+        // image and the broker pin them, from files their operators hand over, not from anything fetched.
+        VerifierSigningKey.LoadOrCreate(VerifierDirectory).Dispose();
+        CoordinatorState.ProvisionSigningKey(AggregatorDirectory);
+
+        // Services, each its own process on loopback. Each listens on a port the system chooses and reports it in a
+        // ready file, so nothing here picks a port that another process could take before the service binds it.
+        step("starting the attestation verifier (simulated evidence explicitly allowed)");
+        ServiceProcess verifier = Start("verifier",
+            "serve", "verifier", "--data-dir", VerifierDirectory,
+            "--allow-simulated", "--simulated-root", Path.Combine(RootDirectory, SimulatedPlatformAuthority.RootCertificateFileName),
+            "--enrollment-key", TeamKeyPath + ".jwk");
+        ServiceReadyFile verifierReady = await verifier.WaitReadyAsync(s_ready, cancellationToken).ConfigureAwait(false);
+        VerifierUrl = verifierReady.Grpc;
+        Issuer = verifierReady.Http!.ToString().TrimEnd('/');
+
+        step("configuring the enclave image: verifier issuer and keys, coordinator key, simulated mode, all inside the measurement");
+        EnclaveConfiguration configuration = ImageCommands.Configuration(
+            EnclaveMode.Simulated, Issuer, KeyFiles.ReadPublicKeySet(VerifierKeysPath, "verifier keys"), KeyFiles.ReadPublicKeySet(CoordinatorKeyPath, "coordinator key"));
+        Measurement = ImageCommands.Configure(DemoPaths.DefaultEnclaveDirectory, ImageDirectory, configuration, link: true);
+        _say($"  image {ImageDirectory}");
+        _say($"  measurement {Measurement}");
+
+        step("starting the key broker (verifier keys pinned from a file; file master key: simulated mode; audit log on)");
+        ServiceProcess broker = Start("broker",
+            "serve", "broker", "--data-dir", BrokerDirectory, "--verifier-issuer", Issuer, "--verifier-keys", VerifierKeysPath,
+            "--simulated", "--coordinator-key", CoordinatorKeyPath);
+        BrokerUrl = (await broker.WaitReadyAsync(s_ready, cancellationToken).ConfigureAwait(false)).Grpc;
+
+        step("security team: enrolling each host's platform with its region");
+        foreach (string region in Regions)
+        {
+            await NodeCommands.EnrollAsync(VerifierUrl, TeamKey, PlatformIds[region], region, replace: false, cancellationToken).ConfigureAwait(false);
+            _say($"    {region,-10} platform {PlatformIds[region][..16]}…");
+        }
+
+        step("data owners: encrypting a disjoint Fashion-MNIST shard per region and registering its key");
+        for (int i = 0; i < Regions.Count; i++)
+        {
+            string region = Regions[i];
+            byte[] dataKey = DatasetProtector.NewDataKey();
+            try
+            {
+                ProtectedDataset dataset = DatasetProtector.Protect(
+                    "/usr/share/datasets/fashion-mnist", DatasetId(region), region, i, Regions.Count, _options.SamplesPerRegion,
+                    Path.Combine(HostDirectory(region), "data", DatasetId(region) + ".encds"), dataKey);
+                string ownerKeyPath = Path.Combine(Work, "owners", region, "owner.key");
+                using ECDsa owner = KeyFiles.CreateSigningKey(ownerKeyPath, ownerKeyPath + ".jwk");
+                string policy = KeyCommands.BuildPolicy(Issuer, [Measurement], [region], allowSimulated: true);
+                KeyIds[region] = await KeyCommands.RegisterAsync(BrokerUrl, owner, KeyName(region), policy, dataKey, cancellationToken).ConfigureAwait(false);
+                _say($"    {region,-10} {dataset.Examples,6} examples, {dataset.CiphertextBytes / 1024.0 / 1024.0:F1} MiB ciphertext, key {KeyIds[region][..12]}…/{KeyName(region)} (release only in {region}, this measurement, no debug)");
+                foreach (DemoFault fault in _options.Faults.Where(f => f.Region == region))
+                {
+                    _say($"    {region,-10} injected fault: {fault.Describe()}");
+                    fault.Apply(dataset.Path);
+                }
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(dataKey);
+            }
+        }
+
+        step("starting one regional host per region (each launches the configured enclave image as a child process)");
+        var hosts = new Dictionary<string, ServiceProcess>(StringComparer.Ordinal);
+        foreach (string region in Regions)
+        {
+            bool crash = _options.Faults.Any(f => f.Region == region && f.Kind == DemoFaultKind.CrashAfterShareKeys);
+            hosts[region] = StartHost(region, region, ImageDirectory, crash ? 2 : 0);
+        }
+
+        foreach ((string region, ServiceProcess host) in hosts)
+        {
+            HostUrls[region] = (await host.WaitReadyAsync(s_ready, cancellationToken).ConfigureAwait(false)).Grpc;
+        }
+    }
+
+    /// <summary>Starts the coordinator over every region's host, dataset and key.</summary>
+    public async Task<Uri> StartAggregatorAsync(int hidden, int epochs, CancellationToken cancellationToken)
+    {
+        var arguments = new List<string>
+        {
+            "serve", "aggregator", "--data-dir", AggregatorDirectory, "--verifier-issuer", Issuer, "--verifier-keys", VerifierKeysPath,
+            "--measurement", Measurement, "--broker", BrokerUrl.ToString(), "--allow-simulated",
+            "--hidden", hidden.ToString(System.Globalization.CultureInfo.InvariantCulture), "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        foreach (string region in Regions)
+        {
+            arguments.AddRange(["--host", $"{region}={HostUrls[region]}", "--dataset", $"{region}={DatasetId(region)}", "--key", $"{region}={KeyIds[region]}"]);
+        }
+
+        ServiceProcess aggregator = Start("aggregator", [.. arguments]);
+        return (await aggregator.WaitReadyAsync(s_ready, cancellationToken).ConfigureAwait(false)).Grpc;
+    }
+
+    /// <summary>Starts a further regional host of <paramref name="region"/> (its own platform, enrolled there)
+    /// running the image in <paramref name="imageDirectory"/>, serving <paramref name="dataRegion"/>'s data.</summary>
+    public async Task<(Uri Url, ServiceProcess Process)> StartExtraHostAsync(string name, string region, string imageDirectory, string dataRegion, CancellationToken cancellationToken)
+    {
+        string platformId = SimulatedPlatformAuthority.CreatePlatform(RootDirectory, Path.Combine(HostDirectory(name), "platform"));
+        await NodeCommands.EnrollAsync(VerifierUrl, TeamKey, platformId, region, replace: false, cancellationToken).ConfigureAwait(false);
+        string data = Path.Combine(HostDirectory(name), "data");
+        Directory.CreateDirectory(data);
+        string source = Path.Combine(HostDirectory(dataRegion), "data", DatasetId(dataRegion) + ".encds");
+        File.Copy(source, Path.Combine(data, Path.GetFileName(source)));
+        ServiceProcess host = StartHost(name, region, imageDirectory, exitAtStep: 0);
+        return ((await host.WaitReadyAsync(s_ready, cancellationToken).ConfigureAwait(false)).Grpc, host);
+    }
+
+    /// <summary>Stops one service started here (and forgets it).</summary>
+    public async Task StopAsync(ServiceProcess service)
+    {
+        _services.Remove(service);
+        await service.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private ServiceProcess StartHost(string name, string region, string imageDirectory, int exitAtStep) =>
+        Start($"host-{name}",
+            "serve", "host", "--exit-at-step", exitAtStep.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--test-disclose-inputs", _options.DiscloseInputs ? "true" : "false", "--region", region,
+            "--data-dir", Path.Combine(HostDirectory(name), "data"), "--enclave-dir", imageDirectory, "--platform-dir", Path.Combine(HostDirectory(name), "platform"),
+            "--verifier", VerifierUrl.ToString(), "--broker", BrokerUrl.ToString());
+
+    private ServiceProcess Start(string name, params string[] arguments)
+    {
+        ServiceProcess service = ServiceProcess.Start(name, arguments, Logs);
+        _services.Add(service);
+        return service;
+    }
+
+    /// <summary>Stops every service started here.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (ServiceProcess service in _services)
+        {
+            await service.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _services.Clear();
+        TeamKey?.Dispose();
+    }
+}
