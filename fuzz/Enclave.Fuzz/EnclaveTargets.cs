@@ -58,13 +58,12 @@ internal static class EnclaveTargets
             return;
         }
 
-        Ocall call = (input[0] % 5) switch
+        Ocall call = (input[0] % 4) switch
         {
             0 => new Ocall { GetNonce = new GetNonceCall() },
             1 => new Ocall { Attest = new AttestCall { EvidenceFormat = "simulated" } },
             2 => new Ocall { ReleaseKey = new ReleaseKeyCall { KeyName = "fuzz-key" } },
-            3 => new Ocall { ReadData = new ReadDataCall { DatasetId = CryptoTargets.DatasetId, Length = 4096 } },
-            _ => new Ocall { GetVerifierKeys = new GetVerifierKeysCall() },
+            _ => new Ocall { ReadData = new ReadDataCall { DatasetId = CryptoTargets.DatasetId, Length = 4096 } },
         };
         using var fromHost = new MemoryStream(input[1..].ToArray(), writable: false);
         var channel = new BoundaryChannel(fromHost, Stream.Null);

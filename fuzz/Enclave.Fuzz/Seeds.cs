@@ -192,16 +192,26 @@ internal static class Seeds
     public static IEnumerable<Seed> HostRequestFrames()
     {
         byte[] model = MemoryMarshal.AsBytes(new float[] { 0.5f, -1, 2, 0 }.AsSpan()).ToArray();
+        var specification = new RoundSpecification
+        {
+            Type = "enclave-round-spec/1",
+            RoundId = "round-1",
+            Round = 1,
+            GlobalModelSha256 = ByteString.CopyFrom(System.Security.Cryptography.SHA256.HashData(model)),
+            Training = new TrainingConfig { Hidden = 8, Epochs = 1, BatchSize = 4, LearningRate = 0.1, Momentum = 0.9, Seed = 1 },
+            Secagg = new SecAggSpecification { Quantization = new QuantizationConfig { Clip = 8, ScaleBits = 20 }, RingBits = 32, MinimumCohort = 3 },
+            Cohort = { new CohortMember { Region = "eu-west", DatasetId = CryptoTargets.DatasetId, KeyId = "fuzz-owner/fuzz-key", MaxSamples = 1000 } },
+            IssuedAt = 1_800_000_000,
+            ExpiresAt = 1_800_000_600,
+        };
         yield return new("configure-prepare", Frames(
-            new HostToEnclave { Configure = new Configure { DatasetId = CryptoTargets.DatasetId, KeyName = "fuzz-key", RegionHint = "eu-west", VerifierIssuer = FuzzKeys.Issuer } },
+            new HostToEnclave { Configure = new Configure { RegionHint = "eu-west" } },
             new HostToEnclave
             {
                 Prepare = new PrepareRequest
                 {
-                    RoundId = "round-1",
+                    Specification = new CoordinatorSigned { Payload = specification.ToByteString(), Signature = ByteString.CopyFrom(new byte[64]), KeyId = "coordinator" },
                     GlobalModel = ByteString.CopyFrom(model),
-                    Training = new TrainingConfig { Hidden = 8, Epochs = 1, BatchSize = 4, LearningRate = 0.1, Momentum = 0.9, Seed = 1 },
-                    AllowedRegions = { "eu-west" },
                 },
             }));
         yield return new("probe", Frames(
@@ -216,7 +226,6 @@ internal static class Seeds
             new() { CallId = 1, Token = "a.b.c" },
             new() { CallId = 1, ReleasedKey = new ReleasedKey { WrappedKey = "a.b.c.d.e", KeyVersion = "1", ReceiptId = "r" } },
             new() { CallId = 1, Data = ByteString.CopyFrom(new byte[64]) },
-            new() { CallId = 1, Jwks = FuzzKeys.VerifierKeys.ToJson() },
         ];
         for (int i = 0; i < results.Length; i++)
         {

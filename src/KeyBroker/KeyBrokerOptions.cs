@@ -34,6 +34,25 @@ public sealed class KeyBrokerOptions
     /// audit log (as relayed by the verifier or the enrolling tool).</summary>
     public IReadOnlyList<Crypto.Jwk> EnrollmentKeys { get; init; } = [];
 
+    /// <summary>Pinned verifier signing keys, trusted for every issuer in <see cref="TrustedIssuers"/>; nothing is
+    /// fetched. Used by <see cref="Transport.BrokerServer"/> when it is not given a key source; exclusive with
+    /// <see cref="VerifierKeyThumbprints"/>.</summary>
+    public Crypto.JwkSet? PinnedVerifierKeys { get; init; }
+
+    /// <summary>RFC 7638 base64url thumbprints of the verifier signing keys to trust: the JWKS is fetched from
+    /// <c>{issuer}/certs</c> over https only and every key whose computed thumbprint is not listed is ignored.</summary>
+    public IReadOnlyList<string> VerifierKeyThumbprints { get; init; } = [];
+
+    /// <summary>Development only: with <see cref="VerifierKeyThumbprints"/>, an http:// issuer is fetched from when
+    /// its host is loopback. Any other http issuer is refused even then.</summary>
+    public bool AllowHttpVerifierOnLoopback { get; init; }
+
+    /// <summary>Releases whose token does not validate that each caller (IP address) may have audited one by one per
+    /// <see cref="UnauthenticatedReleaseInterval"/>; the rest are refused (RateLimited) and counted in one entry.</summary>
+    public int UnauthenticatedReleaseAllowance { get; init; } = 5;
+
+    public TimeSpan UnauthenticatedReleaseInterval { get; init; } = TimeSpan.FromMinutes(1);
+
 
     /// <summary>The PKCS#11 master key; null means the file master key, allowed only in simulated mode.
     /// Used by <see cref="Transport.BrokerServer"/>; a <see cref="KeyBrokerService"/> is given its master key.</summary>
@@ -68,6 +87,11 @@ public sealed class KeyBrokerOptions
         if (Store == KeyBrokerStoreKind.Postgres && string.IsNullOrWhiteSpace(ConnectionString))
         {
             throw new ArgumentException("The PostgreSQL store needs a connection string.", nameof(ConnectionString));
+        }
+
+        if (UnauthenticatedReleaseAllowance < 0 || UnauthenticatedReleaseInterval <= TimeSpan.Zero || UnauthenticatedReleaseInterval > TimeSpan.FromDays(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(UnauthenticatedReleaseInterval), "The unauthenticated release allowance must be at least 0 and its interval between 0 and 1 day.");
         }
 
         if (NonceLifetime <= TimeSpan.Zero || NonceLifetime > TimeSpan.FromHours(1))

@@ -50,6 +50,10 @@ public sealed class KeyBrokerService : IDisposable
     private readonly KeyStore _keys;
     private readonly AuditLog _audit;
     private readonly PolicyCache _policies = new();
+    private readonly UnauthenticatedReleaseLimiter _unauthenticated;
+    private readonly ITimer _throttleFlush;
+    private readonly SemaphoreSlim _throttleGate = new(1, 1);
+    private int _disposed;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, KeyVersionRecord> _latestKeys = new(StringComparer.Ordinal);
 
     /// <summary>Key names whose latest record is kept in memory at most (a starting point only; see the file header).</summary>
@@ -120,6 +124,12 @@ public sealed class KeyBrokerService : IDisposable
             _nonces);
         _keys = new KeyStore(_store, masterKey, options.Time);
         _audit = new AuditLog(_store, _auditKey, options.Time);
+        _unauthenticated = new UnauthenticatedReleaseLimiter(options.UnauthenticatedReleaseAllowance, options.UnauthenticatedReleaseInterval);
+
+        // Summaries of ended intervals are also written by the next unauthenticated release; the timer writes
+        // them when no further one comes.
+        _throttleFlush = options.Time.CreateTimer(
+            _ => _ = FlushThrottledAsync(all: false), null, options.UnauthenticatedReleaseInterval, options.UnauthenticatedReleaseInterval);
     }
 
     /// <summary>The public key data owners encrypt data keys to; its kid is the required <c>aud</c> of owner requests.</summary>
@@ -158,6 +168,12 @@ public sealed class KeyBrokerService : IDisposable
         TokenValidationResult validation = await _tokens.ValidateAsync(attestationToken, cancellationToken).ConfigureAwait(false);
         if (!validation.IsValid)
         {
+            await FlushThrottledAsync(all: false).ConfigureAwait(false);
+            if (!_unauthenticated.TryAdmit(options.Caller, validation.Reason!.Value, _options.Time.GetUtcNow()))
+            {
+                return ReleaseOutcome.Throttled(validation.Reason.Value, validation.Detail!);
+            }
+
             return await RecordAsync(keyName, null, Decision.Deny(validation.Reason!.Value, tokenStage: true, validation.Detail),
                 null, UnverifiedTokenId(attestationToken), cancellationToken).ConfigureAwait(false);
         }
@@ -196,9 +212,9 @@ public sealed class KeyBrokerService : IDisposable
                 $"the token's first encryption key is {encryptionKey.Kty}, which cannot be used with \"{Clip(options.Algorithm, MaxAuditFieldLength)}\"");
         }
 
-        if (!KeyName.IsValid(keyName))
+        if (!KeyId.IsValid(keyName))
         {
-            return Decision.Deny(ReasonCode.KeyNotFound, tokenStage: false, "the requested name is not a valid key name");
+            return Decision.Deny(ReasonCode.KeyNotFound, tokenStage: false, "the requested key id is not {owner thumbprint}/{name}");
         }
 
         KeyVersionRecord? record = latestKey(keyName);
@@ -481,21 +497,107 @@ public sealed class KeyBrokerService : IDisposable
         }
     }
 
-    /// <summary>Records a node enrolment signed by a configured security-team key in the audit log.</summary>
+    /// <summary>Records a node enrolment signed by a configured security-team key in the audit log, each
+    /// enrolment once and a platform's enrolments only in increasing seq (see <see cref="NodeEnrollmentRecord.Record"/>).</summary>
     /// <exception cref="FormatException">The enrolment does not verify or is malformed; nothing is recorded.</exception>
-    public AuditEntry RecordNodeEnrollment(string signedEnrollment) =>
-        _audit.Append(AuditEntryKind.NodeEnrolled, NodeEnrollmentRecord.CreateBody(signedEnrollment, _options.EnrollmentKeys));
+    /// <exception cref="EnrollmentRefusedException">The enrolment is a replay or older than one recorded; nothing is recorded.</exception>
+    public AuditEntry RecordNodeEnrollment(string signedEnrollment)
+    {
+        JsonObject body = NodeEnrollmentRecord.CreateBody(signedEnrollment, _options.EnrollmentKeys);
+        using IKeyBrokerTransaction transaction = _store.BeginWrite();
+        AuditEntry entry = NodeEnrollmentRecord.Record(transaction, _audit, body);
+        transaction.Commit();
+        return entry;
+    }
 
     /// <summary>As <see cref="RecordNodeEnrollment"/>, waiting for the store without holding a thread.</summary>
     /// <exception cref="FormatException">The enrolment does not verify or is malformed; nothing is recorded.</exception>
-    public Task<AuditEntry> RecordNodeEnrollmentAsync(string signedEnrollment, CancellationToken cancellationToken = default) =>
-        _audit.AppendAsync(AuditEntryKind.NodeEnrolled, NodeEnrollmentRecord.CreateBody(signedEnrollment, _options.EnrollmentKeys), cancellationToken);
+    /// <exception cref="EnrollmentRefusedException">The enrolment is a replay or older than one recorded; nothing is recorded.</exception>
+    public Task<AuditEntry> RecordNodeEnrollmentAsync(string signedEnrollment, CancellationToken cancellationToken = default)
+    {
+        JsonObject body = NodeEnrollmentRecord.CreateBody(signedEnrollment, _options.EnrollmentKeys);
+        return _store.WriteAsync(transaction => NodeEnrollmentRecord.Record(transaction, _audit, body), cancellationToken);
+    }
+
+    /// <summary>Records a coordinator's verified round manifest in the audit log, once per coordinator and round id:
+    /// the round id is kept with the owner-request ids (never purged), in the same transaction as the entry.</summary>
+    /// <returns>The audit entry, or null when a manifest for this coordinator and round is already recorded.</returns>
+    public async Task<AuditEntry?> RecordRoundManifestAsync(
+        string coordinatorKid, string roundId, JsonObject manifest, string signedManifest, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(coordinatorKid);
+        ArgumentException.ThrowIfNullOrEmpty(roundId);
+        ArgumentNullException.ThrowIfNull(manifest);
+        var body = new JsonObject
+        {
+            ["coordinatorKey"] = coordinatorKid,
+            ["manifest"] = manifest,
+            ["signedManifest"] = signedManifest,
+        };
+        using IKeyBrokerTransaction transaction = await _store.BeginWriteAsync(cancellationToken).ConfigureAwait(false);
+        if (!transaction.TryRecordOwnerRequest($"round-manifest:{coordinatorKid}:{roundId}", DateTimeOffset.MaxValue.AddYears(-1)))
+        {
+            return null;
+        }
+
+        AuditEntry entry = _audit.Append(transaction, AuditEntryKind.RoundManifest, body);
+        await transaction.CommitAsync().ConfigureAwait(false);
+        return entry;
+    }
+
+    /// <summary>Writes one ReleasesThrottled entry per caller whose throttled interval has ended (every one with
+    /// <paramref name="all"/>). A write that fails keeps nothing back: the count is lost, never a release.</summary>
+    private async Task FlushThrottledAsync(bool all)
+    {
+        IReadOnlyList<ThrottleSummary> ended = _unauthenticated.TakeEnded(_options.Time.GetUtcNow(), all);
+        if (ended.Count == 0)
+        {
+            return;
+        }
+
+        await _throttleGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            foreach (ThrottleSummary summary in ended)
+            {
+                var reasons = new JsonObject();
+                foreach ((ReasonCode reason, long count) in summary.Reasons.OrderBy(r => r.Key.ToString(), StringComparer.Ordinal))
+                {
+                    reasons[reason.ToString()] = count;
+                }
+
+                await _audit.AppendAsync(AuditEntryKind.ReleasesThrottled, new JsonObject
+                {
+                    ["caller"] = Clip(summary.Caller, MaxAuditFieldLength),
+                    ["from"] = summary.From.ToUnixTimeSeconds(),
+                    ["to"] = summary.To.ToUnixTimeSeconds(),
+                    ["refused"] = summary.Refused,
+                    ["reasons"] = reasons,
+                }, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is KeyBrokerStoreException or System.Data.Common.DbException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Nothing was released by the throttled calls; the next audited event still chains the log.
+        }
+        finally
+        {
+            _throttleGate.Release();
+        }
+    }
 
     /// <summary>Verifies the audit log (see <see cref="AuditLog.Verify()"/>).</summary>
     public AuditVerificationResult VerifyAudit() => _audit.Verify();
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _throttleFlush.Dispose();
+        FlushThrottledAsync(all: true).GetAwaiter().GetResult();
         _nonces.Dispose();
         _importKey.Dispose();
         _auditKey.Dispose();
@@ -516,11 +618,14 @@ public sealed class KeyBrokerService : IDisposable
             return OwnerRequestOutcome.Failure(OwnerRequestError.Replayed, "this request id was already used");
         }
 
-        KeyVersionRecord? latest = transaction.GetLatestKey(request.Name);
+        // The id is composed from the signer's key, so an owner only ever reaches its own keys: the same short
+        // name of two owners is two keys.
+        string keyId = KeyId.Compose(owner, request.Name);
+        KeyVersionRecord? latest = transaction.GetLatestKey(keyId);
         bool owned = latest is not null && string.Equals(latest.OwnerThumbprint, owner, StringComparison.Ordinal);
-        if (latest is not null && !owned && request.Operation == OwnerOperation.Register)
+        if (latest is not null && !owned)
         {
-            return OwnerRequestOutcome.Failure(OwnerRequestError.NotOwner, "the key name is registered to another owner");
+            return OwnerRequestOutcome.Failure(OwnerRequestError.KeyIntegrityFailure, "the stored key record names another owner than its id");
         }
 
         if (request.Operation != OwnerOperation.Register && (!owned || KeyStore.IsDeleted(latest!)))
@@ -534,11 +639,11 @@ public sealed class KeyBrokerService : IDisposable
         switch (request.Operation)
         {
             case OwnerOperation.Register:
-                result = _keys.AddVersion(transaction, request.Name, (latest?.Version ?? 0) + 1, owner, dataKey, policy!.Json);
+                result = _keys.AddVersion(transaction, keyId, (latest?.Version ?? 0) + 1, owner, dataKey, policy!.Json);
                 kind = AuditEntryKind.KeyRegistered;
                 break;
             case OwnerOperation.Rotate:
-                result = _keys.AddVersion(transaction, request.Name, latest!.Version + 1, owner, dataKey, policy?.Json ?? latest.PolicyJson);
+                result = _keys.AddVersion(transaction, keyId, latest!.Version + 1, owner, dataKey, policy?.Json ?? latest.PolicyJson);
                 kind = AuditEntryKind.KeyVersionAdded;
                 break;
             case OwnerOperation.Delete:

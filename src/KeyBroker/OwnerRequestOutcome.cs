@@ -30,7 +30,8 @@ public enum OwnerRequestError
     /// <summary>The data key JWE does not decrypt with the import key to exactly 32 bytes.</summary>
     InvalidDataKey,
 
-    /// <summary>The name is registered to another owner, or (for updates) no key of that name is owned by the signer.</summary>
+    /// <summary>(Updates, rotation, deletion) the signer owns no live key of that name. Registration never meets
+    /// it: key ids are namespaced by their owner (<see cref="Keys.KeyId"/>).</summary>
     NotOwner,
 
     /// <summary>The stored key record no longer authenticates under the master key.</summary>
@@ -52,6 +53,7 @@ public sealed class OwnerRequestOutcome
 
     public bool Succeeded { get; }
 
+    /// <summary>The full key id, <c>{ownerThumbprint}/{name}</c> (<see cref="Keys.KeyId"/>), that releases name.</summary>
     public string? KeyName { get; }
 
     /// <summary>The version created or changed.</summary>

@@ -10,6 +10,10 @@ public sealed class ReleaseOutcome
     /// <summary>The wire reason of every denial decided after the token was accepted.</summary>
     public const string CoarseDenial = "ReleaseDenied";
 
+    /// <summary>The wire reason of a release refused because its caller sent too many tokens that did not
+    /// validate in the current interval (not audited on its own; see <c>UnauthenticatedReleaseLimiter</c>).</summary>
+    public const string RateLimited = "RateLimited";
+
     private ReleaseOutcome(
         bool isGranted,
         string? wrappedKey,
@@ -33,6 +37,10 @@ public sealed class ReleaseOutcome
     }
 
     public bool IsGranted { get; }
+
+    /// <summary>Refused without an audit entry of its own: the token did not validate and its caller is over the
+    /// interval's allowance; it is counted in that caller's ReleasesThrottled entry. No receipt.</summary>
+    public bool IsRateLimited => !IsGranted && ReceiptId is null;
 
     /// <summary>Granted: the data key as a compact JWE (ECDH-ES+A256KW or RSA-OAEP-256, A256GCM) to the
     /// first <c>use: enc</c> key of the token's top-level <c>x-ms-runtime.keys</c>.</summary>
@@ -66,6 +74,9 @@ public sealed class ReleaseOutcome
 
     internal static ReleaseOutcome Granted(string wrappedKey, int keyVersion, string receiptId, long sequence) =>
         new(true, wrappedKey, keyVersion, receiptId, sequence, null, "Granted", "granted", []);
+
+    internal static ReleaseOutcome Throttled(ReasonCode reason, string detail) =>
+        new(false, null, null, null, null, reason, RateLimited, detail, []);
 
     internal static ReleaseOutcome Denied(
         ReasonCode reason, bool tokenStage, string detail, string receiptId, long sequence, IReadOnlyList<PolicyFailure>? failures = null) =>

@@ -46,7 +46,7 @@ public sealed class ReferenceRuleTests
         string[] libraries = document.RootElement.GetProperty("libraries").EnumerateObject().Select(p => p.Name).ToArray();
         Assert.Contains(libraries, l => l.StartsWith("Google.Protobuf/", StringComparison.Ordinal));
         string[] forbidden = ["Microsoft.AspNetCore", "Grpc.AspNetCore", "Grpc.Net.", "Enclave.Hosting/", "Enclave.EnclaveHost/", "Enclave.KeyBroker/", "Enclave.AttestationVerifier/"];
-        Assert.Empty(libraries.Where(l => forbidden.Any(f => l.StartsWith(f, StringComparison.Ordinal))));
+        Assert.DoesNotContain(libraries, l => forbidden.Any(f => l.StartsWith(f, StringComparison.Ordinal)));
 
         string runtimeConfig = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Enclave.EnclaveApp.runtimeconfig.json"));
         Assert.DoesNotContain("Microsoft.AspNetCore.App", runtimeConfig, StringComparison.Ordinal);

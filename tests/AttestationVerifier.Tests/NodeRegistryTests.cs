@@ -144,17 +144,31 @@ public sealed class NodeRegistryTests : IDisposable
     }
 
     [Theory]
-    [InlineData("""{"platformId":"P","region":"eu"}""")]
-    [InlineData("""{"platformId":"P","region":"eu","iat":"1"}""")]
-    [InlineData("""{"platformId":"P","region":"eu","iat":1.5}""")]
-    [InlineData("""{"platformId":"P","region":"eu","iat":T,"replace":"yes"}""")]
-    [InlineData("""{"platformId":"P","region":"eu","iat":T,"admin":true}""")]
-    [InlineData("""{"platformId":"P","region":"eu","region":"us","iat":T}""")]
+    [InlineData("""{"platformId":"P","region":"eu",IDS}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":"1",IDS}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":1.5,IDS}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,IDS,"replace":"yes"}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,IDS,"admin":true}""")]
+    [InlineData("""{"platformId":"P","region":"eu","region":"us","iat":T,IDS}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,"seq":1}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,"jti":"abcdefghijklmnopqrs"}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,"jti":"abcdefghijklmnopqrs","seq":0}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,"jti":"abcdefghijklmnopqrs","seq":-1}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,"jti":"abcdefghijklmnopqrs","seq":"1"}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,"jti":"abcdefghijklmnopqrs","seq":1.5}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,"jti":"abcdefghijklmnopqrs","seq":9007199254740992}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,"jti":"abcdefghijklmnopqrs","seq":1,"seq":2}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,"jti":"short","seq":1}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,"jti":"abcdefghijklmnopqrs/","seq":1}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,"jti":12345678901234567890,"seq":1}""")]
+    [InlineData("""{"platformId":"P","region":"eu","iat":T,"jti":"abcdefghijklmnopqrsabcdefghijklmnopqrsabcdefghijklmnopqrsabcdefghij","seq":1}""")]
     [InlineData("""["P"]""")]
     [InlineData("""not json""")]
     public void Enroll_MalformedPayload_IsRefused(string template)
     {
-        string json = template.Replace("\"P\"", $"\"{_context.PlatformId}\"", StringComparison.Ordinal)
+        // IDS: a valid jti and seq, so that each row's only defect is the one it shows.
+        string json = template.Replace("IDS", "\"jti\":\"abcdefghijklmnopqrs\",\"seq\":1", StringComparison.Ordinal)
+            .Replace("\"P\"", $"\"{_context.PlatformId}\"", StringComparison.Ordinal)
             .Replace("T", VerifierTestContext.Start.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
         string request = Jws.Sign(Encoding.UTF8.GetBytes(json), _context.SecurityTeamKey, _context.SecurityTeamJwk.Kid, EnrollmentRequest.MediaType);
 
@@ -203,6 +217,118 @@ public sealed class NodeRegistryTests : IDisposable
         Assert.True(again.Succeeded);
         Assert.Null(again.PreviousRegion);
         Assert.Equal(2, _registry.ReadLog().Count);
+    }
+
+    [Theory]
+    [InlineData(long.MinValue)]
+    [InlineData(long.MaxValue)]
+    public void Enroll_IatWhoseDistanceFromNowOverflows_IsStale(long offset)
+    {
+        // now - iat is exactly 2^63 (or -2^63 + 1): |now - iat| would overflow, so the check compares bounds.
+        long iat = unchecked(VerifierTestContext.Start.ToUnixTimeSeconds() + offset);
+        string payload = new JsonObject
+        {
+            ["platformId"] = _context.PlatformId,
+            ["region"] = "eu",
+            ["iat"] = iat,
+            ["jti"] = "abcdefghijklmnopqrs",
+            ["seq"] = 1,
+        }.ToJsonString();
+
+        EnrollmentOutcome outcome = _registry.Enroll(Sign(_context.SecurityTeamKey, payload, _context.SecurityTeamJwk.Kid));
+
+        Assert.Equal(EnrollmentError.Stale, outcome.Error);
+    }
+
+    [Fact]
+    public void Enroll_SameRequestTwice_IsRefusedAsReplayed_AndLoggedOnce()
+    {
+        string request = EnrollmentRequest.Create(_context.SecurityTeamKey, _context.PlatformId, "eu", timeProvider: _context.Time);
+        Assert.True(_registry.Enroll(request).Succeeded);
+
+        EnrollmentOutcome replayed = _registry.Enroll(request);
+
+        Assert.Equal(EnrollmentError.Replayed, replayed.Error);
+        Assert.Single(_registry.ReadLog());
+        Assert.True(_registry.Verify().IsIntact);
+    }
+
+    [Fact]
+    public void Enroll_CapturedEnrolmentAfterAMove_IsRefused_AndThePlatformStays()
+    {
+        string euWest = EnrollmentRequest.Create(_context.SecurityTeamKey, _context.PlatformId, "eu-west", timeProvider: _context.Time, sequence: 1);
+        string usEast = EnrollmentRequest.Create(_context.SecurityTeamKey, _context.PlatformId, "us-east", replace: true, timeProvider: _context.Time, sequence: 2);
+        Assert.True(_registry.Enroll(euWest).Succeeded);
+        Assert.True(_registry.Enroll(usEast).Succeeded);
+
+        EnrollmentOutcome replayed = _registry.Enroll(euWest);
+        EnrollmentOutcome older = _registry.Enroll(EnrollmentRequest.Create(_context.SecurityTeamKey, _context.PlatformId, "eu-west", replace: true, timeProvider: _context.Time, sequence: 2));
+
+        Assert.Equal(EnrollmentError.Replayed, replayed.Error);
+        Assert.Equal(EnrollmentError.Superseded, older.Error);
+        Assert.Contains("seq 2", older.Message, StringComparison.Ordinal);
+        Assert.Equal("us-east", _registry.Find(_context.PlatformId)!.Region);
+        Assert.Equal(2, _registry.ReadLog().Count);
+    }
+
+    [Fact]
+    public void Enroll_ReplayAfterTheRegistryIsReopened_IsStillRefused()
+    {
+        string euWest = EnrollmentRequest.Create(_context.SecurityTeamKey, _context.PlatformId, "eu-west", timeProvider: _context.Time, sequence: 10);
+        Assert.True(_registry.Enroll(euWest).Succeeded);
+        Assert.True(_registry.Enroll(EnrollmentRequest.Create(_context.SecurityTeamKey, _context.PlatformId, "us-east", replace: true, timeProvider: _context.Time, sequence: 11)).Succeeded);
+
+        NodeRegistry reopened = new(DatabasePath, [_context.SecurityTeamJwk], _context.Time);
+
+        Assert.Equal(EnrollmentError.Replayed, reopened.Enroll(euWest).Error);
+        Assert.Equal(EnrollmentError.Superseded, reopened.Enroll(EnrollmentRequest.Create(_context.SecurityTeamKey, _context.PlatformId, "eu-west", replace: true, timeProvider: _context.Time, sequence: 9)).Error);
+        Assert.Equal("us-east", reopened.Find(_context.PlatformId)!.Region);
+    }
+
+    [Fact]
+    public void Enroll_SequenceOfAnotherPlatform_DoesNotMatter()
+    {
+        Assert.True(_registry.Enroll(EnrollmentRequest.Create(_context.SecurityTeamKey, _context.PlatformId, "eu", timeProvider: _context.Time, sequence: 100)).Succeeded);
+
+        EnrollmentOutcome other = _registry.Enroll(EnrollmentRequest.Create(_context.SecurityTeamKey, OtherPlatform, "us", timeProvider: _context.Time, sequence: 1));
+
+        Assert.True(other.Succeeded, other.Message);
+    }
+
+    [Fact]
+    public void Create_WithAFrozenClock_IssuesStrictlyIncreasingSequencesAndFreshIds()
+    {
+        JsonObject first = PayloadOf(EnrollmentRequest.Create(_context.SecurityTeamKey, _context.PlatformId, "eu", timeProvider: _context.Time));
+        JsonObject second = PayloadOf(EnrollmentRequest.Create(_context.SecurityTeamKey, _context.PlatformId, "eu", timeProvider: _context.Time));
+
+        Assert.True(second["seq"]!.GetValue<long>() > first["seq"]!.GetValue<long>());
+        Assert.NotEqual(first["jti"]!.GetValue<string>(), second["jti"]!.GetValue<string>());
+        Assert.Throws<ArgumentOutOfRangeException>(() => EnrollmentRequest.Create(_context.SecurityTeamKey, _context.PlatformId, "eu", timeProvider: _context.Time, sequence: 0));
+        Assert.Throws<ArgumentException>(() => EnrollmentRequest.Create(_context.SecurityTeamKey, _context.PlatformId, "eu", timeProvider: _context.Time, id: "short"));
+    }
+
+    [Fact]
+    public void Verify_EntryFromBeforeEnrolmentsCarriedIds_IsStillIntact()
+    {
+        // A log entry an earlier verifier accepted: its signed payload has neither jti nor seq.
+        string legacy = Sign(
+            _context.SecurityTeamKey,
+            new JsonObject { ["platformId"] = _context.PlatformId, ["region"] = "eu", ["iat"] = VerifierTestContext.Start.ToUnixTimeSeconds() }.ToJsonString(),
+            _context.SecurityTeamJwk.Kid);
+        Assert.Equal(EnrollmentError.Malformed, _registry.Enroll(legacy).Error);
+        long at = VerifierTestContext.Start.ToUnixTimeMilliseconds();
+        string by = _context.SecurityTeamJwk.ComputeThumbprint();
+        string hash = NodeRegistry.ComputeEntryHash(1, new string('0', 64), _context.PlatformId, "eu", null, at, by, legacy);
+        Execute(
+            $"""
+            INSERT INTO enrollments VALUES (1, '{_context.PlatformId}', 'eu', NULL, {at}, '{by}', '{legacy}', '{new string('0', 64)}', '{hash}');
+            INSERT INTO nodes VALUES ('{_context.PlatformId}', 'eu', {at}, '{by}', '{legacy}', 1);
+            """);
+
+        Assert.True(_registry.Verify().IsIntact);
+        EnrollmentOutcome next = _registry.Enroll(EnrollmentRequest.Create(_context.SecurityTeamKey, _context.PlatformId, "us", replace: true, timeProvider: _context.Time, sequence: 1));
+        Assert.True(next.Succeeded, next.Message);
+        Assert.True(_registry.Verify().IsIntact);
     }
 
     [Fact]
@@ -322,7 +448,12 @@ public sealed class NodeRegistryTests : IDisposable
             ["platformId"] = platformId,
             ["region"] = region,
             ["iat"] = VerifierTestContext.Start.ToUnixTimeSeconds(),
+            ["jti"] = Base64Url.Encode(RandomNumberGenerator.GetBytes(16)),
+            ["seq"] = 1,
         }.ToJsonString();
+
+    private static JsonObject PayloadOf(string compact) =>
+        JsonNode.Parse(Base64Url.Decode(compact.Split('.')[1]))!.AsObject();
 
     private static string Sign(ECDsa key, string payload, string? kid, string typ = EnrollmentRequest.MediaType) =>
         Jws.Sign(Encoding.UTF8.GetBytes(payload), key, kid, typ);

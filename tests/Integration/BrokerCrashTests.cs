@@ -42,6 +42,7 @@ public abstract class BrokerCrashTests
         [
             "serve", "broker", "--data-dir", dataDir,
             "--verifier-issuer", jwks.Issuer, "--simulated",
+            "--verifier-key-thumbprint", load.VerifierJwk.ComputeThumbprint(), "--dev-allow-http-verifier",
             .. database is null ? Array.Empty<string>() : ["--store", "postgres", "--postgres", database.ConnectionString],
         ];
 
@@ -64,7 +65,7 @@ public abstract class BrokerCrashTests
                 {
                     try
                     {
-                        ReleaseAttempt attempt = await load.ReleaseAsync(client, KeyName);
+                        ReleaseAttempt attempt = await load.ReleaseAsync(client, load.KeyId(KeyName));
                         if (attempt.ReceiptId is null)
                         {
                             // Every release here is valid; a denial ends the burst and is explained below.
@@ -118,7 +119,7 @@ public abstract class BrokerCrashTests
         await using (ServerProcess restarted = await ServerProcess.StartAsync(arguments))
         {
             using GrpcChannel channel = GrpcChannel.ForAddress(restarted.Ready.Grpc);
-            ReleaseAttempt after = await load.ReleaseAsync(new Enclave.Protocol.Broker.KeyBroker.KeyBrokerClient(channel), KeyName);
+            ReleaseAttempt after = await load.ReleaseAsync(new Enclave.Protocol.Broker.KeyBroker.KeyBrokerClient(channel), load.KeyId(KeyName));
             Assert.NotNull(after.ReceiptId);
             granted.Add(after);
         }
@@ -144,7 +145,7 @@ public abstract class BrokerCrashTests
             Assert.Equal(nameof(AuditEntryKind.ReleaseGranted), entry!.Kind);
             JsonObject body = JsonNode.Parse(entry.Body)!.AsObject();
             Assert.Equal(grant.TokenId, body["jti"]!.GetValue<string>());
-            Assert.Equal(KeyName, body["key"]!.GetValue<string>());
+            Assert.Equal(load.KeyId(KeyName), body["key"]!.GetValue<string>());
         });
     }
 

@@ -18,7 +18,9 @@ public sealed class DemoEndToEndTests : IClassFixture<DemoFixture>
         Assert.True(_demo.Result.ExitCode == 0, _demo.Result.Output + _demo.Result.Error);
         JsonArray rounds = _demo.Json["rounds"]!.AsArray();
         Assert.Equal(2, rounds.Count);
-        string measurement = Convert.ToHexStringLower(CodeManifest.Measure(RepositoryPaths.EnclaveAppDirectory));
+        // The measurement of the configured image the hosts ran: the build plus its pinned trust anchors.
+        string measurement = Convert.ToHexStringLower(CodeManifest.Measure(Path.Combine(_demo.WorkDirectory, "enclave-image")));
+        Assert.NotEqual(measurement, Convert.ToHexStringLower(CodeManifest.Measure(RepositoryPaths.EnclaveAppDirectory)));
         foreach (JsonNode? round in rounds)
         {
             Assert.True(round!["completed"]!.GetValue<bool>());
@@ -118,7 +120,13 @@ public sealed class DemoEndToEndTests : IClassFixture<DemoFixture>
             Assert.Matches("^[0-9a-f]{64}$", manifest["aggregateSha256"]!.GetValue<string>());
             Assert.All(manifest["participants"]!.AsArray(), p => Assert.Matches("^[0-9a-f]{64}$", p!["maskedInputSha256"]!.GetValue<string>()));
             Assert.Matches("^[0-9a-f]{64}$", manifest["modelSha256"]!.GetValue<string>());
+            Assert.Matches("^[0-9a-f]{64}$", manifest["specificationSha256"]!.GetValue<string>());
+            Assert.All(manifest["participants"]!.AsArray(), p => Assert.Equal($"fmnist-{p!["region"]!.GetValue<string>()}", p["datasetId"]!.GetValue<string>()));
+            Assert.All(manifest["participants"]!.AsArray(), p => Assert.EndsWith($"/{p!["region"]!.GetValue<string>()}-data", p["keyId"]!.GetValue<string>(), StringComparison.Ordinal));
         }
+
+        // Each round's manifest is unique to its round id.
+        Assert.Equal(2, manifests.Select(m => m["signedManifest"]!.GetValue<string>()).Distinct().Count());
     }
 
     private List<JsonObject> AuditBodies(string kind)

@@ -36,6 +36,6 @@ public sealed class VerifierHttpTests
         HttpResponseMessage notJson = await client.PostAsync("/attest/simulated", new StringContent("{", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, notJson.StatusCode);
         JsonObject error = (JsonObject)JsonNode.Parse(await notJson.Content.ReadAsStringAsync())!;
-        Assert.Equal("MalformedRequest", error["error"]!["code"]!.GetValue<string>());
+        Assert.Equal("MalformedJson", error["error"]!["code"]!.GetValue<string>());
     }
 }

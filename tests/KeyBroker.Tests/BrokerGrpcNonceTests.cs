@@ -73,5 +73,5 @@ public sealed class BrokerGrpcNonceTests : IAsyncLifetime
     }
 
     private async Task<ReleaseKeyResponse> Release(string nonce) =>
-        await Client.ReleaseKeyAsync(new ReleaseKeyRequest { KeyName = BrokerHarness.KeyName, AttestationToken = _h.IssueToken(_h.Claims(nonce)) });
+        await Client.ReleaseKeyAsync(new ReleaseKeyRequest { KeyName = _h.DefaultKeyId, AttestationToken = _h.IssueToken(_h.Claims(nonce)) });
 }

@@ -30,7 +30,7 @@ public sealed class KeyLifecycleTests
         using var store = new SqliteKeyBrokerStore(SqliteKeyBrokerStore.ConnectionStringFor(h.Directory.Path));
         Assert.Equal(
             JsonNode.Parse(BrokerHarness.DefaultPolicy())!.ToJsonString(),
-            JsonNode.Parse(store.GetLatestKey(BrokerHarness.KeyName)!.PolicyJson)!.ToJsonString());
+            JsonNode.Parse(store.GetLatestKey(h.DefaultKeyId)!.PolicyJson)!.ToJsonString());
         Assert.Single(h.Broker.Audit.ReadEntries(), e => e.Kind == nameof(AuditEntryKind.KeyVersionAdded));
     }
 
@@ -75,8 +75,8 @@ public sealed class KeyLifecycleTests
         Assert.Equal(ReasonCode.KeyNotFound, release.Reason);
         Assert.Equal(ReleaseOutcome.CoarseDenial, release.WireReason);
         using var store = new SqliteKeyBrokerStore(SqliteKeyBrokerStore.ConnectionStringFor(h.Directory.Path));
-        Assert.True(KeyStore.IsDeleted(store.GetLatestKey(BrokerHarness.KeyName)!));
-        Assert.Equal(0L, Scalar(h.DatabasePath, "SELECT length(wrapped_key) FROM keys WHERE name = 'fashion-eu' AND version = 1"));
+        Assert.True(KeyStore.IsDeleted(store.GetLatestKey(h.DefaultKeyId)!));
+        Assert.Equal(0L, Scalar(h.DatabasePath, "SELECT length(wrapped_key) FROM keys WHERE name LIKE '%/fashion-eu' AND version = 1"));
         AuditEntry entry = h.Broker.Audit.ReadEntries().Single(e => e.Id == deleted.ReceiptId);
         Assert.Equal(nameof(AuditEntryKind.KeyDeleted), entry.Kind);
     }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Enclave.Crypto;
+using Enclave.KeyBroker.Keys;
 using Enclave.KeyBroker.Tests.Support;
 using Enclave.KeyBroker.Transport;
 using Enclave.Hosting;
@@ -23,6 +24,9 @@ public sealed class KeyVaultHttpTests : IAsyncLifetime
 
     private HttpClient Client => _client!;
 
+    /// <summary>The owner part of the harness's key ids.</summary>
+    private string Owner => _h.DefaultKeyId[..KeyId.ThumbprintLength];
+
     public async Task InitializeAsync()
     {
         _dataKey = _h.RegisterDefaultKey();
@@ -43,11 +47,12 @@ public sealed class KeyVaultHttpTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("/keys/fashion-eu/release")]
-    [InlineData("/keys/fashion-eu/latest/release")]
-    [InlineData("/keys/fashion-eu/1/release")]
-    public async Task Release_answers_value_with_a_jwe_for_the_enclave(string path)
+    [InlineData("release")]
+    [InlineData("latest/release")]
+    [InlineData("1/release")]
+    public async Task Release_answers_value_with_a_jwe_for_the_enclave(string suffix)
     {
+        string path = $"/keys/{_h.DefaultKeyId}/{suffix}";
         JsonObject claims = _h.Claims(_h.Broker.IssueNonce().Value);
         string token = _h.IssueToken(claims);
 
@@ -70,10 +75,10 @@ public sealed class KeyVaultHttpTests : IAsyncLifetime
     [Fact]
     public async Task Unknown_key_other_version_and_policy_mismatch_look_the_same()
     {
-        (HttpStatusCode Status, string Code) unknown = await Error(await Post("/keys/no-such-key/release", Body(_h.Token())));
-        (HttpStatusCode Status, string Code) otherVersion = await Error(await Post("/keys/fashion-eu/7/release", Body(_h.Token())));
-        (HttpStatusCode Status, string Code) mismatch = await Error(await Post("/keys/fashion-eu/release", Body(_h.Token(c => c["x-enclave-region"] = "us-east"))));
-        (HttpStatusCode Status, string Code) traversal = await Error(await Post("/keys/..%2Ffashion-eu/release", Body(_h.Token())));
+        (HttpStatusCode Status, string Code) unknown = await Error(await Post($"/keys/{Owner}/no-such-key/release", Body(_h.Token())));
+        (HttpStatusCode Status, string Code) otherVersion = await Error(await Post($"/keys/{_h.DefaultKeyId}/7/release", Body(_h.Token())));
+        (HttpStatusCode Status, string Code) mismatch = await Error(await Post($"/keys/{_h.DefaultKeyId}/release", Body(_h.Token(c => c["x-enclave-region"] = "us-east"))));
+        (HttpStatusCode Status, string Code) traversal = await Error(await Post($"/keys/{Owner}/..%2Ffashion-eu/release", Body(_h.Token())));
 
         Assert.Equal((HttpStatusCode.Forbidden, ReleaseOutcome.CoarseDenial), unknown);
         Assert.Equal(unknown, otherVersion);
@@ -84,29 +89,39 @@ public sealed class KeyVaultHttpTests : IAsyncLifetime
     [Fact]
     public async Task Token_stage_failures_are_unauthorized_with_their_reason()
     {
-        Assert.Equal((HttpStatusCode.Unauthorized, "AlgorithmNotAllowed"), await Error(await Post("/keys/fashion-eu/release", Body(TokenAttacks.AlgNone(_h)))));
-        Assert.Equal((HttpStatusCode.Unauthorized, "SignatureScalarInvalid"), await Error(await Post("/keys/fashion-eu/release", Body(TokenAttacks.ZeroSignature(_h.Token())))));
+        Assert.Equal((HttpStatusCode.Unauthorized, "AlgorithmNotAllowed"), await Error(await Post($"/keys/{_h.DefaultKeyId}/release", Body(TokenAttacks.AlgNone(_h)))));
+        Assert.Equal((HttpStatusCode.Unauthorized, "SignatureScalarInvalid"), await Error(await Post($"/keys/{_h.DefaultKeyId}/release", Body(TokenAttacks.ZeroSignature(_h.Token())))));
         string token = _h.Token();
-        Assert.Equal((HttpStatusCode.Unauthorized, "NonceMismatch"), await Error(await Post("/keys/fashion-eu/release", Body(token, nonce: "another-nonce"))));
-        Assert.Equal((HttpStatusCode.Unauthorized, "NoEncryptionKey"), await Error(await Post("/keys/fashion-eu/release", Body(_h.Token(), enc: "RSA-OAEP-256"))));
+        Assert.Equal((HttpStatusCode.Unauthorized, "NonceMismatch"), await Error(await Post($"/keys/{_h.DefaultKeyId}/release", Body(token, nonce: "another-nonce"))));
+        Assert.Equal((HttpStatusCode.Unauthorized, "NoEncryptionKey"), await Error(await Post($"/keys/{_h.DefaultKeyId}/release", Body(_h.Token(), enc: "RSA-OAEP-256"))));
         string stale = _h.Token();
         _h.Time.Advance(TimeSpan.FromMinutes(15));
-        Assert.Equal((HttpStatusCode.Unauthorized, "TokenExpired"), await Error(await Post("/keys/fashion-eu/release", Body(stale))));
+        Assert.Equal((HttpStatusCode.Unauthorized, "TokenExpired"), await Error(await Post($"/keys/{_h.DefaultKeyId}/release", Body(stale))));
     }
 
     [Fact]
     public async Task Malformed_requests_are_bad_requests()
     {
-        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Client.PostAsync("/keys/fashion-eu/release", Json("{"))));
-        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Client.PostAsync("/keys/fashion-eu/release", Json("[]"))));
-        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Post("/keys/fashion-eu/release", new JsonObject { ["nonce"] = "n" })));
-        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Post("/keys/fashion-eu/release", new JsonObject { ["target"] = 5 })));
-        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Post("/keys/fashion-eu/abc/release", Body(_h.Token()))));
-        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Post("/keys/fashion-eu/0/release", Body(_h.Token()))));
-        Assert.Equal((HttpStatusCode.BadRequest, "UnsupportedAlgorithm"), await Error(await Post("/keys/fashion-eu/release", Body(_h.Token(), enc: "CKM_RSA_AES_KEY_WRAP"))));
-        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Post("/keys/fashion-eu/release", Body(_h.Token(), enc: "dir"))));
+        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Client.PostAsync($"/keys/{_h.DefaultKeyId}/release", Json("{"))));
+        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Client.PostAsync($"/keys/{_h.DefaultKeyId}/release", Json("[]"))));
+        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Post($"/keys/{_h.DefaultKeyId}/release", new JsonObject { ["nonce"] = "n" })));
+        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Post($"/keys/{_h.DefaultKeyId}/release", new JsonObject { ["target"] = 5 })));
+        string token = _h.Token();
+        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Client.PostAsync($"/keys/{_h.DefaultKeyId}/release",
+            Json($$"""{"target":"{{token}}","target":"{{token}}"}"""))));
+        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Client.PostAsync($"/keys/{_h.DefaultKeyId}/release",
+            Json("{\"target\":\"" + token + "\",\"x\":{\"y\":1,\"y\":2}}"))));
+        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Client.PostAsync($"/keys/{_h.DefaultKeyId}/release",
+            Json("{\"target\":\"" + token + "\",\"x\":" + new string('[', 20) + new string(']', 20) + "}"))));
+        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Post($"/keys/{_h.DefaultKeyId}/release", new JsonObject { ["target"] = token, ["nonce"] = 5 })));
+        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Post($"/keys/{_h.DefaultKeyId}/release", new JsonObject { ["target"] = token, ["enc"] = new JsonArray() })));
+        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Client.PostAsync($"/keys/{_h.DefaultKeyId}/release", Json("null"))));
+        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Post($"/keys/{_h.DefaultKeyId}/abc/release", Body(_h.Token()))));
+        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Post($"/keys/{_h.DefaultKeyId}/0/release", Body(_h.Token()))));
+        Assert.Equal((HttpStatusCode.BadRequest, "UnsupportedAlgorithm"), await Error(await Post($"/keys/{_h.DefaultKeyId}/release", Body(_h.Token(), enc: "CKM_RSA_AES_KEY_WRAP"))));
+        Assert.Equal((HttpStatusCode.BadRequest, "BadParameter"), await Error(await Post($"/keys/{_h.DefaultKeyId}/release", Body(_h.Token(), enc: "dir"))));
         string huge = new JsonObject { ["target"] = new string('a', 200 * 1024) }.ToJsonString();
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await Client.PostAsync("/keys/fashion-eu/release", Json(huge))).StatusCode);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await Client.PostAsync($"/keys/{_h.DefaultKeyId}/release", Json(huge))).StatusCode);
         Assert.DoesNotContain(_h.Broker.Audit.ReadEntries(), e => e.Kind == "ReleaseGranted");
     }
 

@@ -11,24 +11,63 @@ namespace Enclave.KeyBroker.Tests;
 public sealed class OwnerRequestTests
 {
     [Fact]
-    public async Task Registration_pins_the_owner_and_a_second_owner_cannot_overwrite()
+    public async Task A_second_owner_registering_the_same_short_name_gets_a_separate_key_and_cannot_touch_the_first()
     {
         using var harness = new BrokerHarness();
         byte[] original = harness.RegisterDefaultKey();
         using var intruder = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        byte[] intruderKey = BrokerHarness.NewDataKey();
 
-        OwnerRequestOutcome overwrite = harness.Register(BrokerHarness.KeyName, BrokerHarness.DefaultPolicy(), BrokerHarness.NewDataKey(), intruder);
+        OwnerRequestOutcome second = harness.Register(BrokerHarness.KeyName, BrokerHarness.DefaultPolicy(), intruderKey, intruder);
         OwnerRequestOutcome update = harness.UpdatePolicy(BrokerHarness.KeyName, BrokerHarness.DefaultPolicy(), intruder);
         OwnerRequestOutcome disable = harness.SetEnabled(BrokerHarness.KeyName, false, intruder);
 
-        Assert.Equal(OwnerRequestError.NotOwner, overwrite.Error);
-        Assert.Equal(OwnerRequestError.NotOwner, update.Error);
-        Assert.Equal(OwnerRequestError.NotOwner, disable.Error);
-        Assert.Single(harness.Broker.Audit.ReadEntries());
+        Assert.True(second.Succeeded, second.Detail);
+        Assert.Equal(harness.IdOf(BrokerHarness.KeyName, intruder), second.KeyName);
+        Assert.NotEqual(harness.DefaultKeyId, second.KeyName);
+        Assert.Equal(1, second.KeyVersion);
+        Assert.True(update.Succeeded, update.Detail);
+        Assert.True(disable.Succeeded, disable.Detail);
+
+        // The intruder changed only its own key; the first owner's key is as it was registered.
         ReleaseOutcome release = await harness.ReleaseAsync(harness.Token());
+        Assert.True(release.IsGranted, release.Detail);
         Assert.Equal(1, release.KeyVersion);
         Assert.Equal(original, Jwe.Decrypt(release.WrappedKey!, harness.EnclaveEncryptionKey));
+        Assert.Equal(ReasonCode.KeyDisabled, (await harness.ReleaseAsync(harness.Token(), second.KeyName)).Reason);
         Assert.Equal(2, harness.Register(BrokerHarness.KeyName, BrokerHarness.DefaultPolicy(), BrokerHarness.NewDataKey()).KeyVersion);
+    }
+
+    [Theory]
+    [InlineData("fashion-eu")]
+    [InlineData("/fashion-eu")]
+    [InlineData("../fashion-eu")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/../fashion-eu")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/fashion-eu/x")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB/fashion-eu")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/fashion-eu")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA./fashion-eu")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\\fashion-eu")]
+    public void Key_ids_that_compose_could_not_produce_are_refused(string id)
+    {
+        Assert.False(KeyId.TryParse(id, out _, out _));
+    }
+
+    [Fact]
+    public void Key_ids_round_trip_through_compose_and_parse()
+    {
+        using var harness = new BrokerHarness();
+        string thumbprint = Jwk.FromEcPublic(harness.OwnerKey.ExportParameters(false)).ComputeThumbprint();
+
+        string id = KeyId.Compose(thumbprint, "eu-west-data");
+
+        Assert.Equal($"{thumbprint}/eu-west-data", id);
+        Assert.True(KeyId.TryParse(id, out string owner, out string name));
+        Assert.Equal((thumbprint, "eu-west-data"), (owner, name));
+        Assert.True(id.Length <= KeyId.MaxLength);
+        Assert.Throws<ArgumentException>(() => KeyId.Compose(thumbprint, "../x"));
+        Assert.Throws<ArgumentException>(() => KeyId.Compose("short", "x"));
     }
 
     [Fact]

@@ -108,7 +108,7 @@ public sealed class ReasonCodeTests
         [ReasonCode.KeyIntegrityFailure] = h =>
         {
             ReleaseTests.Execute(h.DatabasePath,
-                "UPDATE keys SET wrapped_key = (SELECT wrapped_key FROM keys WHERE name = 'decoy') WHERE name = 'fashion-eu'");
+                "UPDATE keys SET wrapped_key = (SELECT wrapped_key FROM keys WHERE name LIKE '%/decoy') WHERE name LIKE '%/fashion-eu'");
             return h.ReleaseAsync(h.Token());
         },
     };

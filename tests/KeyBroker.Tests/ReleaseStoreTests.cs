@@ -45,7 +45,7 @@ public abstract class ReleaseStoreTests : IDisposable
         Assert.Equal(outcome.ReceiptId, Convert.ToHexStringLower(record.EntryHash));
         Assert.Equal(nameof(AuditEntryKind.ReleaseGranted), record.Kind);
         JsonObject body = JsonNode.Parse(record.Body)!.AsObject();
-        Assert.Equal(BrokerHarness.KeyName, body["key"]!.GetValue<string>());
+        Assert.Equal(harness.DefaultKeyId, body["key"]!.GetValue<string>());
         Assert.Equal(1, body["version"]!.GetValue<int>());
         Assert.Equal(claims["jti"]!.GetValue<string>(), body["jti"]!.GetValue<string>());
         Assert.Equal(BrokerHarness.Region, body["region"]!.GetValue<string>());

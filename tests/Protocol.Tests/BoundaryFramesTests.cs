@@ -86,7 +86,7 @@ public sealed class BoundaryFramesTests
     public async Task AStreamEndingInsideAFrameIsRefused(int length)
     {
         using var stream = new MemoryStream();
-        await BoundaryFrames.WriteAsync(stream, new HostToEnclave { Configure = new Configure { DatasetId = "dataset", KeyName = "key" } });
+        await BoundaryFrames.WriteAsync(stream, new HostToEnclave { Configure = new Configure { RegionHint = "eu-west", DiscloseInputsForTests = true } });
         byte[] cut = stream.ToArray()[..length];
         await Assert.ThrowsAsync<InvalidDataException>(() => BoundaryFrames.ReadAsync(new MemoryStream(cut), HostToEnclave.Parser));
     }

@@ -20,4 +20,11 @@ public enum EnrollmentError
 
     /// <summary>The platform is enrolled in another region and the request does not say <c>"replace": true</c>.</summary>
     RegionChangeNotConfirmed = 6,
+
+    /// <summary>An enrolment with this <c>jti</c> was already applied: the request is a replay.</summary>
+    Replayed = 7,
+
+    /// <summary>The platform already has an enrolment whose <c>seq</c> is not lower than this one's: the request
+    /// is older than the platform's current enrolment (a replay of a captured one, or signed out of order).</summary>
+    Superseded = 8,
 }

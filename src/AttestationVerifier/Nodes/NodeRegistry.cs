@@ -70,8 +70,10 @@ public sealed class NodeRegistry : INodeDirectory
         }
 
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        long skew = Math.Abs(now.ToUnixTimeSeconds() - payload!.IssuedAt);
-        if (payload.IssuedAt < 0 || skew > (long)EnrollmentRequest.MaxAge.TotalSeconds)
+        // Compared as bounds, not as |now - iat|: that difference overflows for an iat near long.MinValue.
+        long nowSeconds = now.ToUnixTimeSeconds();
+        long maxAgeSeconds = (long)EnrollmentRequest.MaxAge.TotalSeconds;
+        if (payload!.IssuedAt < 0 || payload.IssuedAt < nowSeconds - maxAgeSeconds || payload.IssuedAt > nowSeconds + maxAgeSeconds)
         {
             return EnrollmentOutcome.Failure(EnrollmentError.Stale, $"iat {payload.IssuedAt} is more than {EnrollmentRequest.MaxAge.TotalMinutes} minutes from now ({now.ToUnixTimeSeconds()})");
         }
@@ -80,6 +82,21 @@ public sealed class NodeRegistry : INodeDirectory
         {
             using SqliteConnection connection = Open();
             using SqliteTransaction transaction = connection.BeginTransaction();
+            // Replay protection, durable with the registry: every applied enrolment's jti and seq are kept in
+            // enrollment_ids (append-only), in the same transaction as the log entry they admit.
+            if (IsIdSeen(connection, transaction, payload.Id!))
+            {
+                return EnrollmentOutcome.Failure(EnrollmentError.Replayed, $"an enrolment with jti {payload.Id} was already applied");
+            }
+
+            long? currentSequence = CurrentPlatformSequence(connection, transaction, payload.PlatformId);
+            if (currentSequence is { } latest && payload.Sequence <= latest)
+            {
+                return EnrollmentOutcome.Failure(
+                    EnrollmentError.Superseded,
+                    $"platform {payload.PlatformId} is at enrolment seq {latest}; this enrolment's seq {payload.Sequence} is not greater");
+            }
+
             NodeEnrollment? current = Find(connection, transaction, payload.PlatformId);
             string? previousRegion = null;
             if (current is not null && !string.Equals(current.Region, payload.Region, StringComparison.Ordinal))
@@ -117,6 +134,21 @@ public sealed class NodeRegistry : INodeDirectory
                 insert.Parameters.AddWithValue("$previousHash", lastHash);
                 insert.Parameters.AddWithValue("$hash", hash);
                 insert.ExecuteNonQuery();
+            }
+
+            using (SqliteCommand record = connection.CreateCommand())
+            {
+                record.Transaction = transaction;
+                record.CommandText =
+                    """
+                    INSERT INTO enrollment_ids (enrollment_id, platform_id, platform_sequence, log_sequence)
+                    VALUES ($id, $platform, $platformSequence, $sequence)
+                    """;
+                record.Parameters.AddWithValue("$id", payload.Id);
+                record.Parameters.AddWithValue("$platform", payload.PlatformId);
+                record.Parameters.AddWithValue("$platformSequence", payload.Sequence);
+                record.Parameters.AddWithValue("$sequence", sequence);
+                record.ExecuteNonQuery();
             }
 
             using (SqliteCommand upsert = connection.CreateCommand())
@@ -214,7 +246,7 @@ public sealed class NodeRegistry : INodeDirectory
             {
                 problems.Add(new(EnrollmentLogProblemKind.SignatureInvalid, entry.Sequence, "the entry names a different signer than the key that signed its request"));
             }
-            else if (!EnrollmentRequest.TryReadPayload(payloadBytes, out EnrollmentPayload? payload, out _, out string payloadMessage)
+            else if (!EnrollmentRequest.TryReadPayload(payloadBytes, out EnrollmentPayload? payload, out _, out string payloadMessage, requireReplayFields: false)
                 || !string.Equals(payload!.PlatformId, entry.PlatformId, StringComparison.Ordinal)
                 || !string.Equals(payload.Region, entry.Region, StringComparison.Ordinal))
             {
@@ -385,6 +417,18 @@ public sealed class NodeRegistry : INodeDirectory
                 enrollment_jws  TEXT    NOT NULL,
                 sequence        INTEGER NOT NULL REFERENCES enrollments (sequence)
             );
+            -- The jti and seq of every applied enrolment: a jti is applied once, and a platform's seq only rises.
+            CREATE TABLE IF NOT EXISTS enrollment_ids (
+                enrollment_id     TEXT    PRIMARY KEY,
+                platform_id       TEXT    NOT NULL,
+                platform_sequence INTEGER NOT NULL,
+                log_sequence      INTEGER NOT NULL REFERENCES enrollments (sequence),
+                UNIQUE (platform_id, platform_sequence)
+            );
+            CREATE TRIGGER IF NOT EXISTS enrollment_ids_append_only_update BEFORE UPDATE ON enrollment_ids
+            BEGIN SELECT RAISE(ABORT, 'enrollment_ids is append-only'); END;
+            CREATE TRIGGER IF NOT EXISTS enrollment_ids_append_only_delete BEFORE DELETE ON enrollment_ids
+            BEGIN SELECT RAISE(ABORT, 'enrollment_ids is append-only'); END;
             """;
         command.ExecuteNonQuery();
     }
@@ -397,6 +441,26 @@ public sealed class NodeRegistry : INodeDirectory
         command.Parameters.AddWithValue("$platform", platformId);
         using SqliteDataReader reader = command.ExecuteReader();
         return reader.Read() ? ReadNode(reader) : null;
+    }
+
+    private static bool IsIdSeen(SqliteConnection connection, SqliteTransaction transaction, string id)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT 1 FROM enrollment_ids WHERE enrollment_id = $id";
+        command.Parameters.AddWithValue("$id", id);
+        return command.ExecuteScalar() is not null;
+    }
+
+    /// <summary>The highest seq applied for the platform, or null when none was (never enrolled, or enrolled only
+    /// before enrolments carried a seq).</summary>
+    private static long? CurrentPlatformSequence(SqliteConnection connection, SqliteTransaction transaction, string platformId)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT MAX(platform_sequence) FROM enrollment_ids WHERE platform_id = $platform";
+        command.Parameters.AddWithValue("$platform", platformId);
+        return command.ExecuteScalar() is long value ? value : null;
     }
 
     private static (long Sequence, string Hash) ReadHead(SqliteConnection connection, SqliteTransaction transaction)

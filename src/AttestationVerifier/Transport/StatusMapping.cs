@@ -22,7 +22,7 @@ internal static class StatusMapping
     {
         StatusCode status = outcome.Error switch
         {
-            EnrollmentError.SignatureInvalid or EnrollmentError.Stale => StatusCode.PermissionDenied,
+            EnrollmentError.SignatureInvalid or EnrollmentError.Stale or EnrollmentError.Replayed or EnrollmentError.Superseded => StatusCode.PermissionDenied,
             EnrollmentError.RegionChangeNotConfirmed => StatusCode.FailedPrecondition,
             _ => StatusCode.InvalidArgument,
         };

@@ -10,8 +10,16 @@ internal sealed class VerifierGrpcService : Protocol.Verifier.AttestationVerifie
 {
     private readonly AttestationService _service;
 
-    /// <summary>A blank format is not an argument error but an unsupported format, answered as such.</summary>
-    public static EvidenceFormat Format(string? value) => string.IsNullOrWhiteSpace(value) ? default : new EvidenceFormat(value);
+    /// <summary>Longest format name accepted from a caller; every supported one is far shorter.</summary>
+    private const int MaxFormatLength = 32;
+
+    /// <summary>A blank format is not an argument error but an unsupported format, answered as such; so is one that
+    /// is too long or not <c>[a-z0-9-]</c>, which is then never echoed into logs, messages or trailers (a
+    /// megabyte-long name would otherwise be copied into the status detail).</summary>
+    public static EvidenceFormat Format(string? value) =>
+        string.IsNullOrWhiteSpace(value) || value.Length > MaxFormatLength || !value.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')
+            ? default
+            : new EvidenceFormat(value);
 
     public VerifierGrpcService(AttestationService service) => _service = service;
 

@@ -65,6 +65,12 @@ public sealed class BrokerLoadClient : IDisposable
 
     public JwkSet VerifierKeys => new([VerifierJwk]);
 
+    /// <summary>The RFC 7638 thumbprint of this client's data-owner key, the owner part of its key ids.</summary>
+    public string OwnerThumbprint => Jwk.FromEcPublic(_ownerKey.ExportParameters(false)).ComputeThumbprint();
+
+    /// <summary>The full id (<c>{owner thumbprint}/{name}</c>) under which the broker keeps this client's key <paramref name="name"/>.</summary>
+    public string KeyId(string name) => KeyBroker.Keys.KeyId.Compose(OwnerThumbprint, name);
+
     /// <summary>The release policy the registered key carries: this issuer, the bench measurement, SGX,
     /// SVN at least 2, TCB up to date, the bench region.</summary>
     public string PolicyJson => new EnclaveReleasePolicyBuilder(Issuer)
@@ -75,8 +81,9 @@ public sealed class BrokerLoadClient : IDisposable
         .AllowRegion(Region)
         .ToJson();
 
-    /// <summary>A signed owner request registering <paramref name="dataKey"/> under <paramref name="keyName"/>.</summary>
-    public SignedOwnerRequest RegisterRequest(string keyName, Jwk importKey, ReadOnlySpan<byte> dataKey)
+    /// <summary>A signed owner request registering <paramref name="dataKey"/> under <paramref name="keyName"/> with
+    /// <paramref name="policyJson"/> (default: <see cref="PolicyJson"/>).</summary>
+    public SignedOwnerRequest RegisterRequest(string keyName, Jwk importKey, ReadOnlySpan<byte> dataKey, string? policyJson = null)
     {
         ArgumentNullException.ThrowIfNull(importKey);
         var payload = new JsonObject
@@ -86,7 +93,7 @@ public sealed class BrokerLoadClient : IDisposable
             ["iat"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             ["jti"] = Base64Url.Encode(RandomNumberGenerator.GetBytes(16)),
             ["aud"] = importKey.Kid,
-            ["policy"] = JsonNode.Parse(PolicyJson),
+            ["policy"] = JsonNode.Parse(policyJson ?? PolicyJson),
             ["key"] = Jwe.Encrypt(dataKey, importKey),
         };
         Jwk owner = Jwk.FromEcPublic(_ownerKey.ExportParameters(false));
@@ -107,8 +114,9 @@ public sealed class BrokerLoadClient : IDisposable
         return dataKey;
     }
 
-    /// <summary>A token for <paramref name="nonce"/>, valid for ten minutes, that satisfies <see cref="PolicyJson"/>.</summary>
-    public string Token(string nonce, out string tokenId)
+    /// <summary>A token for <paramref name="nonce"/>, valid for ten minutes, that satisfies <see cref="PolicyJson"/>;
+    /// signed by the stand-in verifier, or by <paramref name="signer"/> (named by its thumbprint) to forge one.</summary>
+    public string Token(string nonce, out string tokenId, ECDsa? signer = null)
     {
         long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         tokenId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
@@ -136,10 +144,12 @@ public sealed class BrokerLoadClient : IDisposable
             ["x-enclave-region"] = Region,
             ["x-enclave-tcb-status"] = "UpToDate",
         };
-        return Jwt.Issue(claims, _verifierKey, VerifierJwk.Kid);
+        return signer is null
+            ? Jwt.Issue(claims, _verifierKey, VerifierJwk.Kid)
+            : Jwt.Issue(claims, signer, Jwk.FromEcPublic(signer.ExportParameters(false)).ComputeThumbprint());
     }
 
-    /// <summary>One enclave cycle: a nonce (<paramref name="nonce"/>, typically the one the previous release handed
+    /// <summary>One enclave cycle for the key with full id <paramref name="keyName"/> (see <see cref="KeyId"/>): a nonce (<paramref name="nonce"/>, typically the one the previous release handed
     /// back, or else GetNonce), a token for it, ReleaseKey. A denial returns an attempt without receipt; transport
     /// failures throw <see cref="RpcException"/>.</summary>
     public async Task<ReleaseAttempt> ReleaseAsync(

@@ -266,7 +266,7 @@ internal static class BenchBrokerCommand
 
                 try
                 {
-                    ReleaseAttempt attempt = await load.ReleaseAsync(broker, KeyName, nonce, cancellationToken).ConfigureAwait(false);
+                    ReleaseAttempt attempt = await load.ReleaseAsync(broker, load.KeyId(KeyName), nonce, cancellationToken).ConfigureAwait(false);
                     TimeSpan latency = due is { } since ? clock.Elapsed - since : attempt.Latency;
                     nonce = fetchNonce ? null : attempt.NextNonce;
                     if (attempt.ReceiptId is null)

@@ -39,19 +39,19 @@ internal static class KeyCommands
         }));
 
         var broker = new Option<string>("--broker") { Required = true, Description = "key broker gRPC URL" };
-        var name = new Option<string>("--name") { Required = true, Description = "key name ([a-z0-9-])" };
+        var name = new Option<string>("--name") { Required = true, Description = "short key name ([a-z0-9-]); the key's id is {owner thumbprint}/{name}" };
         var keyFile = new Option<string>("--key-file") { Required = true, Description = "the 32-byte data key" };
-        var ownerKey = new Option<string>("--owner-key") { Required = true, Description = "owner's signing key (PEM); the broker pins it on first registration" };
+        var ownerKey = new Option<string>("--owner-key") { Required = true, Description = "owner's signing key (PEM); its thumbprint namespaces the key id" };
         var policyFile = new Option<string>("--policy") { Required = true, Description = "release policy JSON" };
-        var register = new Command("register", "Register a data key under a release policy (the key travels as a JWE to the broker's import key).") { broker, name, keyFile, ownerKey, policyFile };
+        var register = new Command("register", "Register a data key under a release policy (the key travels as a JWE to the broker's import key); prints the full key id that releases name.") { broker, name, keyFile, ownerKey, policyFile };
         register.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
             byte[] dataKey = File.ReadAllBytes(parse.GetValue(keyFile)!);
             try
             {
                 using ECDsa owner = KeyFiles.ReadSigningKey(parse.GetValue(ownerKey)!);
-                RegisterKeyResponse response = await RegisterAsync(CliErrors.ParseUri(parse.GetValue(broker)!, "--broker"), owner, parse.GetValue(name)!, File.ReadAllText(parse.GetValue(policyFile)!), dataKey, cancellationToken).ConfigureAwait(false);
-                Console.WriteLine($"registered {response.KeyName} version {response.KeyVersion}");
+                string keyId = await RegisterAsync(CliErrors.ParseUri(parse.GetValue(broker)!, "--broker"), owner, parse.GetValue(name)!, File.ReadAllText(parse.GetValue(policyFile)!), dataKey, cancellationToken).ConfigureAwait(false);
+                Console.WriteLine(keyId);
             }
             finally
             {
@@ -62,7 +62,7 @@ internal static class KeyCommands
         }));
 
         var host = new Option<string>("--host") { Required = true, Description = "regional host gRPC URL" };
-        var probeName = new Option<string>("--name") { Required = true, Description = "key name to probe" };
+        var probeName = new Option<string>("--name") { Required = true, Description = "full key id to probe ({owner thumbprint}/{name}, as `key register` printed it)" };
         var probe = new Command("probe", "Ask a host's enclave to attest and request a key, without training: shows grant or denial.") { host, probeName };
         probe.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
@@ -104,7 +104,7 @@ internal static class KeyCommands
     private static (Option<string> Broker, Option<string> Name, Option<string> Owner) OwnerOptions() =>
     (
         new Option<string>("--broker") { Required = true, Description = "key broker gRPC URL" },
-        new Option<string>("--name") { Required = true, Description = "key name ([a-z0-9-])" },
+        new Option<string>("--name") { Required = true, Description = "short key name ([a-z0-9-]) of one of the owner's keys" },
         new Option<string>("--owner-key") { Required = true, Description = "owner's signing key (PEM), the one that registered the key" }
     );
 
@@ -192,7 +192,9 @@ internal static class KeyCommands
         return builder.ToJson();
     }
 
-    public static async Task<RegisterKeyResponse> RegisterAsync(Uri broker, ECDsa owner, string name, string policyJson, byte[] dataKey, CancellationToken cancellationToken)
+    /// <summary>Registers <paramref name="dataKey"/> under the short <paramref name="name"/> and returns the key's full
+    /// id, <c>{owner thumbprint}/{name}</c>, which releases (and probes) name.</summary>
+    public static async Task<string> RegisterAsync(Uri broker, ECDsa owner, string name, string policyJson, byte[] dataKey, CancellationToken cancellationToken)
     {
         using GrpcChannel channel = GrpcChannel.ForAddress(broker);
         var client = new Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
@@ -200,7 +202,8 @@ internal static class KeyCommands
         {
             Jwk importKey = Jwk.Parse((await client.GetImportKeyAsync(new GetImportKeyRequest(), cancellationToken: cancellationToken).ConfigureAwait(false)).Jwk);
             (string ownerJwk, string signed) = OwnerRequests.Register(owner, name, policyJson, dataKey, importKey);
-            return await client.RegisterKeyAsync(new SignedOwnerRequest { OwnerKey = ownerJwk, SignedRequest = signed }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            RegisterKeyResponse response = await client.RegisterKeyAsync(new SignedOwnerRequest { OwnerKey = ownerJwk, SignedRequest = signed }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return response.KeyName;
         }
         catch (RpcException ex)
         {

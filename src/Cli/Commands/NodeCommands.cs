@@ -48,11 +48,22 @@ internal static class NodeCommands
         var region = new Option<string>("--region") { Required = true, Description = "region the platform sits in" };
         var replace = new Option<bool>("--replace") { Description = "confirm moving an enrolled platform to another region" };
         var broker = new Option<string>("--broker") { Description = "key broker gRPC URL: also record the signed enrolment in the broker's audit log" };
-        var enroll = new Command("enroll", "Enrol a platform with its region in the verifier's node registry (signed, audited).") { verifier, teamKey, platformId, region, replace, broker };
+        var sequence = new Option<long?>("--seq")
+        {
+            Description = "the platform's enrolment sequence number, greater than its current one (default: this machine's clock in Unix milliseconds)",
+        };
+        var enroll = new Command("enroll", "Enrol a platform with its region in the verifier's node registry (signed, audited).") { verifier, teamKey, platformId, region, replace, broker, sequence };
         enroll.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
             using ECDsa key = KeyFiles.ReadSigningKey(parse.GetValue(teamKey)!);
-            string signed = EnrollmentRequest.Create(key, parse.GetValue(platformId)!, parse.GetValue(region)!, parse.GetValue(replace));
+            if (parse.GetValue(sequence) is { } explicitSequence && !EnrollmentRequest.IsValidSequence(explicitSequence))
+            {
+                throw new CliException($"--seq must be 1..{EnrollmentRequest.MaxSequence}");
+            }
+
+            // Each enrolment gets a fresh jti and a seq above any earlier one of the platform, so the verifier
+            // and the broker apply it once and never after a later one (see EnrollmentRequest).
+            string signed = EnrollmentRequest.Create(key, parse.GetValue(platformId)!, parse.GetValue(region)!, parse.GetValue(replace), sequence: parse.GetValue(sequence));
             EnrollNodeResponse response = await SendEnrollmentAsync(CliErrors.ParseUri(parse.GetValue(verifier)!, "--verifier"), signed, cancellationToken).ConfigureAwait(false);
             Console.WriteLine($"enrolled {response.PlatformId} in {response.Region}");
             if (parse.GetValue(broker) is { } brokerUrl)
@@ -82,7 +93,7 @@ internal static class NodeCommands
         }
         catch (RpcException ex)
         {
-            throw new CliException($"the broker did not record the enrolment ({ex.StatusCode}): {ex.Status.Detail}");
+            throw new CliException($"the broker did not record the enrolment ({ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString()}): {ex.Status.Detail}");
         }
     }
 
@@ -96,7 +107,7 @@ internal static class NodeCommands
         }
         catch (RpcException ex)
         {
-            throw new CliException($"enrolment refused ({ex.StatusCode}): {ex.Status.Detail}");
+            throw new CliException($"enrolment refused ({ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString()}): {ex.Status.Detail}");
         }
     }
 

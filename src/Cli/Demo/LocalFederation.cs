@@ -14,12 +14,16 @@ using Enclave.Hosting;
 
 namespace Enclave.Cli.Demo;
 
+/// <param name="EnclaveBuild">The enclave build to configure (default: the one this program carries).</param>
+/// <param name="CliAssembly">The `enclave` assembly each service runs (default: this one).</param>
 internal sealed record FederationOptions(
     IReadOnlyList<string> Regions,
     string WorkDirectory,
     int? SamplesPerRegion,
     IReadOnlyList<DemoFault> Faults,
-    bool DiscloseInputs = false);
+    bool DiscloseInputs = false,
+    string? EnclaveBuild = null,
+    string? CliAssembly = null);
 
 internal sealed class LocalFederation : IAsyncDisposable
 {
@@ -125,7 +129,7 @@ internal sealed class LocalFederation : IAsyncDisposable
         step("configuring the enclave image: verifier issuer and keys, coordinator key, simulated mode, all inside the measurement");
         EnclaveConfiguration configuration = ImageCommands.Configuration(
             EnclaveMode.Simulated, Issuer, KeyFiles.ReadPublicKeySet(VerifierKeysPath, "verifier keys"), KeyFiles.ReadPublicKeySet(CoordinatorKeyPath, "coordinator key"));
-        Measurement = ImageCommands.Configure(DemoPaths.DefaultEnclaveDirectory, ImageDirectory, configuration, link: true);
+        Measurement = ImageCommands.Configure(_options.EnclaveBuild ?? DemoPaths.DefaultEnclaveDirectory, ImageDirectory, configuration, link: true);
         _say($"  image {ImageDirectory}");
         _say($"  measurement {Measurement}");
 
@@ -231,7 +235,7 @@ internal sealed class LocalFederation : IAsyncDisposable
 
     private ServiceProcess Start(string name, params string[] arguments)
     {
-        ServiceProcess service = ServiceProcess.Start(name, arguments, Logs);
+        ServiceProcess service = ServiceProcess.Start(name, arguments, Logs, _options.CliAssembly);
         _services.Add(service);
         return service;
     }

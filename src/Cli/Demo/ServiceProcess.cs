@@ -31,7 +31,8 @@ internal sealed class ServiceProcess : IAsyncDisposable
 
     /// <summary>Starts <c>enclave {arguments}</c>, which must listen on port 0: the service reports the ports the
     /// system gave it in a ready file, so no port is chosen here and then raced for.</summary>
-    public static ServiceProcess Start(string name, IReadOnlyList<string> arguments, string logDirectory)
+    /// <param name="cliAssembly">The `enclave` assembly to run (default: this one).</param>
+    public static ServiceProcess Start(string name, IReadOnlyList<string> arguments, string logDirectory, string? cliAssembly = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -40,7 +41,7 @@ internal sealed class ServiceProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(typeof(ServiceProcess).Assembly.Location);
+        start.ArgumentList.Add(cliAssembly ?? typeof(ServiceProcess).Assembly.Location);
         foreach (string argument in arguments)
         {
             start.ArgumentList.Add(argument);

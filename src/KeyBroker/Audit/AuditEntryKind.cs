@@ -29,4 +29,8 @@ public enum AuditEntryKind
 
     /// <summary>A node enrolment signed by the security team, relayed by the attestation verifier.</summary>
     NodeEnrolled,
+
+    /// <summary>Releases from one caller whose tokens did not validate, refused in one interval beyond the
+    /// allowance: caller address, interval, count per reason code. No token text.</summary>
+    ReleasesThrottled,
 }

@@ -31,8 +31,8 @@ public sealed class KeyStore
         _time = time;
     }
 
-    /// <summary>The latest version of the key, or null when the name is unknown or not a valid key name.</summary>
-    public KeyVersionRecord? GetLatest(string name) => KeyName.IsValid(name) ? _store.GetLatestKey(name) : null;
+    /// <summary>The latest version of the key, or null when the id is unknown or not a valid <see cref="KeyId"/>.</summary>
+    public KeyVersionRecord? GetLatest(string name) => KeyId.IsValid(name) ? _store.GetLatestKey(name) : null;
 
     /// <summary>Unwraps the record's data key into <paramref name="dataKey"/> (32 bytes); false (and zeros)
     /// when the record does not authenticate.</summary>
@@ -52,9 +52,9 @@ public sealed class KeyStore
         IKeyBrokerTransaction transaction, string name, int version, string ownerThumbprint, ReadOnlySpan<byte> dataKey, string policyJson)
     {
         ArgumentNullException.ThrowIfNull(transaction);
-        if (!KeyName.IsValid(name))
+        if (!KeyId.TryParse(name, out string idOwner, out _) || !string.Equals(idOwner, ownerThumbprint, StringComparison.Ordinal))
         {
-            throw new ArgumentException("The key name is not valid.", nameof(name));
+            throw new ArgumentException("The key id is not valid or names another owner.", nameof(name));
         }
 
         if (dataKey.Length != DataKeySize)

@@ -75,6 +75,15 @@ public interface IKeyBrokerTransaction : IDisposable
     /// <summary>Replaces the wrapped key, policy and enabled flag of an existing version.</summary>
     void UpdateKeyVersion(KeyVersionRecord record);
 
+    /// <summary>Records that the node enrolment <paramref name="enrollmentId"/> (its <c>jti</c>) of
+    /// <paramref name="platformId"/> with sequence <paramref name="sequence"/> is being recorded, unless an
+    /// enrolment with that id was recorded before (<see cref="Audit.EnrollmentRecording.Replayed"/>) or one of the
+    /// platform with a sequence not lower than <paramref name="sequence"/> was (<see cref="Audit.EnrollmentRecording.Superseded"/>).
+    /// Kept for good (never purged), so a captured enrolment is refused however late it is resent. A store that
+    /// cannot keep these refuses every enrolment (the default).</summary>
+    Audit.EnrollmentRecording TryRecordEnrollment(string enrollmentId, string platformId, long sequence) =>
+        throw new NotSupportedException("This store cannot record node enrolments.");
+
     AuditEntryRecord? GetLastAuditEntry();
 
     /// <summary>The entry hashes (Merkle leaves) of entries 1..<paramref name="upToSequence"/> in order, as this

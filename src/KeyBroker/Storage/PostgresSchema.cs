@@ -26,6 +26,15 @@ internal static class PostgresSchema
         );
         CREATE INDEX IF NOT EXISTS owner_requests_by_expiry ON owner_requests (expires_at_ms);
 
+        -- Node enrolments recorded (their jti), with each one's platform and seq: never purged, so a replayed
+        -- or older enrolment is refused however late it comes.
+        CREATE TABLE IF NOT EXISTS node_enrollments (
+            enrollment_id text PRIMARY KEY,
+            platform_id text NOT NULL,
+            sequence bigint NOT NULL,
+            UNIQUE (platform_id, sequence)
+        );
+
         CREATE TABLE IF NOT EXISTS keys (
             name text NOT NULL,
             version integer NOT NULL CHECK (version >= 1),

@@ -46,6 +46,36 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         "INSERT INTO owner_requests (request_id, expires_at_ms) VALUES (@id, @expires) ON CONFLICT (request_id) DO NOTHING",
         ("@id", requestId), ("@expires", RelationalStore.ToMs(expiresAt))) == 1;
 
+    /// <summary>Both checks read in one statement under the writer lock, so nothing can record the same id or a
+    /// higher sequence between them and the insert; the table's keys refuse a duplicate regardless.</summary>
+    public Audit.EnrollmentRecording TryRecordEnrollment(string enrollmentId, string platformId, long sequence)
+    {
+        ObjectDisposedException.ThrowIf(_ended, this);
+        ArgumentNullException.ThrowIfNull(enrollmentId);
+        ArgumentNullException.ThrowIfNull(platformId);
+        (bool idSeen, bool superseded) = _writer.Read(
+            """
+            SELECT (SELECT COUNT(*) FROM node_enrollments WHERE enrollment_id = @id),
+                   (SELECT COUNT(*) FROM node_enrollments WHERE platform_id = @platform AND sequence >= @sequence)
+            """,
+            [("@id", enrollmentId), ("@platform", platformId), ("@sequence", sequence)],
+            reader => reader.Read() ? (Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture) > 0, Convert.ToInt64(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture) > 0) : (true, true));
+        if (idSeen)
+        {
+            return Audit.EnrollmentRecording.Replayed;
+        }
+
+        if (superseded)
+        {
+            return Audit.EnrollmentRecording.Superseded;
+        }
+
+        _writer.InsertOne(
+            "INSERT INTO node_enrollments (enrollment_id, platform_id, sequence) VALUES (@enrollment_id, @enrollment_platform, @enrollment_sequence)",
+            ("@enrollment_id", enrollmentId), ("@enrollment_platform", platformId), ("@enrollment_sequence", sequence));
+        return Audit.EnrollmentRecording.Recorded;
+    }
+
     /// <summary>The key's latest version as of now; read once per physical transaction, since nothing but this
     /// writer can change it while the transaction holds the store's writer lock.</summary>
     public KeyVersionRecord? GetLatestKey(string name)

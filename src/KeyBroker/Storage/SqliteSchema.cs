@@ -25,6 +25,15 @@ internal static class SqliteSchema
         ) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS owner_requests_by_expiry ON owner_requests (expires_at_ms);
 
+        -- Node enrolments recorded (their jti), with each one's platform and seq: never purged, so a replayed
+        -- or older enrolment is refused however late it comes.
+        CREATE TABLE IF NOT EXISTS node_enrollments (
+            enrollment_id TEXT PRIMARY KEY,
+            platform_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            UNIQUE (platform_id, sequence)
+        ) WITHOUT ROWID;
+
         CREATE TABLE IF NOT EXISTS keys (
             name TEXT NOT NULL,
             version INTEGER NOT NULL CHECK (version >= 1),

@@ -7,7 +7,9 @@ namespace Enclave.KeyBroker.Tokens;
 /// <summary>Fetches <c>{issuer}/certs</c> (the verifier's JWKS) over HTTP and caches it. A cached set is
 /// used until <see cref="CacheLifetime"/> passes; a refresh requested for an unknown kid is honoured at
 /// most once per <see cref="MinimumRefreshInterval"/> so tokens with invented kids cannot make the broker
-/// hammer the verifier. When the cache has expired and the fetch fails, the call fails (fail closed).</summary>
+/// hammer the verifier. When the cache has expired and the fetch fails, the call fails (fail closed). Only https
+/// is fetched from, or plain http to a loopback host with <see cref="AllowHttpOnLoopback"/>. Whatever comes back
+/// is trusted as is, so the broker wraps this in <see cref="ThumbprintPinnedKeySource"/>.</summary>
 public sealed class HttpVerifierKeySource : IVerifierKeySource
 {
     public const int MaxResponseBytes = 256 * 1024;
@@ -24,6 +26,9 @@ public sealed class HttpVerifierKeySource : IVerifierKeySource
         _http = http;
         _time = time ?? TimeProvider.System;
     }
+
+    /// <summary>Development only: fetch from http:// issuers whose host is loopback.</summary>
+    public bool AllowHttpOnLoopback { get; init; }
 
     public TimeSpan CacheLifetime { get; init; } = TimeSpan.FromMinutes(10);
 
@@ -62,9 +67,9 @@ public sealed class HttpVerifierKeySource : IVerifierKeySource
     private async Task<JwkSet> FetchAsync(string issuer, CancellationToken cancellationToken)
     {
         if (!Uri.TryCreate(issuer + "/certs", UriKind.Absolute, out Uri? uri)
-            || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
+            || !(uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && AllowHttpOnLoopback && VerifierKeyPinning.IsLoopback(uri))))
         {
-            throw new VerifierKeysUnavailableException($"The issuer \"{issuer}\" is not an http(s) URL.");
+            throw new VerifierKeysUnavailableException($"The issuer \"{issuer}\" is not an https URL (plain http only to loopback, in development).");
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

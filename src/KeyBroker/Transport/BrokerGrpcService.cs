@@ -1,6 +1,6 @@
 // gRPC face of the key broker. Generated types stop here. Denials carry only the wire reason (coarse after the
 // token stage) in the "reason-code" trailer; the full reason is in the audit log.
-using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Enclave.Crypto;
 using Enclave.KeyBroker.Audit;
@@ -12,6 +12,9 @@ namespace Enclave.KeyBroker.Transport;
 
 internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBase
 {
+    private const string ManifestType = "enclave-round-manifest/1";
+    private const int MaxRoundIdLength = 128;
+
     private readonly KeyBrokerService _service;
     private readonly CoordinatorKeys _coordinators;
 
@@ -34,7 +37,17 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
             throw Rpc(StatusCode.InvalidArgument, "MalformedRequest", "key name or token exceeds its size limit");
         }
 
-        ReleaseOutcome outcome = await _service.ReleaseAsync(request.KeyName, request.AttestationToken, context.CancellationToken).ConfigureAwait(false);
+        var options = new ReleaseKeyOptions(request.KeyName, request.AttestationToken)
+        {
+            Caller = context.GetHttpContext().Connection.RemoteIpAddress?.ToString(),
+        };
+        ReleaseOutcome outcome = await _service.ReleaseAsync(options, context.CancellationToken).ConfigureAwait(false);
+        if (outcome.IsRateLimited)
+        {
+            throw Rpc(StatusCode.ResourceExhausted, ReleaseOutcome.RateLimited,
+                "too many releases with tokens that did not validate from this address; try again later");
+        }
+
         IssuedNonce next = _service.IssueNonce();
         if (!outcome.IsGranted)
         {
@@ -108,29 +121,65 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
             throw Rpc(StatusCode.PermissionDenied, "ManifestNotTrusted", $"manifest signature rejected ({ex.Code}): {ex.Message}");
         }
 
-        JsonObject? manifest;
+        if (!TryReadManifest(verified.Payload, out JsonObject? manifest, out string roundId, out string problem))
+        {
+            throw Rpc(StatusCode.InvalidArgument, "MalformedManifest", problem);
+        }
+
+        AuditEntry? entry = await _service.RecordRoundManifestAsync(verified.Kid!, roundId, manifest!, request.SignedManifest, CancellationToken.None)
+            .ConfigureAwait(false);
+        if (entry is null)
+        {
+            throw Rpc(StatusCode.AlreadyExists, "ManifestDuplicate", "a manifest for this round id is already recorded for this coordinator");
+        }
+
+        return new RecordManifestResponse { ReceiptId = entry.Id };
+    }
+
+    /// <summary>The manifest as a JSON object with its round id, or why not: not JSON, duplicate members, nested deeper
+    /// than 32, not an object, a type other than the string "enclave-round-manifest/1", or no usable roundId.</summary>
+    internal static bool TryReadManifest(byte[] payload, out JsonObject? manifest, out string roundId, out string problem)
+    {
+        manifest = null;
+        roundId = string.Empty;
         try
         {
-            manifest = JsonNode.Parse(Encoding.UTF8.GetString(verified.Payload)) as JsonObject;
-        }
-        catch (System.Text.Json.JsonException ex)
-        {
-            throw Rpc(StatusCode.InvalidArgument, "MalformedManifest", $"manifest is not JSON: {ex.Message}");
-        }
+            using JsonDocument document = JsonDocument.Parse(payload, new JsonDocumentOptions { MaxDepth = 32, AllowDuplicateProperties = false });
+            JsonElement root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                problem = "the manifest must be a JSON object";
+                return false;
+            }
 
-        if (manifest?["type"]?.GetValue<string>() != "enclave-round-manifest/1")
-        {
-            throw Rpc(StatusCode.InvalidArgument, "MalformedManifest", "manifest type must be enclave-round-manifest/1");
-        }
+            if (!root.TryGetProperty("type", out JsonElement type) || type.ValueKind != JsonValueKind.String
+                || type.GetString() != ManifestType)
+            {
+                problem = $"the manifest's \"type\" must be the string \"{ManifestType}\"";
+                return false;
+            }
 
-        var body = new JsonObject
+            if (!root.TryGetProperty("roundId", out JsonElement round) || round.ValueKind != JsonValueKind.String
+                || round.GetString() is not { Length: > 0 and <= MaxRoundIdLength } text || text.Any(char.IsControl))
+            {
+                problem = $"the manifest's \"roundId\" must be a string of 1 to {MaxRoundIdLength} characters without control characters";
+                return false;
+            }
+
+            // Serialised once here, so a string the audit record could not hold (an escaped lone surrogate) is
+            // refused now rather than failing the append.
+            manifest = JsonObject.Create(root.Clone());
+            _ = manifest!.ToJsonString();
+            roundId = text;
+            problem = string.Empty;
+            return true;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
         {
-            ["coordinatorKey"] = verified.Kid,
-            ["manifest"] = manifest,
-            ["signedManifest"] = request.SignedManifest,
-        };
-        AuditEntry entry = await _service.Audit.AppendAsync(AuditEntryKind.RoundManifest, body, CancellationToken.None).ConfigureAwait(false);
-        return new RecordManifestResponse { ReceiptId = entry.Id };
+            manifest = null;
+            problem = "the manifest is not JSON without duplicate members, nested at most 32 deep";
+            return false;
+        }
     }
 
     public override async Task<RecordEnrollmentResponse> RecordEnrollment(RecordEnrollmentRequest request, ServerCallContext context)
@@ -143,6 +192,10 @@ internal sealed class BrokerGrpcService : Protocol.Broker.KeyBroker.KeyBrokerBas
         catch (FormatException ex)
         {
             throw Rpc(StatusCode.PermissionDenied, "EnrollmentNotTrusted", ex.Message);
+        }
+        catch (EnrollmentRefusedException ex)
+        {
+            throw Rpc(StatusCode.PermissionDenied, ex.Code, ex.Message);
         }
     }
 

@@ -18,7 +18,9 @@ public static class BrokerServer
     /// <summary>The audit log's public key, published beside the store for auditors.</summary>
     public const string AuditPublicKeyFileName = "audit.jwk";
 
-    /// <param name="verifierKeys">Where trusted verifiers' keys come from; null fetches <c>{issuer}/certs</c> over HTTP.</param>
+    /// <param name="verifierKeys">Where trusted verifiers' keys come from; null uses the keys or thumbprints the
+    /// options pin (<see cref="VerifierKeyPinning.CreateSource"/>).</param>
+    /// <exception cref="VerifierPinningException">No source is given and the options pin no verifier key usably.</exception>
     public static WebApplication Build(
         KeyBrokerOptions options,
         IEnumerable<Jwk> coordinatorKeys,
@@ -29,11 +31,12 @@ public static class BrokerServer
         IVerifierKeySource? verifierKeys = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        verifierKeys ??= VerifierKeyPinning.CreateSource(options);
         WebApplicationBuilder builder = ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, 1024 * 1024, logging);
         builder.Services.AddSingleton(new CoordinatorKeys(coordinatorKeys));
         builder.Services.AddSingleton<IMasterKey>(_ => OpenMasterKey(options));
         builder.Services.AddSingleton(services =>
-            new KeyBrokerService(options, verifierKeys ?? new HttpVerifierKeySource(new HttpClient(), options.Time), services.GetRequiredService<IMasterKey>()));
+            new KeyBrokerService(options, verifierKeys, services.GetRequiredService<IMasterKey>()));
         WebApplication app = builder.Build();
         KeyBrokerService broker = app.Services.GetRequiredService<KeyBrokerService>();
         File.WriteAllText(Path.Combine(options.DataDirectory, AuditPublicKeyFileName), broker.AuditPublicKey.ToJson());

@@ -1,14 +1,19 @@
 // HTTP/JSON release in the shape of Azure Key Vault's "release key" operation:
-//   POST /keys/{name}/release  or  POST /keys/{name}/{version}/release      (version: a number or "latest")
+//   POST /keys/{owner}/{name}/release  or  POST /keys/{owner}/{name}/{version}/release   (version: a number or "latest")
+//   ({owner}/{name} is the full key id, Keys/KeyId.cs)
 //   body {"target":"<attestation token>","nonce"?:"<the token's nonce>","enc"?:"RSA-OAEP-256"|"ECDH-ES+A256KW"}
 //   200 {"value":"<compact JWE of the data key to the enclave's first encryption key>"}
 //       headers x-enclave-key-version, x-enclave-audit-receipt
 //   errors {"error":{"code":"<code>","message":"<text>"}}:
-//       400 BadParameter / UnsupportedAlgorithm (Key Vault's CKM_RSA_AES_KEY_WRAP and RSA_AES_KEY_WRAP_256/384
-//           are not produced: releases are JWEs only)
+//       400 BadParameter (any malformed body: not JSON, duplicate members, wrong types, nested too deep) /
+//           UnsupportedAlgorithm (Key Vault's CKM_RSA_AES_KEY_WRAP and RSA_AES_KEY_WRAP_256/384 are not produced:
+//           releases are JWEs only)
+//       413 RequestTooLarge
 //       401 the token-stage reason (the attestation token is the caller's credential)
 //       403 ReleaseDenied for every later denial, so an unknown key, a disabled key, another version and a
 //           policy mismatch look the same
+//       429 RateLimited: too many releases with tokens that did not validate from this address (see
+//           UnauthenticatedReleaseLimiter)
 // Nothing about keys is consulted before the token is accepted.
 using System.Globalization;
 using System.Text.Json;
@@ -34,8 +39,10 @@ public static class KeyVaultReleaseEndpoint
     {
         ArgumentNullException.ThrowIfNull(routes);
         ArgumentNullException.ThrowIfNull(service);
-        routes.MapPost("/keys/{name}/release", (string name, HttpRequest request) => ReleaseAsync(service, name, null, request));
-        routes.MapPost("/keys/{name}/{version}/release", (string name, string version, HttpRequest request) => ReleaseAsync(service, name, version, request));
+        routes.MapPost("/keys/{owner}/{name}/release", (string owner, string name, HttpRequest request) =>
+            ReleaseAsync(service, owner + "/" + name, null, request));
+        routes.MapPost("/keys/{owner}/{name}/{version}/release", (string owner, string name, string version, HttpRequest request) =>
+            ReleaseAsync(service, owner + "/" + name, version, request));
     }
 
     private static async Task<IResult> ReleaseAsync(KeyBrokerService service, string name, string? versionText, HttpRequest request)
@@ -61,11 +68,12 @@ public static class KeyVaultReleaseEndpoint
         {
             using var limited = new MemoryStream();
             await CopyBoundedAsync(request.Body, limited, request.HttpContext.RequestAborted).ConfigureAwait(false);
-            body = JsonNode.Parse(limited.ToArray(), documentOptions: new JsonDocumentOptions { MaxDepth = 8 }) as JsonObject;
+            body = ParseBody(limited.ToArray());
         }
-        catch (JsonException e)
+        catch (JsonException)
         {
-            return Error(StatusCodes.Status400BadRequest, "BadParameter", $"the request body is not JSON: {e.Message}");
+            return Error(StatusCodes.Status400BadRequest, "BadParameter",
+                "the request body is not a JSON object without duplicate members, nested at most 8 deep");
         }
         catch (InvalidDataException e)
         {
@@ -100,8 +108,20 @@ public static class KeyVaultReleaseEndpoint
                 : Error(StatusCodes.Status400BadRequest, "BadParameter", "\"enc\" must be RSA-OAEP-256 or ECDH-ES+A256KW");
         }
 
-        var options = new ReleaseKeyOptions(name, target) { Version = version, Nonce = nonce, Algorithm = enc };
+        var options = new ReleaseKeyOptions(name, target)
+        {
+            Version = version,
+            Nonce = nonce,
+            Algorithm = enc,
+            Caller = request.HttpContext.Connection.RemoteIpAddress?.ToString(),
+        };
         ReleaseOutcome outcome = await service.ReleaseAsync(options, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        if (outcome.IsRateLimited)
+        {
+            return Error(StatusCodes.Status429TooManyRequests, ReleaseOutcome.RateLimited,
+                "too many releases with tokens that did not validate from this address; try again later");
+        }
+
         if (outcome.IsGranted)
         {
             request.HttpContext.Response.Headers[KeyVersionHeader] = outcome.KeyVersion!.Value.ToString(CultureInfo.InvariantCulture);
@@ -114,6 +134,15 @@ public static class KeyVaultReleaseEndpoint
             tokenStage ? StatusCodes.Status401Unauthorized : StatusCodes.Status403Forbidden,
             outcome.WireReason,
             $"release denied (audit receipt {outcome.ReceiptId})");
+    }
+
+    /// <summary>The body as a JSON object; duplicate members, nesting deeper than 8 and any other malformation
+    /// are a <see cref="JsonException"/>, so no later lookup can meet them.</summary>
+    internal static JsonObject? ParseBody(byte[] utf8)
+    {
+        var options = new JsonDocumentOptions { MaxDepth = 8, AllowDuplicateProperties = false };
+        using JsonDocument document = JsonDocument.Parse(utf8, options);
+        return document.RootElement.ValueKind == JsonValueKind.Object ? JsonObject.Create(document.RootElement.Clone()) : null;
     }
 
     private static async Task CopyBoundedAsync(Stream source, Stream destination, CancellationToken cancellationToken)
@@ -143,8 +172,16 @@ public static class KeyVaultReleaseEndpoint
 
         if (node is JsonValue text && text.GetValueKind() == JsonValueKind.String)
         {
-            value = text.GetValue<string>();
-            return true;
+            try
+            {
+                value = text.GetValue<string>();
+                return true;
+            }
+            catch (InvalidOperationException)
+            {
+                // An escaped lone surrogate: valid JSON syntax, but no UTF-16 string.
+                return false;
+            }
         }
 
         return false;

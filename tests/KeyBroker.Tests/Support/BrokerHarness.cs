@@ -103,6 +103,14 @@ internal sealed class BrokerHarness : IDisposable
 
     public static byte[] NewDataKey() => RandomNumberGenerator.GetBytes(32);
 
+    /// <summary>The full id (<c>{owner thumbprint}/{name}</c>) of <paramref name="name"/> registered by
+    /// <paramref name="owner"/> (default: <see cref="OwnerKey"/>).</summary>
+    public string IdOf(string name, ECDsa? owner = null) =>
+        Keys.KeyId.Compose(Jwk.FromEcPublic((owner ?? OwnerKey).ExportParameters(false)).ComputeThumbprint(), name);
+
+    /// <summary>The full id of <see cref="KeyName"/> registered by <see cref="OwnerKey"/>.</summary>
+    public string DefaultKeyId => IdOf(KeyName);
+
     // ---- owner requests ----
 
     public JsonObject OwnerPayload(string op, string name)
@@ -216,7 +224,8 @@ internal sealed class BrokerHarness : IDisposable
         return IssueToken(claims);
     }
 
-    public Task<ReleaseOutcome> ReleaseAsync(string token, string name = KeyName) => Broker.ReleaseAsync(name, token);
+    /// <summary>Releases the key with full id <paramref name="keyId"/> (default: <see cref="DefaultKeyId"/>).</summary>
+    public Task<ReleaseOutcome> ReleaseAsync(string token, string? keyId = null) => Broker.ReleaseAsync(keyId ?? DefaultKeyId, token);
 
     public void Dispose()
     {

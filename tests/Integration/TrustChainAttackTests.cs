@@ -1,0 +1,268 @@
+// The trust-chain attacks, done as the attacker did them against real processes: a verifier, a key broker and
+// three regional hosts, each launching the configured enclave image as a child process. The test plays the rogue
+// caller, the hostile coordinator and the hostile host; every attempt must fail with its typed code, with nothing
+// released to the attacker and nothing disclosed.
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Enclave.Aggregator.Model;
+using Enclave.Cli.Demo;
+using Enclave.Crypto;
+using Enclave.Protocol.Round;
+using Enclave.SecureAggregation;
+using Enclave.Testing;
+using Google.Protobuf;
+using Grpc.Net.Client;
+
+namespace Enclave.Integration.Tests;
+
+public sealed class TrustChainFixture : IAsyncLifetime
+{
+    private readonly TempDirectory _directory = new("enclave-attacks");
+
+    internal LocalFederation Federation { get; private set; } = null!;
+
+    public ECDsa CoordinatorKey { get; } = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+    public string CoordinatorKeyId { get; private set; } = string.Empty;
+
+    public Dictionary<string, RegionHost.RegionHostClient> Hosts { get; } = new(StringComparer.Ordinal);
+
+    private readonly List<GrpcChannel> _channels = [];
+
+    public async Task InitializeAsync()
+    {
+        Federation = await LocalFederation.StartAsync(
+            new FederationOptions(["eu-west", "us-east", "ap-south"], _directory.Combine("work"), 300, [], EnclaveBuild: RepositoryPaths.EnclaveAppDirectory, CliAssembly: RepositoryPaths.CliAssembly),
+            _ => { }, _ => { }, CancellationToken.None);
+        CoordinatorKey.ImportFromPem(File.ReadAllText(Path.Combine(Federation.AggregatorDirectory, "coordinator.key")));
+        CoordinatorKeyId = Jwk.FromEcPublic(CoordinatorKey.ExportParameters(false)).ComputeThumbprint();
+        foreach ((string region, Uri url) in Federation.HostUrls)
+        {
+            GrpcChannel channel = GrpcChannel.ForAddress(url, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
+            _channels.Add(channel);
+            Hosts[region] = new RegionHost.RegionHostClient(channel);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (GrpcChannel channel in _channels)
+        {
+            channel.Dispose();
+        }
+
+        await Federation.DisposeAsync();
+        CoordinatorKey.Dispose();
+        _directory.Dispose();
+    }
+}
+
+public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
+{
+    private const int Hidden = 16;
+    private readonly TrustChainFixture _f;
+
+    public TrustChainAttackTests(TrustChainFixture fixture) => _f = fixture;
+
+    private static float[] Model { get; } = MlpModel.Initialize(Hidden, 7);
+
+    // Attack 1: anyone who could reach the hosts played coordinator and set epochs per region.
+    [Fact]
+    public async Task ARogueCallerCannotStartOrSteerARound()
+    {
+        using var rogue = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        RoundSpecification spec = Specification(NewRoundId(), epochs: 1);
+
+        // Signed with a key of its own, even one that claims the coordinator's kid.
+        PrepareResponse own = await Prepare("eu-west", Sign(rogue, RoundBinding.SpecificationKind, spec.ToByteArray(), Jwk.FromEcPublic(rogue.ExportParameters(false)).ComputeThumbprint()));
+        Assert.Equal("CoordinatorSignatureInvalid", own.Failure?.Code);
+        PrepareResponse claimed = await Prepare("eu-west", Sign(rogue, RoundBinding.SpecificationKind, spec.ToByteArray(), _f.CoordinatorKeyId));
+        Assert.Equal("CoordinatorSignatureInvalid", claimed.Failure?.Code);
+
+        // The honest specification with its training settings changed after signing.
+        CoordinatorSigned honest = Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, spec.ToByteArray(), _f.CoordinatorKeyId);
+        RoundSpecification steered = spec.Clone();
+        steered.Training.Epochs = 0;
+        PrepareResponse edited = await Prepare("us-east", new CoordinatorSigned { Payload = steered.ToByteString(), Signature = honest.Signature, KeyId = honest.KeyId });
+        Assert.Equal("CoordinatorSignatureInvalid", edited.Failure?.Code);
+
+        // Even the coordinator's own key cannot ask a region to skip training (epochs 0 contributes nothing, which
+        // would isolate the others' updates in the sum).
+        PrepareResponse zero = await Prepare("us-east", Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, steered.ToByteArray(), _f.CoordinatorKeyId));
+        Assert.Equal("RoundSpecificationInvalid", zero.Failure?.Code);
+
+        // Secure-aggregation calls without a prepared round, or unsigned, get nothing.
+        SecAggStepResponse begin = await _f.Hosts["ap-south"].SecAggBeginAsync(new SecAggBeginRequest { RoundId = spec.RoundId, Begin = Sign(rogue, RoundBinding.BeginKind, [1], "x") });
+        Assert.Equal("UnknownRound", begin.Failure?.Code);
+        Assert.True(begin.Message.IsEmpty);
+    }
+
+    // Attack 1, second half: a coordinator that gives peers different specifications gets no aggregate.
+    [Fact]
+    public async Task HonestPeersGivenDifferentSpecificationsRefuseEachOther()
+    {
+        string roundId = NewRoundId();
+        RoundSpecification a = Specification(roundId, epochs: 1);
+        RoundSpecification b = Specification(roundId, epochs: 2);
+        byte[] aHash = SHA256.HashData(a.ToByteArray());
+        byte[] bHash = SHA256.HashData(b.ToByteArray());
+        var ads = new Dictionary<string, SignedMessage>(StringComparer.Ordinal);
+        foreach ((string region, RoundSpecification spec) in new[] { ("eu-west", a), ("us-east", b), ("ap-south", b) })
+        {
+            PrepareResponse prepared = await Prepare(region, Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, spec.ToByteArray(), _f.CoordinatorKeyId));
+            Assert.True(prepared.ResultCase == PrepareResponse.ResultOneofCase.Advertisement, prepared.Failure?.ToString());
+            ads[region] = prepared.Advertisement;
+        }
+
+        long total = ads.Values.Sum(ad => Advertisement.Parser.ParseFrom(ad.Payload).SampleCount);
+        SecAggStepResponse forA = await Begin("eu-west", roundId, aHash, ads, total);
+        Assert.Equal("SpecificationMismatch", forA.Failure?.Code);
+        Assert.True(forA.Message.IsEmpty);
+        SecAggStepResponse forB = await Begin("us-east", roundId, bHash, ads, total);
+        Assert.Equal("SpecificationMismatch", forB.Failure?.Code);
+        Assert.True(forB.Message.IsEmpty);
+    }
+
+    // Attack 2: a host added a key of its own to the verifier's key set, forged peer tokens (hardware type, the
+    // right measurement, other regions) and played server. The host can no longer hand the enclave any key; even a
+    // colluding coordinator that lists forged peers gets a refusal.
+    [Fact]
+    public async Task ForgedPeerTokensSignedWithAKeyTheImageDoesNotPinAreRefused()
+    {
+        string roundId = NewRoundId();
+        RoundSpecification spec = Specification(roundId, epochs: 1);
+        byte[] hash = SHA256.HashData(spec.ToByteArray());
+        PrepareResponse prepared = await Prepare("eu-west", Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, spec.ToByteArray(), _f.CoordinatorKeyId));
+        Assert.True(prepared.ResultCase == PrepareResponse.ResultOneofCase.Advertisement, prepared.Failure?.ToString());
+        Advertisement honest = Advertisement.Parser.ParseFrom(prepared.Advertisement.Payload);
+
+        using var attacker = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var ads = new Dictionary<string, SignedMessage>(StringComparer.Ordinal) { ["eu-west"] = prepared.Advertisement };
+        foreach (string region in new[] { "us-east", "ap-south" })
+        {
+            ads[region] = ForgedPeer(honest, region, attacker);
+        }
+
+        long total = ads.Values.Sum(ad => Advertisement.Parser.ParseFrom(ad.Payload).SampleCount);
+        SecAggStepResponse begin = await Begin("eu-west", roundId, hash, ads, total);
+        Assert.Equal("TokenInvalid", begin.Failure?.Code);
+        Assert.True(begin.Message.IsEmpty);
+    }
+
+    // Attack 4: the host swapped in a dataset of its own (37 examples, its own key, a policy for the right
+    // measurement and region). The specification names the dataset and the owner's key; the host's file does not
+    // authenticate under that key, and the enclave never asks for the host's key.
+    [Fact]
+    public async Task AHostChosenDatasetOrKeyIsRefused()
+    {
+        string name = $"swap-{Guid.NewGuid():N}"[..12];
+        (Uri url, ServiceProcess host) = await _f.Federation.StartExtraHostAsync(name, "eu-west", _f.Federation.ImageDirectory, "eu-west", CancellationToken.None);
+        try
+        {
+            string dataFile = Path.Combine(_f.Federation.HostDirectory(name), "data", LocalFederation.DatasetId("eu-west") + ".encds");
+            byte[] hostKey = RandomNumberGenerator.GetBytes(32);
+            Enclave.Cli.DataOwner.DatasetProtector.Protect("/usr/share/datasets/fashion-mnist", LocalFederation.DatasetId("eu-west"), "eu-west", 0, 3, 37, dataFile + ".swap", hostKey);
+            File.Move(dataFile + ".swap", dataFile, overwrite: true);
+            using var hostOwner = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            string policy = Enclave.Cli.Commands.KeyCommands.BuildPolicy(_f.Federation.Issuer, [_f.Federation.Measurement], ["eu-west"], allowSimulated: true);
+            string hostKeyId = await Enclave.Cli.Commands.KeyCommands.RegisterAsync(_f.Federation.BrokerUrl, hostOwner, "eu-west-data", policy, hostKey, CancellationToken.None);
+            Assert.NotEqual(_f.Federation.KeyIds["eu-west"], hostKeyId);
+
+            using GrpcChannel channel = GrpcChannel.ForAddress(url);
+            var client = new RegionHost.RegionHostClient(channel);
+            RoundSpecification spec = Specification(NewRoundId(), epochs: 1);
+            PrepareResponse prepared = await client.PrepareAsync(new PrepareRequest
+            {
+                Specification = Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, spec.ToByteArray(), _f.CoordinatorKeyId),
+                GlobalModel = ByteString.CopyFrom(MemoryMarshal.AsBytes(Model.AsSpan())),
+            });
+            Assert.Equal("DatasetChunkAuthenticationFailed", prepared.Failure?.Code);
+            Assert.True(prepared.Advertisement is null);
+        }
+        finally
+        {
+            await _f.Federation.StopAsync(host);
+        }
+    }
+
+    [Fact]
+    public async Task ARoundSpecificationIsPreparedOnceAndExpiredOnesAreRefused()
+    {
+        RoundSpecification spec = Specification(NewRoundId(), epochs: 1);
+        CoordinatorSigned signed = Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, spec.ToByteArray(), _f.CoordinatorKeyId);
+        Assert.True((await Prepare("ap-south", signed)).ResultCase == PrepareResponse.ResultOneofCase.Advertisement);
+        Assert.Equal("RoundSpecificationReplayed", (await Prepare("ap-south", signed)).Failure?.Code);
+
+        RoundSpecification old = Specification(NewRoundId(), epochs: 1);
+        old.IssuedAt -= 7200;
+        old.ExpiresAt -= 7200;
+        Assert.Equal("RoundSpecificationExpired", (await Prepare("ap-south", Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, old.ToByteArray(), _f.CoordinatorKeyId))).Failure?.Code);
+
+        RoundSpecification otherModel = Specification(NewRoundId(), epochs: 1);
+        otherModel.GlobalModelSha256 = ByteString.CopyFrom(new byte[32]);
+        Assert.Equal("GlobalModelMismatch", (await Prepare("ap-south", Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, otherModel.ToByteArray(), _f.CoordinatorKeyId))).Failure?.Code);
+    }
+
+    private RoundSpecification Specification(string roundId, int epochs)
+    {
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        var spec = new RoundSpecification
+        {
+            Type = RoundBinding.SpecificationType,
+            RoundId = roundId,
+            Round = 1,
+            GlobalModelSha256 = ByteString.CopyFrom(SHA256.HashData(MemoryMarshal.AsBytes(Model.AsSpan()))),
+            Training = new TrainingConfig { Hidden = Hidden, Epochs = epochs, BatchSize = 32, LearningRate = 0.05, Momentum = 0.9, Seed = 7 },
+            Secagg = new SecAggSpecification { Quantization = new QuantizationConfig { Clip = 8, ScaleBits = 20 }, RingBits = 32, MinimumCohort = 3 },
+            IssuedAt = now.ToUnixTimeSeconds(),
+            ExpiresAt = now.AddMinutes(10).ToUnixTimeSeconds(),
+        };
+        foreach (string region in _f.Federation.Regions)
+        {
+            spec.Cohort.Add(new CohortMember { Region = region, DatasetId = LocalFederation.DatasetId(region), KeyId = _f.Federation.KeyIds[region], MaxSamples = 100_000 });
+        }
+
+        return spec;
+    }
+
+    private async Task<PrepareResponse> Prepare(string region, CoordinatorSigned specification) =>
+        await _f.Hosts[region].PrepareAsync(new PrepareRequest { Specification = specification, GlobalModel = ByteString.CopyFrom(MemoryMarshal.AsBytes(Model.AsSpan())) });
+
+    private async Task<SecAggStepResponse> Begin(string region, string roundId, byte[] specHash, Dictionary<string, SignedMessage> ads, long total)
+    {
+        var body = new SecAggBegin { SpecificationSha256 = ByteString.CopyFrom(specHash), TotalSamples = total, GraphSeed = ByteString.CopyFrom(new byte[32]) };
+        body.Participants.AddRange(ads.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new Participant { Advertisement = p.Value }));
+        return await _f.Hosts[region].SecAggBeginAsync(new SecAggBeginRequest { RoundId = roundId, Begin = Sign(_f.CoordinatorKey, RoundBinding.BeginKind, body.ToByteArray(), _f.CoordinatorKeyId) });
+    }
+
+    private static CoordinatorSigned Sign(ECDsa key, string kind, byte[] payload, string keyId) => new()
+    {
+        Payload = ByteString.CopyFrom(payload),
+        Signature = ByteString.CopyFrom(MessageSignature.Sign(key, kind, payload)),
+        KeyId = keyId,
+    };
+
+    // A peer as the attacker forged it: the honest token's claims with another region and id, a hardware attestation
+    // type, a signing key of the attacker's, signed by the attacker's "verifier" key under the real issuer.
+    private static SignedMessage ForgedPeer(Advertisement honest, string region, ECDsa attacker)
+    {
+        string[] parts = honest.Token.Split('.');
+        var claims = (JsonObject)JsonNode.Parse(Base64Url.Decode(parts[1]))!;
+        using var peerKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        claims["jti"] = Guid.NewGuid().ToString("N");
+        claims["x-enclave-region"] = region;
+        claims["x-ms-attestation-type"] = "sevsnpvm";
+        claims["x-enclave-simulated"] = false;
+        claims["x-ms-runtime"]!["keys"] = new JsonArray(Jwk.FromEcPublic(peerKey.ExportParameters(false), kid: "sig", use: "sig").ToJsonObject());
+        string token = Jws.Sign(Encoding.UTF8.GetBytes(claims.ToJsonString()), attacker, Jwk.FromEcPublic(attacker.ExportParameters(false)).ComputeThumbprint(), "JWT");
+        var ad = honest.Clone();
+        ad.Region = region;
+        ad.Token = token;
+        byte[] payload = ad.ToByteArray();
+        return new SignedMessage { Kind = "advertise", Payload = ByteString.CopyFrom(payload), Signature = ByteString.CopyFrom(MessageSignature.Sign(peerKey, "advertise", payload)) };
+    }
+
+    private static string NewRoundId() => $"attack-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
+}
