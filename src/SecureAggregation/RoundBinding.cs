@@ -1,4 +1,4 @@
-// How a round specification binds the messages of its round (docs/formats.md section 11). The coordinator signs
+// How a round specification binds the messages of its round (docs/formats.md section 13). The coordinator signs
 // the specification and each of its own secure-aggregation messages with its pinned key; every party derives the
 // session id of the staged protocol from the round id and the specification's SHA-256, so that every message a
 // client signs names the exact specification it was given, and two clients given different specifications cannot

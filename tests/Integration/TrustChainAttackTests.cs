@@ -9,6 +9,7 @@ using System.Text.Json.Nodes;
 using Enclave.Aggregator.Model;
 using Enclave.Cli.Demo;
 using Enclave.Crypto;
+using Enclave.Hosting;
 using Enclave.Protocol.Round;
 using Enclave.SecureAggregation;
 using Enclave.Testing;
@@ -203,6 +204,38 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
         RoundSpecification otherModel = Specification(NewRoundId(), epochs: 1);
         otherModel.GlobalModelSha256 = ByteString.CopyFrom(new byte[32]);
         Assert.Equal("GlobalModelMismatch", (await Prepare("ap-south", Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, otherModel.ToByteArray(), _f.CoordinatorKeyId))).Failure?.Code);
+    }
+
+    // Attack 7: when the broker refused a manifest, the model had already advanced with no audit record.
+    [Fact]
+    public async Task TheModelAdvancesOnlyAfterItsManifestIsRecorded()
+    {
+        // A broker that does not know this coordinator refuses its manifests (ManifestNotTrusted).
+        string suffix = Guid.NewGuid().ToString("N")[..8];
+        ServiceReadyFile refusing = await _f.Federation.StartServiceAsync("broker-" + suffix,
+            ["serve", "broker", "--data-dir", Path.Combine(_f.Federation.Work, "broker-" + suffix), "--verifier-issuer", _f.Federation.Issuer,
+             "--verifier-keys", _f.Federation.VerifierKeysPath, "--simulated"], CancellationToken.None);
+        string data = Path.Combine(_f.Federation.Work, "coordinator-" + suffix);
+        Directory.CreateDirectory(data);
+        foreach (string file in new[] { "coordinator.key", "coordinator.jwk" })
+        {
+            File.Copy(Path.Combine(_f.Federation.AggregatorDirectory, file), Path.Combine(data, file));
+        }
+
+        Uri aggregator = await _f.Federation.StartAggregatorAsync(Hidden, 1, CancellationToken.None, refusing.Grpc, data);
+        using GrpcChannel channel = GrpcChannel.ForAddress(aggregator);
+        Enclave.Protocol.Coordinator.RoundSummary summary = await new Enclave.Protocol.Coordinator.Coordinator.CoordinatorClient(channel)
+            .RunRoundAsync(new Enclave.Protocol.Coordinator.RunRoundRequest());
+
+        Assert.False(summary.Completed);
+        Enclave.Protocol.Coordinator.RegionFailure failure = Assert.Single(summary.Failures);
+        Assert.Equal("RoundAborted", failure.Code);
+        Assert.Contains("ManifestNotTrusted", failure.Message, StringComparison.Ordinal);
+        Assert.Empty(summary.Participants);
+        Assert.False(File.Exists(Path.Combine(data, "model.f32")));
+        Assert.False(File.Exists(Path.Combine(data, "round.txt")));
+        Assert.False(Directory.Exists(Path.Combine(data, "manifests")) && Directory.EnumerateFiles(Path.Combine(data, "manifests")).Any());
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(MlpModel.Initialize(Hidden, 7).AsSpan()))), summary.ModelSha256);
     }
 
     private RoundSpecification Specification(string roundId, int epochs)

@@ -188,12 +188,14 @@ internal sealed class LocalFederation : IAsyncDisposable
     }
 
     /// <summary>Starts the coordinator over every region's host, dataset and key.</summary>
-    public async Task<Uri> StartAggregatorAsync(int hidden, int epochs, CancellationToken cancellationToken)
+    /// <param name="broker">Where it records manifests (default: the federation's broker).</param>
+    /// <param name="dataDirectory">Its data folder (default: the one holding the provisioned coordinator key).</param>
+    public async Task<Uri> StartAggregatorAsync(int hidden, int epochs, CancellationToken cancellationToken, Uri? broker = null, string? dataDirectory = null)
     {
         var arguments = new List<string>
         {
-            "serve", "aggregator", "--data-dir", AggregatorDirectory, "--verifier-issuer", Issuer, "--verifier-keys", VerifierKeysPath,
-            "--measurement", Measurement, "--broker", BrokerUrl.ToString(), "--allow-simulated",
+            "serve", "aggregator", "--data-dir", dataDirectory ?? AggregatorDirectory, "--verifier-issuer", Issuer, "--verifier-keys", VerifierKeysPath,
+            "--measurement", Measurement, "--broker", (broker ?? BrokerUrl).ToString(), "--allow-simulated",
             "--hidden", hidden.ToString(System.Globalization.CultureInfo.InvariantCulture), "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         foreach (string region in Regions)
@@ -201,7 +203,7 @@ internal sealed class LocalFederation : IAsyncDisposable
             arguments.AddRange(["--host", $"{region}={HostUrls[region]}", "--dataset", $"{region}={DatasetId(region)}", "--key", $"{region}={KeyIds[region]}"]);
         }
 
-        ServiceProcess aggregator = Start("aggregator", [.. arguments]);
+        ServiceProcess aggregator = Start(dataDirectory is null ? "aggregator" : "aggregator-" + Path.GetFileName(dataDirectory), [.. arguments]);
         return (await aggregator.WaitReadyAsync(s_ready, cancellationToken).ConfigureAwait(false)).Grpc;
     }
 
@@ -218,6 +220,10 @@ internal sealed class LocalFederation : IAsyncDisposable
         ServiceProcess host = StartHost(name, region, imageDirectory, exitAtStep: 0);
         return ((await host.WaitReadyAsync(s_ready, cancellationToken).ConfigureAwait(false)).Grpc, host);
     }
+
+    /// <summary>Starts one more `enclave serve ...` process (stopped with the federation) and waits until it serves.</summary>
+    public async Task<ServiceReadyFile> StartServiceAsync(string name, string[] arguments, CancellationToken cancellationToken) =>
+        await Start(name, arguments).WaitReadyAsync(s_ready, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Stops one service started here (and forgets it).</summary>
     public async Task StopAsync(ServiceProcess service)

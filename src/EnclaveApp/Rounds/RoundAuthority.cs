@@ -1,4 +1,4 @@
-// The coordinator's authority over a round, as the enclave checks it (docs/formats.md section 11). Only the
+// The coordinator's authority over a round, as the enclave checks it (docs/formats.md section 13). Only the
 // coordinator keys pinned in the measured image (enclave.config.json) can sign a round specification, the cohort
 // it fixes for secure aggregation, and each server message; the host relays these and can change none of them.
 using System.Security.Cryptography;
