@@ -56,30 +56,7 @@ internal sealed class KeyAppendingProxy : IDisposable
         _upstream = new HttpClient { BaseAddress = upstream };
         _added = added;
 
-        // HttpListener cannot listen on port 0: it takes a port the system just handed out, retrying if another
-        // process took it first.
-        for (int attempt = 1; ; attempt++)
-        {
-            using (var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
-            {
-                probe.Start();
-                Issuer = $"http://127.0.0.1:{((IPEndPoint)probe.LocalEndpoint).Port}";
-            }
-
-            var listener = new HttpListener();
-            listener.Prefixes.Add(Issuer + "/");
-            try
-            {
-                listener.Start();
-                _listener = listener;
-                break;
-            }
-            catch (HttpListenerException) when (attempt < 10)
-            {
-                listener.Close();
-            }
-        }
-
+        (_listener, Issuer) = LoopbackHttpListener.Start();
         _serving = Task.Run(ServeAsync);
     }
 

@@ -170,30 +170,7 @@ public abstract class BrokerCrashTests
 
         public JwksEndpoint()
         {
-            // HttpListener cannot listen on port 0, so it takes a port the system just handed out and released; another
-            // process may take that port first, in which case Start fails and the next candidate is tried.
-            for (int attempt = 1; ; attempt++)
-            {
-                using (var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
-                {
-                    probe.Start();
-                    Issuer = $"http://127.0.0.1:{((IPEndPoint)probe.LocalEndpoint).Port}";
-                }
-
-                var listener = new HttpListener();
-                listener.Prefixes.Add(Issuer + "/");
-                try
-                {
-                    listener.Start();
-                    _listener = listener;
-                    break;
-                }
-                catch (HttpListenerException) when (attempt < 10)
-                {
-                    listener.Close();
-                }
-            }
-
+            (_listener, Issuer) = LoopbackHttpListener.Start();
             _serving = Task.Run(ServeAsync);
         }
 
