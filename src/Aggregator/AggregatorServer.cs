@@ -1,4 +1,4 @@
-// Starts the coordinator: a gRPC server on loopback that runs rounds across the configured regional hosts.
+// Starts the coordinator: a gRPC server (mutual TLS) that runs rounds across the configured regional hosts.
 using Enclave.Aggregator.Rounds;
 using Enclave.Protocol.Broker;
 using Enclave.Protocol.Round;
@@ -16,12 +16,11 @@ public static class AggregatorServer
     public static WebApplication Build(CoordinatorOptions options, Action<ILoggingBuilder>? logging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        WebApplicationBuilder builder = ServiceHost.CreateBuilder(options.ListenAddress, options.Port, null, 4 * 1024 * 1024, logging);
+        WebApplicationBuilder builder = ServiceHost.CreateBuilder(options.ListenAddress, options.Port, null, 4 * 1024 * 1024, options.Tls, requireClientCertificate: options.Tls is not null, logging);
         builder.Services.AddSingleton(sp =>
         {
-            var channelOptions = new GrpcChannelOptions { MaxReceiveMessageSize = 128 * 1024 * 1024, MaxSendMessageSize = 128 * 1024 * 1024 };
-            var hosts = options.Hosts.ToDictionary(h => h.Region, h => new RegionHost.RegionHostClient(GrpcChannel.ForAddress(h.Address, channelOptions)), StringComparer.Ordinal);
-            KeyBroker.KeyBrokerClient? broker = options.Broker is null ? null : new KeyBroker.KeyBrokerClient(GrpcChannel.ForAddress(options.Broker));
+            var hosts = options.Hosts.ToDictionary(h => h.Region, h => new RegionHost.RegionHostClient(ServiceHost.CreateChannel(h.Address, options.Tls, 128 * 1024 * 1024)), StringComparer.Ordinal);
+            KeyBroker.KeyBrokerClient? broker = options.Broker is null ? null : new KeyBroker.KeyBrokerClient(ServiceHost.CreateChannel(options.Broker, options.Tls));
             return new RoundCoordinator(options, hosts, broker, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Enclave.Aggregator"));
         });
         WebApplication app = builder.Build();

@@ -60,4 +60,8 @@ public sealed class CoordinatorOptions
     public int Port { get; init; }
 
     public string ListenAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>The coordinator's TLS identity: it serves operators over mutual TLS and presents it to the hosts,
+    /// which admit only clients of the deployment CA. Null only in development on loopback (cleartext).</summary>
+    public Enclave.Hosting.TlsSettings? Tls { get; init; }
 }

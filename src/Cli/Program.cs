@@ -10,6 +10,7 @@ root.Subcommands.Add(NodeCommands.Create());
 root.Subcommands.Add(DataCommands.Create());
 root.Subcommands.Add(KeyCommands.Create());
 root.Subcommands.Add(ImageCommands.Create());
+root.Subcommands.Add(PkiCommands.Create());
 root.Subcommands.Add(MeasureCommand.Create());
 root.Subcommands.Add(AuditCommands.Create());
 root.Subcommands.Add(AttestCommands.Create());

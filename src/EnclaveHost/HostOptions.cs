@@ -31,4 +31,8 @@ public sealed class HostOptions
     public int Port { get; init; }
 
     public string ListenAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>The host's TLS identity: it serves the coordinator over mutual TLS and dials the verifier and the
+    /// broker over TLS. Null only in development on loopback (cleartext).</summary>
+    public Enclave.Hosting.TlsSettings? Tls { get; init; }
 }

@@ -10,19 +10,27 @@ public sealed class ServiceListener : IDisposable
 {
     private readonly Socket _socket;
 
-    private ServiceListener(Socket socket, IPEndPoint endPoint)
+    private ServiceListener(Socket socket, IPEndPoint endPoint, bool secure)
     {
         _socket = socket;
         EndPoint = endPoint;
+        Secure = secure;
     }
+
+    /// <summary>Whether the service serves TLS on this listener (https URLs) or, in development, cleartext.</summary>
+    public bool Secure { get; }
 
     /// <summary>The address and port actually bound (the kernel's choice when 0 was asked for).</summary>
     public IPEndPoint EndPoint { get; }
 
     public int Port => EndPoint.Port;
 
-    /// <summary>The cleartext URL clients use to reach this listener.</summary>
-    public Uri Url => new UriBuilder(Uri.UriSchemeHttp, EndPoint.Address.ToString(), EndPoint.Port).Uri;
+    /// <summary>The URL clients use to reach this listener (https with TLS); for a wildcard listen address, the
+    /// loopback address of the same family.</summary>
+    public Uri Url => new UriBuilder(
+        Secure ? Uri.UriSchemeHttps : Uri.UriSchemeHttp,
+        (EndPoint.Address.Equals(IPAddress.Any) ? IPAddress.Loopback : EndPoint.Address.Equals(IPAddress.IPv6Any) ? IPAddress.IPv6Loopback : EndPoint.Address).ToString(),
+        EndPoint.Port).Uri;
 
     /// <summary>The socket's descriptor, for Kestrel's <c>ListenHandle</c>; the listener keeps ownership.</summary>
     internal ulong Handle => (ulong)_socket.SafeHandle.DangerousGetHandle();
@@ -31,7 +39,7 @@ public sealed class ServiceListener : IDisposable
     /// choose a free port, which <see cref="Port"/> then reports.</summary>
     /// <exception cref="ArgumentException">The address is not an IP address or the port is out of range.</exception>
     /// <exception cref="PortUnavailableException">The address cannot be bound (in use, not local, not permitted).</exception>
-    public static ServiceListener Bind(string address, int port)
+    public static ServiceListener Bind(string address, int port, bool secure = false)
     {
         if (!IPAddress.TryParse(address, out IPAddress? ip))
         {
@@ -50,7 +58,7 @@ public sealed class ServiceListener : IDisposable
             // port and silently share its connections instead of failing.
             socket.Bind(new IPEndPoint(ip, port));
             socket.Listen(512);
-            return new ServiceListener(socket, (IPEndPoint)socket.LocalEndPoint!);
+            return new ServiceListener(socket, (IPEndPoint)socket.LocalEndPoint!, secure);
         }
         catch (SocketException ex)
         {

@@ -15,16 +15,17 @@ public static class VerifierServer
 {
     /// <summary>Builds the verifier listening on <paramref name="listenAddress"/> (port 0: any free port, named in
     /// the application's <see cref="ServiceEndpoints"/>).</summary>
-    public static WebApplication Build(VerifierOptions options, int grpcPort, int httpPort, string listenAddress = "127.0.0.1", Action<ILoggingBuilder>? logging = null)
+    /// <param name="tls">The verifier's TLS identity; null serves cleartext, on loopback only.</param>
+    public static WebApplication Build(VerifierOptions options, int grpcPort, int httpPort, string listenAddress = "127.0.0.1", Action<ILoggingBuilder>? logging = null, TlsSettings? tls = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        return Build(options, ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, MaxMessageBytes, logging));
+        return Build(options, ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, MaxMessageBytes, tls, requireClientCertificate: false, logging));
     }
 
     /// <summary>Builds the verifier on listeners already bound (their HTTP URL is typically the issuer); the
     /// application takes ownership of them.</summary>
-    public static WebApplication Build(VerifierOptions options, ServiceEndpoints endpoints, Action<ILoggingBuilder>? logging = null)
+    public static WebApplication Build(VerifierOptions options, ServiceEndpoints endpoints, Action<ILoggingBuilder>? logging = null, TlsSettings? tls = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(endpoints);
@@ -34,7 +35,7 @@ public static class VerifierServer
         }
 
         options.Validate();
-        return Build(options, ServiceHost.CreateBuilder(endpoints, MaxMessageBytes, logging));
+        return Build(options, ServiceHost.CreateBuilder(endpoints, MaxMessageBytes, tls, requireClientCertificate: false, logging));
     }
 
     private const int MaxMessageBytes = 2 * VerifierOptions.MaxEvidenceLength;

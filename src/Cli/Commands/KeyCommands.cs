@@ -44,13 +44,16 @@ internal static class KeyCommands
         var ownerKey = new Option<string>("--owner-key") { Required = true, Description = "owner's signing key (PEM); its thumbprint namespaces the key id" };
         var policyFile = new Option<string>("--policy") { Required = true, Description = "release policy JSON" };
         var register = new Command("register", "Register a data key under a release policy (the key travels as a JWE to the broker's import key); prints the full key id that releases name.") { broker, name, keyFile, ownerKey, policyFile };
+        var registerTls = new ClientTls();
+        registerTls.AddTo(register);
         register.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
+            using Enclave.Hosting.TlsSettings? tls = registerTls.Resolve(parse);
             byte[] dataKey = File.ReadAllBytes(parse.GetValue(keyFile)!);
             try
             {
                 using ECDsa owner = KeyFiles.ReadSigningKey(parse.GetValue(ownerKey)!);
-                string keyId = await RegisterAsync(CliErrors.ParseUri(parse.GetValue(broker)!, "--broker"), owner, parse.GetValue(name)!, File.ReadAllText(parse.GetValue(policyFile)!), dataKey, cancellationToken).ConfigureAwait(false);
+                string keyId = await RegisterAsync(CliErrors.ParseUri(parse.GetValue(broker)!, "--broker"), owner, parse.GetValue(name)!, File.ReadAllText(parse.GetValue(policyFile)!), dataKey, tls, cancellationToken).ConfigureAwait(false);
                 Console.WriteLine(keyId);
             }
             finally
@@ -64,9 +67,12 @@ internal static class KeyCommands
         var host = new Option<string>("--host") { Required = true, Description = "regional host gRPC URL" };
         var probeName = new Option<string>("--name") { Required = true, Description = "full key id to probe ({owner thumbprint}/{name}, as `key register` printed it)" };
         var probe = new Command("probe", "Ask a host's enclave to attest and request a key, without training: shows grant or denial.") { host, probeName };
+        var probeTls = new ClientTls();
+        probeTls.AddTo(probe);
         probe.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
-            ProbeReleaseResponse response = await ProbeAsync(CliErrors.ParseUri(parse.GetValue(host)!, "--host"), parse.GetValue(probeName)!, cancellationToken).ConfigureAwait(false);
+            using Enclave.Hosting.TlsSettings? tls = probeTls.Resolve(parse);
+            ProbeReleaseResponse response = await ProbeAsync(CliErrors.ParseUri(parse.GetValue(host)!, "--host"), parse.GetValue(probeName)!, tls, cancellationToken).ConfigureAwait(false);
             Console.WriteLine(response.Granted
                 ? $"granted to {response.TokenId} ({response.Region}, measurement {response.Measurement})"
                 : $"denied: {response.Failure?.Code} {response.Failure?.Message}");
@@ -85,9 +91,9 @@ internal static class KeyCommands
     }
 
     /// <summary>Sends a signed owner request (any operation) to the broker's ManageKey RPC.</summary>
-    public static async Task<ManageKeyResponse> ManageAsync(Uri broker, Func<Jwk, (string OwnerJwk, string SignedRequest)> sign, CancellationToken cancellationToken)
+    public static async Task<ManageKeyResponse> ManageAsync(Uri broker, Func<Jwk, (string OwnerJwk, string SignedRequest)> sign, Enclave.Hosting.TlsSettings? tls, CancellationToken cancellationToken)
     {
-        using GrpcChannel channel = GrpcChannel.ForAddress(broker);
+        using GrpcChannel channel = CliChannel.Create(broker, tls);
         var client = new Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
         try
         {
@@ -97,7 +103,7 @@ internal static class KeyCommands
         }
         catch (RpcException ex)
         {
-            throw new CliException($"the broker refused ({ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString()}): {ex.Status.Detail}");
+            throw new CliException($"the broker refused ({CliChannel.Describe(ex)})");
         }
     }
 
@@ -113,12 +119,15 @@ internal static class KeyCommands
         command.Options.Add(broker);
         command.Options.Add(name);
         command.Options.Add(owner);
+        var clientTls = new ClientTls();
+        clientTls.AddTo(command);
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
+            using Enclave.Hosting.TlsSettings? tls = clientTls.Resolve(parse);
             using ECDsa ownerKey = KeyFiles.ReadSigningKey(parse.GetValue(owner)!);
             string keyName = parse.GetValue(name)!;
             ManageKeyResponse response = await ManageAsync(
-                CliErrors.ParseUri(parse.GetValue(broker)!, "--broker"), importKey => sign(parse, ownerKey, keyName, importKey), cancellationToken).ConfigureAwait(false);
+                CliErrors.ParseUri(parse.GetValue(broker)!, "--broker"), importKey => sign(parse, ownerKey, keyName, importKey), tls, cancellationToken).ConfigureAwait(false);
             Console.WriteLine($"{response.Detail} (audit receipt {response.ReceiptId})");
             return 0;
         }));
@@ -194,9 +203,9 @@ internal static class KeyCommands
 
     /// <summary>Registers <paramref name="dataKey"/> under the short <paramref name="name"/> and returns the key's full
     /// id, <c>{owner thumbprint}/{name}</c>, which releases (and probes) name.</summary>
-    public static async Task<string> RegisterAsync(Uri broker, ECDsa owner, string name, string policyJson, byte[] dataKey, CancellationToken cancellationToken)
+    public static async Task<string> RegisterAsync(Uri broker, ECDsa owner, string name, string policyJson, byte[] dataKey, Enclave.Hosting.TlsSettings? tls, CancellationToken cancellationToken)
     {
-        using GrpcChannel channel = GrpcChannel.ForAddress(broker);
+        using GrpcChannel channel = CliChannel.Create(broker, tls);
         var client = new Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
         try
         {
@@ -207,13 +216,13 @@ internal static class KeyCommands
         }
         catch (RpcException ex)
         {
-            throw new CliException($"registration refused ({ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString()}): {ex.Status.Detail}");
+            throw new CliException($"registration refused ({CliChannel.Describe(ex)})");
         }
     }
 
-    public static async Task<ProbeReleaseResponse> ProbeAsync(Uri host, string name, CancellationToken cancellationToken)
+    public static async Task<ProbeReleaseResponse> ProbeAsync(Uri host, string name, Enclave.Hosting.TlsSettings? tls, CancellationToken cancellationToken)
     {
-        using GrpcChannel channel = GrpcChannel.ForAddress(host);
+        using GrpcChannel channel = CliChannel.Create(host, tls);
         var client = new RegionHost.RegionHostClient(channel);
         try
         {
@@ -221,7 +230,7 @@ internal static class KeyCommands
         }
         catch (RpcException ex)
         {
-            throw new CliException($"the host could not probe ({ex.StatusCode}): {ex.Status.Detail}");
+            throw new CliException($"the host could not probe ({CliChannel.Describe(ex)})");
         }
     }
 }

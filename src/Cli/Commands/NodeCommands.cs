@@ -53,8 +53,11 @@ internal static class NodeCommands
             Description = "the platform's enrolment sequence number, greater than its current one (default: this machine's clock in Unix milliseconds)",
         };
         var enroll = new Command("enroll", "Enrol a platform with its region in the verifier's node registry (signed, audited).") { verifier, teamKey, platformId, region, replace, broker, sequence };
+        var clientTls = new ClientTls();
+        clientTls.AddTo(enroll);
         enroll.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
+            using Enclave.Hosting.TlsSettings? tls = clientTls.Resolve(parse);
             using ECDsa key = KeyFiles.ReadSigningKey(parse.GetValue(teamKey)!);
             if (parse.GetValue(sequence) is { } explicitSequence && !EnrollmentRequest.IsValidSequence(explicitSequence))
             {
@@ -64,11 +67,11 @@ internal static class NodeCommands
             // Each enrolment gets a fresh jti and a seq above any earlier one of the platform, so the verifier
             // and the broker apply it once and never after a later one (see EnrollmentRequest).
             string signed = EnrollmentRequest.Create(key, parse.GetValue(platformId)!, parse.GetValue(region)!, parse.GetValue(replace), sequence: parse.GetValue(sequence));
-            EnrollNodeResponse response = await SendEnrollmentAsync(CliErrors.ParseUri(parse.GetValue(verifier)!, "--verifier"), signed, cancellationToken).ConfigureAwait(false);
+            EnrollNodeResponse response = await SendEnrollmentAsync(CliErrors.ParseUri(parse.GetValue(verifier)!, "--verifier"), signed, tls, cancellationToken).ConfigureAwait(false);
             Console.WriteLine($"enrolled {response.PlatformId} in {response.Region}");
             if (parse.GetValue(broker) is { } brokerUrl)
             {
-                string receipt = await RecordEnrollmentAsync(CliErrors.ParseUri(brokerUrl, "--broker"), signed, cancellationToken).ConfigureAwait(false);
+                string receipt = await RecordEnrollmentAsync(CliErrors.ParseUri(brokerUrl, "--broker"), signed, tls, cancellationToken).ConfigureAwait(false);
                 Console.WriteLine($"recorded in the broker's audit log (receipt {receipt})");
             }
             return 0;
@@ -82,9 +85,9 @@ internal static class NodeCommands
     }
 
     /// <summary>Appends a signed enrolment to the key broker's audit log; returns the receipt id.</summary>
-    public static async Task<string> RecordEnrollmentAsync(Uri broker, string signedEnrollment, CancellationToken cancellationToken)
+    public static async Task<string> RecordEnrollmentAsync(Uri broker, string signedEnrollment, Enclave.Hosting.TlsSettings? tls, CancellationToken cancellationToken)
     {
-        using GrpcChannel channel = GrpcChannel.ForAddress(broker);
+        using GrpcChannel channel = CliChannel.Create(broker, tls);
         var client = new Protocol.Broker.KeyBroker.KeyBrokerClient(channel);
         try
         {
@@ -93,13 +96,13 @@ internal static class NodeCommands
         }
         catch (RpcException ex)
         {
-            throw new CliException($"the broker did not record the enrolment ({ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString()}): {ex.Status.Detail}");
+            throw new CliException($"the broker did not record the enrolment ({CliChannel.Describe(ex)})");
         }
     }
 
-    private static async Task<EnrollNodeResponse> SendEnrollmentAsync(Uri verifier, string signedEnrollment, CancellationToken cancellationToken)
+    private static async Task<EnrollNodeResponse> SendEnrollmentAsync(Uri verifier, string signedEnrollment, Enclave.Hosting.TlsSettings? tls, CancellationToken cancellationToken)
     {
-        using GrpcChannel channel = GrpcChannel.ForAddress(verifier);
+        using GrpcChannel channel = CliChannel.Create(verifier, tls);
         var client = new Protocol.Verifier.AttestationVerifier.AttestationVerifierClient(channel);
         try
         {
@@ -107,13 +110,13 @@ internal static class NodeCommands
         }
         catch (RpcException ex)
         {
-            throw new CliException($"enrolment refused ({ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString()}): {ex.Status.Detail}");
+            throw new CliException($"enrolment refused ({CliChannel.Describe(ex)})");
         }
     }
 
-    public static async Task<EnrollNodeResponse> EnrollAsync(Uri verifier, ECDsa key, string platformId, string region, bool replace, CancellationToken cancellationToken)
+    public static async Task<EnrollNodeResponse> EnrollAsync(Uri verifier, ECDsa key, string platformId, string region, bool replace, Enclave.Hosting.TlsSettings? tls, CancellationToken cancellationToken)
     {
-        using GrpcChannel channel = GrpcChannel.ForAddress(verifier);
+        using GrpcChannel channel = CliChannel.Create(verifier, tls);
         var client = new Protocol.Verifier.AttestationVerifier.AttestationVerifierClient(channel);
         try
         {
@@ -121,7 +124,7 @@ internal static class NodeCommands
         }
         catch (RpcException ex)
         {
-            throw new CliException($"enrolment refused ({ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString()}): {ex.Status.Detail}");
+            throw new CliException($"enrolment refused ({CliChannel.Describe(ex)})");
         }
     }
 }

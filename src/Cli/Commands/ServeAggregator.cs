@@ -21,14 +21,17 @@ internal static class ServeAggregator
         var testData = new Option<string>("--test-data") { Description = "Fashion-MNIST folder for evaluation", DefaultValueFactory = _ => "/usr/share/datasets/fashion-mnist" };
         var hidden = new Option<int>("--hidden") { Description = "hidden units of the MLP", DefaultValueFactory = _ => 128 };
         var epochs = new Option<int>("--epochs") { Description = "local epochs per round", DefaultValueFactory = _ => 1 };
-        var port = ServiceRun.PortOption("--port", "loopback port for the coordinator's gRPC endpoint");
+        var port = ServiceRun.PortOption("--port", "port for the coordinator's gRPC endpoint (mutual TLS: operators present a certificate of the deployment CA)");
+        var transport = new ServiceTransport();
         var readyFile = ServiceRun.ReadyFileOption();
         var command = new Command("aggregator", "Run the coordinator: rounds, secure aggregation, FedAvg, manifests.")
         {
             hosts, issuer, verifierKeys, datasets, keys, measurements, dataDir, broker, allowSimulated, testData, hidden, epochs, maxSamples, port, readyFile,
         };
+        transport.AddTo(command);
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
+            (string listen, Enclave.Hosting.TlsSettings? tls) = transport.Resolve(parse);
             Dictionary<string, string> hostUrls = Pairs(parse.GetValue(hosts)!, "--host", "URL");
             Dictionary<string, string> datasetIds = Pairs(parse.GetValue(datasets)!, "--dataset", "DATASET-ID");
             Dictionary<string, string> keyIds = Pairs(parse.GetValue(keys)!, "--key", "KEY-ID");
@@ -61,6 +64,8 @@ internal static class ServeAggregator
                 VerifierIssuer = CliErrors.ParseUri(parse.GetValue(issuer)!, "--verifier-issuer"),
                 VerifierKeys = new Crypto.JwkSet(parse.GetValue(verifierKeys)!.SelectMany(path => KeyFiles.ReadPublicKeySet(path, "--verifier-keys").Keys).DistinctBy(k => k.Kid)),
                 MaxSamplesPerParticipant = cap,
+                ListenAddress = listen,
+                Tls = tls,
                 AllowedMeasurements = parse.GetValue(measurements)!.Select(m => m.ToLowerInvariant()).ToArray(),
                 DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
                 Broker = brokerUrl is null ? null : CliErrors.ParseUri(brokerUrl, "--broker"),

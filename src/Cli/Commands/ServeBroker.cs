@@ -13,8 +13,9 @@ internal static class ServeBroker
     public static Command Create()
     {
         var dataDir = new Option<string>("--data-dir") { Required = true, Description = "key store, audit log and broker keys" };
-        var grpcPort = ServiceRun.PortOption("--grpc-port", "loopback port for gRPC");
-        var httpPort = ServiceRun.PortOption("--http-port", "loopback port for HTTP (Key Vault-shaped release)");
+        var grpcPort = ServiceRun.PortOption("--grpc-port", "port for gRPC");
+        var httpPort = ServiceRun.PortOption("--http-port", "port for HTTP (Key Vault-shaped release)");
+        var transport = new ServiceTransport();
         var readyFile = ServiceRun.ReadyFileOption();
         var issuers = new Option<string[]>("--verifier-issuer") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "trusted verifier issuer URL (repeat)" };
         var verifierKeys = new Option<string[]>("--verifier-keys") { AllowMultipleArgumentsPerToken = true, Description = "JWKS or public JWK file of the verifier's signing keys (repeat); trusted for every --verifier-issuer, nothing is fetched" };
@@ -34,8 +35,10 @@ internal static class ServeBroker
         {
             dataDir, grpcPort, httpPort, issuers, verifierKeys, thumbprints, allowHttpVerifier, audience, simulated, coordinatorKeys, enrollmentKeys, store, postgres, pkcs11Module, pkcs11Token, pkcs11PinEnv, pkcs11KeyLabel, readyFile,
         };
+        transport.AddTo(command);
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
+            (string listen, Enclave.Hosting.TlsSettings? tls) = transport.Resolve(parse);
             var options = new KeyBrokerOptions
             {
                 DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
@@ -55,14 +58,14 @@ internal static class ServeBroker
             IVerifierKeySource keySource;
             try
             {
-                keySource = VerifierKeyPinning.CreateSource(options);
+                keySource = VerifierKeyPinning.CreateSource(options, tls is null ? null : new HttpClient(tls.CreateHandler(presentCertificate: false)));
             }
             catch (VerifierPinningException ex)
             {
                 throw new CliException(ex.Message);
             }
 
-            await using WebApplication app = ServiceRun.Build(() => BrokerServer.Build(options, coordinators, parse.GetValue(grpcPort), parse.GetValue(httpPort), verifierKeys: keySource));
+            await using WebApplication app = ServiceRun.Build(() => BrokerServer.Build(options, coordinators, parse.GetValue(grpcPort), parse.GetValue(httpPort), listen, verifierKeys: keySource, tls: tls));
             return await ServiceRun.RunAsync(app, "broker", parse.GetValue(readyFile), cancellationToken).ConfigureAwait(false);
         }));
         return command;

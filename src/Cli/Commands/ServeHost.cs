@@ -14,7 +14,8 @@ internal static class ServeHost
         var platformDir = new Option<string>("--platform-dir") { Required = true, Description = "simulated platform key and certificate" };
         var verifier = new Option<string>("--verifier") { Required = true, Description = "verifier gRPC URL" };
         var broker = new Option<string>("--broker") { Required = true, Description = "key broker gRPC URL" };
-        var port = ServiceRun.PortOption("--port", "loopback port for the host's gRPC endpoint");
+        var port = ServiceRun.PortOption("--port", "port for the host's gRPC endpoint (mutual TLS: the coordinator must present a certificate of the deployment CA)");
+        var transport = new ServiceTransport();
         var readyFile = ServiceRun.ReadyFileOption();
         var exitAtStep = new Option<int>("--exit-at-step") { Description = "fault injection: the host process dies on its n-th secure-aggregation step (2 = after ShareKeys)" };
         var disclose = new Option<bool>("--test-disclose-inputs") { Description = "test mode: a simulated enclave logs its quantised inputs" };
@@ -22,10 +23,14 @@ internal static class ServeHost
         {
             region, dataDir, enclaveDir, platformDir, verifier, broker, port, exitAtStep, disclose, readyFile,
         };
+        transport.AddTo(command);
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
+            (string listen, Enclave.Hosting.TlsSettings? tls) = transport.Resolve(parse);
             var options = new Enclave.EnclaveHost.HostOptions
             {
+                ListenAddress = listen,
+                Tls = tls,
                 Region = parse.GetValue(region)!,
                 DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
                 EnclaveDirectory = Path.GetFullPath(parse.GetValue(enclaveDir)!),

@@ -15,9 +15,10 @@ internal static class ServeVerifier
     public static Command Create()
     {
         var dataDir = new Option<string>("--data-dir") { Required = true, Description = "signing key and node registry" };
-        var grpcPort = ServiceRun.PortOption("--grpc-port", "loopback port for gRPC");
-        var httpPort = ServiceRun.PortOption("--http-port", "loopback port for HTTP (OpenID metadata, JWKS, attest)");
-        var issuer = new Option<string>("--issuer") { Description = "issuer URL in tokens (default: the HTTP endpoint's URL, http://127.0.0.1:{port})" };
+        var grpcPort = ServiceRun.PortOption("--grpc-port", "port for gRPC");
+        var httpPort = ServiceRun.PortOption("--http-port", "port for HTTP (OpenID metadata, JWKS, attest)");
+        var issuer = new Option<string>("--issuer") { Description = "issuer URL in tokens (default: the HTTP endpoint's URL, https://{listen address}:{port})" };
+        var transport = new ServiceTransport();
         var readyFile = ServiceRun.ReadyFileOption();
         var allowSimulated = new Option<bool>("--allow-simulated") { Description = "accept SIMULATED enclave evidence (local development only)" };
         var simulatedRoot = new Option<string>("--simulated-root") { Description = "certificate of the simulated root (with --allow-simulated)" };
@@ -25,11 +26,13 @@ internal static class ServeVerifier
         var collateral = new Option<string[]>("--collateral") { AllowMultipleArgumentsPerToken = true, Description = "hardware collateral file or folder (PCK/TCB chains, CRLs, TCB info, QE identity, VCEK/VLEK, AMD CAs); repeat" };
         var policy = new Option<string>("--policy") { Description = "appraisal policy JSON (default: no debug, TCB UpToDate only)" };
         var command = new Command("verifier", "Run the attestation verifier.") { dataDir, grpcPort, httpPort, issuer, allowSimulated, simulatedRoot, enrollmentKeys, collateral, policy, readyFile };
+        transport.AddTo(command);
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
             // Bound first: with port 0 the issuer URL, which every token names, needs the port the system chose.
-            using ServiceListener grpc = ServiceRun.Bind("127.0.0.1", parse.GetValue(grpcPort), "--grpc-port");
-            using ServiceListener http = ServiceRun.Bind("127.0.0.1", parse.GetValue(httpPort), "--http-port");
+            (string listen, TlsSettings? tls) = transport.Resolve(parse);
+            using ServiceListener grpc = ServiceRun.Bind(listen, parse.GetValue(grpcPort), "--grpc-port", tls is not null);
+            using ServiceListener http = ServiceRun.Bind(listen, parse.GetValue(httpPort), "--http-port", tls is not null);
             var options = new VerifierOptions(parse.GetValue(issuer) ?? http.Url.ToString().TrimEnd('/'), Path.GetFullPath(parse.GetValue(dataDir)!))
             {
                 AllowSimulated = parse.GetValue(allowSimulated),
@@ -64,7 +67,7 @@ internal static class ServeVerifier
             WebApplication built;
             try
             {
-                built = VerifierServer.Build(options, new ServiceEndpoints(grpc, http));
+                built = VerifierServer.Build(options, new ServiceEndpoints(grpc, http), tls: tls);
             }
             catch (EndorsementException ex)
             {

@@ -25,11 +25,11 @@ internal static partial class ServiceRun
 
     /// <summary>Binds <paramref name="address"/>:<paramref name="port"/>, turning a port that cannot be bound into
     /// a usage error that names it.</summary>
-    public static ServiceListener Bind(string address, int port, string option)
+    public static ServiceListener Bind(string address, int port, string option, bool secure)
     {
         try
         {
-            return ServiceListener.Bind(address, port);
+            return ServiceListener.Bind(address, port, secure);
         }
         catch (PortUnavailableException ex)
         {
@@ -49,6 +49,10 @@ internal static partial class ServiceRun
             return build();
         }
         catch (PortUnavailableException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+        catch (TlsConfigurationException ex)
         {
             throw new CliException(ex.Message);
         }

@@ -104,7 +104,7 @@ internal sealed class DemoRunner
         }
 
         var rounds = new List<RoundSummary>();
-        using (GrpcChannel channel = GrpcChannel.ForAddress(aggregatorUrl))
+        using (GrpcChannel channel = CliChannel.Create(aggregatorUrl, federation.OperatorTls))
         {
             var coordinator = new Coordinator.CoordinatorClient(channel);
             for (int r = 1; r <= _options.Rounds; r++)
@@ -160,7 +160,7 @@ internal sealed class DemoRunner
         }
 
         (Uri tamperedUrl, ServiceProcess tampered) = await federation.StartExtraHostAsync("tampered", home, tamperedDir, home, cancellationToken).ConfigureAwait(false);
-        ProbeReleaseResponse first = await KeyCommands.ProbeAsync(tamperedUrl, federation.KeyIds[home], cancellationToken).ConfigureAwait(false);
+        ProbeReleaseResponse first = await KeyCommands.ProbeAsync(tamperedUrl, federation.KeyIds[home], federation.OperatorTls, cancellationToken).ConfigureAwait(false);
         Say(first.Granted
             ? "    GRANTED (this must not happen)"
             : $"    denied: {first.Failure?.Code} (enclave measurement {first.Measurement[..16]}…, region {first.Region})");
@@ -168,7 +168,7 @@ internal sealed class DemoRunner
         await federation.StopAsync(tampered).ConfigureAwait(false);
 
         Step($"forbidden 2: the host enrolled in {other} asks for {home}'s key");
-        ProbeReleaseResponse second = await KeyCommands.ProbeAsync(federation.HostUrls[other], federation.KeyIds[home], cancellationToken).ConfigureAwait(false);
+        ProbeReleaseResponse second = await KeyCommands.ProbeAsync(federation.HostUrls[other], federation.KeyIds[home], federation.OperatorTls, cancellationToken).ConfigureAwait(false);
         Say(second.Granted ? "    GRANTED (this must not happen)" : $"    denied: {second.Failure?.Code} (enclave attested in {second.Region})");
         results.Add((other, "cross-region", second.Granted ? "Granted" : second.Failure?.Code ?? "Unknown"));
         return results;

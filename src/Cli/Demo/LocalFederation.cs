@@ -57,6 +57,13 @@ internal sealed class LocalFederation : IAsyncDisposable
 
     public string ImageDirectory => Path.Combine(Work, "enclave-image");
 
+    /// <summary>The deployment CA and every party's certificate (for 127.0.0.1 and localhost).</summary>
+    public string PkiDirectory => Path.Combine(Work, "pki");
+
+    /// <summary>The operator's client identity (a certificate of the deployment CA): what the demo and tests use to
+    /// enrol, register, probe and run rounds, and what the hosts and the coordinator admit.</summary>
+    public TlsSettings OperatorTls { get; private set; } = null!;
+
     public string Measurement { get; private set; } = string.Empty;
 
     public string Issuer { get; private set; } = string.Empty;
@@ -110,6 +117,15 @@ internal sealed class LocalFederation : IAsyncDisposable
             PlatformIds[region] = SimulatedPlatformAuthority.CreatePlatform(RootDirectory, Path.Combine(HostDirectory(region), "platform"));
         }
 
+        // The security team's deployment CA, and a certificate for every party, named as they are reached here.
+        PkiCommands.InitAuthority(PkiDirectory, "Enclave demo CA", TimeSpan.FromDays(2));
+        foreach (string name in new[] { "verifier", "broker", "aggregator", "operator" }.Concat(Regions.Select(r => "host-" + r)))
+        {
+            IssueCertificate(name);
+        }
+
+        OperatorTls = TlsSettings.Load(Path.Combine(PkiDirectory, "operator.crt"), Path.Combine(PkiDirectory, "operator.key"), Path.Combine(PkiDirectory, PkiCommands.CaCertificateFile));
+
         // The verifier's and the coordinator's signing keys are provisioned before any service starts: the enclave
         // image and the broker pin them, from files their operators hand over, not from anything fetched.
         VerifierSigningKey.LoadOrCreate(VerifierDirectory).Dispose();
@@ -119,9 +135,9 @@ internal sealed class LocalFederation : IAsyncDisposable
         // ready file, so nothing here picks a port that another process could take before the service binds it.
         step("starting the attestation verifier (simulated evidence explicitly allowed)");
         ServiceProcess verifier = Start("verifier",
-            "serve", "verifier", "--data-dir", VerifierDirectory,
+            ["serve", "verifier", "--data-dir", VerifierDirectory,
             "--allow-simulated", "--simulated-root", Path.Combine(RootDirectory, SimulatedPlatformAuthority.RootCertificateFileName),
-            "--enrollment-key", TeamKeyPath + ".jwk");
+            "--enrollment-key", TeamKeyPath + ".jwk", .. TlsArguments("verifier")]);
         ServiceReadyFile verifierReady = await verifier.WaitReadyAsync(s_ready, cancellationToken).ConfigureAwait(false);
         VerifierUrl = verifierReady.Grpc;
         Issuer = verifierReady.Http!.ToString().TrimEnd('/');
@@ -135,14 +151,14 @@ internal sealed class LocalFederation : IAsyncDisposable
 
         step("starting the key broker (verifier keys pinned from a file; file master key: simulated mode; audit log on)");
         ServiceProcess broker = Start("broker",
-            "serve", "broker", "--data-dir", BrokerDirectory, "--verifier-issuer", Issuer, "--verifier-keys", VerifierKeysPath,
-            "--simulated", "--coordinator-key", CoordinatorKeyPath);
+            ["serve", "broker", "--data-dir", BrokerDirectory, "--verifier-issuer", Issuer, "--verifier-keys", VerifierKeysPath,
+            "--simulated", "--coordinator-key", CoordinatorKeyPath, .. TlsArguments("broker")]);
         BrokerUrl = (await broker.WaitReadyAsync(s_ready, cancellationToken).ConfigureAwait(false)).Grpc;
 
         step("security team: enrolling each host's platform with its region");
         foreach (string region in Regions)
         {
-            await NodeCommands.EnrollAsync(VerifierUrl, TeamKey, PlatformIds[region], region, replace: false, cancellationToken).ConfigureAwait(false);
+            await NodeCommands.EnrollAsync(VerifierUrl, TeamKey, PlatformIds[region], region, replace: false, OperatorTls, cancellationToken).ConfigureAwait(false);
             _say($"    {region,-10} platform {PlatformIds[region][..16]}…");
         }
 
@@ -159,7 +175,7 @@ internal sealed class LocalFederation : IAsyncDisposable
                 string ownerKeyPath = Path.Combine(Work, "owners", region, "owner.key");
                 using ECDsa owner = KeyFiles.CreateSigningKey(ownerKeyPath, ownerKeyPath + ".jwk");
                 string policy = KeyCommands.BuildPolicy(Issuer, [Measurement], [region], allowSimulated: true);
-                KeyIds[region] = await KeyCommands.RegisterAsync(BrokerUrl, owner, KeyName(region), policy, dataKey, cancellationToken).ConfigureAwait(false);
+                KeyIds[region] = await KeyCommands.RegisterAsync(BrokerUrl, owner, KeyName(region), policy, dataKey, OperatorTls, cancellationToken).ConfigureAwait(false);
                 _say($"    {region,-10} {dataset.Examples,6} examples, {dataset.CiphertextBytes / 1024.0 / 1024.0:F1} MiB ciphertext, key {KeyIds[region][..12]}…/{KeyName(region)} (release only in {region}, this measurement, no debug)");
                 foreach (DemoFault fault in _options.Faults.Where(f => f.Region == region))
                 {
@@ -198,6 +214,7 @@ internal sealed class LocalFederation : IAsyncDisposable
             "--measurement", Measurement, "--broker", (broker ?? BrokerUrl).ToString(), "--allow-simulated",
             "--hidden", hidden.ToString(System.Globalization.CultureInfo.InvariantCulture), "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
+        arguments.AddRange(TlsArguments("aggregator"));
         foreach (string region in Regions)
         {
             arguments.AddRange(["--host", $"{region}={HostUrls[region]}", "--dataset", $"{region}={DatasetId(region)}", "--key", $"{region}={KeyIds[region]}"]);
@@ -212,7 +229,8 @@ internal sealed class LocalFederation : IAsyncDisposable
     public async Task<(Uri Url, ServiceProcess Process)> StartExtraHostAsync(string name, string region, string imageDirectory, string dataRegion, CancellationToken cancellationToken)
     {
         string platformId = SimulatedPlatformAuthority.CreatePlatform(RootDirectory, Path.Combine(HostDirectory(name), "platform"));
-        await NodeCommands.EnrollAsync(VerifierUrl, TeamKey, platformId, region, replace: false, cancellationToken).ConfigureAwait(false);
+        await NodeCommands.EnrollAsync(VerifierUrl, TeamKey, platformId, region, replace: false, OperatorTls, cancellationToken).ConfigureAwait(false);
+        IssueCertificate("host-" + name);
         string data = Path.Combine(HostDirectory(name), "data");
         Directory.CreateDirectory(data);
         string source = Path.Combine(HostDirectory(dataRegion), "data", DatasetId(dataRegion) + ".encds");
@@ -223,7 +241,7 @@ internal sealed class LocalFederation : IAsyncDisposable
 
     /// <summary>Starts one more `enclave serve ...` process (stopped with the federation) and waits until it serves.</summary>
     public async Task<ServiceReadyFile> StartServiceAsync(string name, string[] arguments, CancellationToken cancellationToken) =>
-        await Start(name, arguments).WaitReadyAsync(s_ready, cancellationToken).ConfigureAwait(false);
+        await Start(name, [.. arguments, .. TlsArguments(arguments[1])]).WaitReadyAsync(s_ready, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Stops one service started here (and forgets it).</summary>
     public async Task StopAsync(ServiceProcess service)
@@ -234,12 +252,19 @@ internal sealed class LocalFederation : IAsyncDisposable
 
     private ServiceProcess StartHost(string name, string region, string imageDirectory, int exitAtStep) =>
         Start($"host-{name}",
-            "serve", "host", "--exit-at-step", exitAtStep.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["serve", "host", "--exit-at-step", exitAtStep.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--test-disclose-inputs", _options.DiscloseInputs ? "true" : "false", "--region", region,
             "--data-dir", Path.Combine(HostDirectory(name), "data"), "--enclave-dir", imageDirectory, "--platform-dir", Path.Combine(HostDirectory(name), "platform"),
-            "--verifier", VerifierUrl.ToString(), "--broker", BrokerUrl.ToString());
+            "--verifier", VerifierUrl.ToString(), "--broker", BrokerUrl.ToString(), .. TlsArguments($"host-{name}")]);
 
-    private ServiceProcess Start(string name, params string[] arguments)
+    private void IssueCertificate(string name) =>
+        PkiCommands.Issue(PkiDirectory, name, ["localhost"], ["127.0.0.1"], PkiDirectory, DateTimeOffset.UtcNow, TimeSpan.FromDays(1));
+
+    // The TLS options of a party's `enclave serve` command line.
+    private string[] TlsArguments(string name) =>
+        ["--tls-cert", Path.Combine(PkiDirectory, name + ".crt"), "--tls-key", Path.Combine(PkiDirectory, name + ".key"), "--tls-ca", Path.Combine(PkiDirectory, PkiCommands.CaCertificateFile)];
+
+    private ServiceProcess Start(string name, string[] arguments)
     {
         ServiceProcess service = ServiceProcess.Start(name, arguments, Logs, _options.CliAssembly);
         _services.Add(service);
@@ -256,5 +281,6 @@ internal sealed class LocalFederation : IAsyncDisposable
 
         _services.Clear();
         TeamKey?.Dispose();
+        OperatorTls?.Dispose();
     }
 }

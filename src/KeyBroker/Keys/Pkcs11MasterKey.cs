@@ -314,8 +314,23 @@ public sealed class Pkcs11MasterKey : IMasterKey, IDisposable
             _factories.MechanismParamsFactory.CreateCkGcmParams(iv, IvSize * 8, aad, TagSize * 8));
     }
 
-    /// <summary>Runs one operation on a pooled session (PKCS#11 sessions are not shared between threads).</summary>
-    private byte[] Run(string operation, Func<ISession, byte[]> action)
+    /// <summary>The Pkcs11Interop factories (mechanisms, attributes) of this token connection.</summary>
+    internal Pkcs11InteropFactories Factories => _factories;
+
+    /// <summary>A new read-write session on the logged-in token, for creating token objects (the caller disposes it).</summary>
+    internal ISession OpenReadWriteSession()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _slot.OpenSession(SessionType.ReadWrite);
+    }
+
+    /// <summary>Whether the token offers <paramref name="mechanism"/>.</summary>
+    internal bool Offers(CKM mechanism) => _slot.GetMechanismList().Contains(mechanism);
+
+    /// <summary>Runs one operation on a pooled session (PKCS#11 sessions are not shared between threads); a
+    /// <see cref="Pkcs11Exception"/> becomes a <see cref="MasterKeyException"/> (DeviceError) naming it. Other keys in
+    /// the same token (<see cref="Pkcs11BrokerKeys"/>) share this connection and its pool.</summary>
+    internal T Run<T>(string operation, Func<ISession, T> action)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ISession session;

@@ -26,6 +26,22 @@ internal static class SecretFile
         return File.ReadAllBytes(path);
     }
 
+    /// <summary>Returns the bytes of a configured secret file (e.g. a mounted Kubernetes Secret), which is never
+    /// created here: brokers that share key material must all be given the same file.</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidOperationException">The file is accessible to group or others.</exception>
+    public static byte[] ReadExisting(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"The configured secret file {path} does not exist.", path);
+        }
+
+        CheckPermissions(path);
+        return File.ReadAllBytes(path);
+    }
+
     private static void TryCreate(string path, Func<byte[]> create)
     {
         string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;

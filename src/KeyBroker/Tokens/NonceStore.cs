@@ -4,8 +4,9 @@
 // A nonce is 32 bytes, base64url (43 characters):
 //   u64 expiry (Unix ms, big-endian) | 8 random bytes | first 16 bytes of
 //   HMAC-SHA256(nonce key, "enclave-broker-nonce-v1" | 0x00 | expiry | random)
-// The nonce key (32 random bytes) lives in the broker's data directory (0600), so nonces survive restarts
-// and every broker sharing that directory accepts them. A nonce whose tag does not verify was not issued
+// The nonce key (32 random bytes) lives in the broker's data directory (0600), in a configured secret file, or
+// in a PKCS#11 token (HMAC computed there, INonceMac), so nonces survive restarts and every broker given the
+// same key accepts them. A nonce whose tag does not verify was not issued
 // by this broker; one past its expiry is refused; authentic and fresh, it is consumed by inserting its
 // SHA-256 into the store's consumed-nonce table inside the release's write transaction, where a second use
 // finds the row and is a replay. So a GetNonce costs no database write, a release exactly one insert, and
@@ -52,6 +53,13 @@ public enum NonceConsumption
     Expired,
 }
 
+/// <summary>HMAC-SHA256 with a nonce key that is kept elsewhere (a PKCS#11 token).</summary>
+public interface INonceMac
+{
+    /// <summary>Writes HMAC-SHA256(key, <paramref name="input"/>) (32 bytes) to <paramref name="mac"/>.</summary>
+    void ComputeHmacSha256(ReadOnlySpan<byte> input, Span<byte> mac);
+}
+
 /// <summary>Issues and authenticates single-use challenge nonces (see the file header for the format).</summary>
 public sealed class NonceStore : IDisposable
 {
@@ -68,6 +76,7 @@ public sealed class NonceStore : IDisposable
     private static readonly byte[] s_domain = Encoding.ASCII.GetBytes("enclave-broker-nonce-v1\0");
 
     private readonly byte[] _key;
+    private readonly INonceMac? _mac;
     private readonly TimeProvider _time;
 
     private NonceStore(byte[] key, TimeProvider time)
@@ -75,12 +84,32 @@ public sealed class NonceStore : IDisposable
         ArgumentNullException.ThrowIfNull(time);
         if (key.Length != KeySize)
         {
+            CryptographicOperations.ZeroMemory(key);
             throw new InvalidDataException($"A nonce key is {KeySize} bytes, not {key.Length}.");
         }
 
         _key = key;
         _time = time;
     }
+
+    private NonceStore(INonceMac mac, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(mac);
+        ArgumentNullException.ThrowIfNull(time);
+        _key = [];
+        _mac = mac;
+        _time = time;
+    }
+
+    /// <summary>Loads the nonce key from a configured secret file (32 raw bytes, 0600), which must exist: brokers
+    /// given the same file accept each other's nonces.</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidOperationException">The key file is readable by group or others.</exception>
+    /// <exception cref="InvalidDataException">The key file does not hold exactly 32 bytes.</exception>
+    public static NonceStore Load(string path, TimeProvider time) => new(SecretFile.ReadExisting(path), time);
+
+    /// <summary>A nonce store whose HMAC is computed by <paramref name="mac"/> (a key in a PKCS#11 token).</summary>
+    public static NonceStore Create(INonceMac mac, TimeProvider time) => new(mac, time);
 
     /// <summary>Loads the nonce key from <paramref name="path"/>, creating it (0600) when absent.</summary>
     /// <exception cref="InvalidOperationException">The key file is readable by group or others.</exception>
@@ -152,7 +181,15 @@ public sealed class NonceStore : IDisposable
         s_domain.CopyTo(input);
         body.CopyTo(input[s_domain.Length..]);
         Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(_key, input, mac);
+        if (_mac is null)
+        {
+            HMACSHA256.HashData(_key, input, mac);
+        }
+        else
+        {
+            _mac.ComputeHmacSha256(input, mac);
+        }
+
         mac[..TagSize].CopyTo(destination);
     }
 }

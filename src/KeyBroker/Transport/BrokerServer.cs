@@ -28,11 +28,12 @@ public static class BrokerServer
         int httpPort,
         string listenAddress = "127.0.0.1",
         Action<ILoggingBuilder>? logging = null,
-        IVerifierKeySource? verifierKeys = null)
+        IVerifierKeySource? verifierKeys = null,
+        TlsSettings? tls = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        verifierKeys ??= VerifierKeyPinning.CreateSource(options);
-        WebApplicationBuilder builder = ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, 1024 * 1024, logging);
+        verifierKeys ??= VerifierKeyPinning.CreateSource(options, tls is null ? null : new HttpClient(tls.CreateHandler(presentCertificate: false)));
+        WebApplicationBuilder builder = ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, 1024 * 1024, tls, requireClientCertificate: false, logging);
         builder.Services.AddSingleton(new CoordinatorKeys(coordinatorKeys));
         builder.Services.AddSingleton<IMasterKey>(_ => OpenMasterKey(options));
         builder.Services.AddSingleton(services =>
@@ -46,10 +47,10 @@ public static class BrokerServer
 
     /// <summary>Serves an existing broker (which the caller keeps and disposes): gRPC on
     /// <paramref name="grpcPort"/>, HTTP/1 JSON on <paramref name="httpPort"/>.</summary>
-    public static WebApplication Build(KeyBrokerService broker, IEnumerable<Jwk> coordinatorKeys, int grpcPort, int httpPort, string listenAddress = "127.0.0.1", Action<ILoggingBuilder>? logging = null)
+    public static WebApplication Build(KeyBrokerService broker, IEnumerable<Jwk> coordinatorKeys, int grpcPort, int httpPort, string listenAddress = "127.0.0.1", Action<ILoggingBuilder>? logging = null, TlsSettings? tls = null)
     {
         ArgumentNullException.ThrowIfNull(broker);
-        WebApplicationBuilder builder = ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, 1024 * 1024, logging);
+        WebApplicationBuilder builder = ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, 1024 * 1024, tls, requireClientCertificate: false, logging);
         builder.Services.AddSingleton(new CoordinatorKeys(coordinatorKeys));
         builder.Services.AddSingleton(broker);
         WebApplication app = builder.Build();
