@@ -29,6 +29,8 @@ if [ "$fuzz_status" -ne 0 ] && [ "$status" -eq 0 ]; then
   status=$fuzz_status
 fi
 
+. scripts/multihost/suite.sh  # the by-hand deployment across network namespaces, one test (skipped unless root)
+
 fuzz_seconds=${ENCLAVE_FUZZ_SECONDS:-0}
 if [ "$fuzz_seconds" -gt 0 ]; then
   fuzz_status=0

@@ -16,7 +16,7 @@ public static class AggregatorServer
     public static WebApplication Build(CoordinatorOptions options, Action<ILoggingBuilder>? logging = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        WebApplicationBuilder builder = ServiceHost.CreateBuilder(options.ListenAddress, options.Port, null, 4 * 1024 * 1024, options.Tls, requireClientCertificate: options.Tls is not null, logging);
+        WebApplicationBuilder builder = ServiceHost.CreateBuilder(options.ListenAddress, options.Port, options.MetricsPort, 4 * 1024 * 1024, options.Tls, requireClientCertificate: options.Tls is not null, logging);
         builder.Services.AddSingleton(sp =>
         {
             var hosts = options.Hosts.ToDictionary(h => h.Region, h => new RegionHost.RegionHostClient(ServiceHost.CreateChannel(h.Address, options.Tls, 128 * 1024 * 1024)), StringComparer.Ordinal);

@@ -59,6 +59,9 @@ public sealed class CoordinatorOptions
 
     public int Port { get; init; }
 
+    /// <summary>Port of the HTTP listener for /metrics and /healthz; null: none.</summary>
+    public int? MetricsPort { get; init; }
+
     public string ListenAddress { get; init; } = "127.0.0.1";
 
     /// <summary>The coordinator's TLS identity: it serves operators over mutual TLS and presents it to the hosts,

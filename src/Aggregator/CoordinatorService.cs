@@ -12,4 +12,7 @@ internal sealed class CoordinatorService : Coordinator.CoordinatorBase
 
     public override Task<RoundSummary> RunRound(RunRoundRequest request, ServerCallContext context) =>
         _coordinator.RunRoundAsync(context.CancellationToken);
+
+    public override Task<CoordinatorStatus> Status(StatusRequest request, ServerCallContext context) =>
+        Task.FromResult(_coordinator.Status());
 }

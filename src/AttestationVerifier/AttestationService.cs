@@ -81,6 +81,13 @@ public sealed class AttestationService : IDisposable
     /// <inheritdoc cref="Attest(EvidenceFormat, byte[], byte[])"/>
     public AttestationOutcome Attest(EvidenceFormat format, ReadOnlySpan<byte> evidence, ReadOnlySpan<byte> runtimeData)
     {
+        AttestationOutcome outcome = AttestOnce(format, evidence, runtimeData);
+        VerifierMetrics.Verification(format, _verifiers.ContainsKey(format), outcome);
+        return outcome;
+    }
+
+    private AttestationOutcome AttestOnce(EvidenceFormat format, ReadOnlySpan<byte> evidence, ReadOnlySpan<byte> runtimeData)
+    {
         bool simulated = format == EvidenceFormat.Simulated;
         if (!_verifiers.TryGetValue(format, out IEvidenceVerifier? verifier))
         {

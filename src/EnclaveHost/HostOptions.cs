@@ -30,6 +30,9 @@ public sealed class HostOptions
 
     public int Port { get; init; }
 
+    /// <summary>Port of the HTTP listener for /metrics and /healthz; null: none.</summary>
+    public int? MetricsPort { get; init; }
+
     public string ListenAddress { get; init; } = "127.0.0.1";
 
     /// <summary>The host's TLS identity: it serves the coordinator over mutual TLS and dials the verifier and the

@@ -16,7 +16,7 @@ public static class HostServer
     {
         ArgumentNullException.ThrowIfNull(options);
         // The coordinator is the host's only caller, and must present a certificate of the deployment CA.
-        WebApplicationBuilder builder = ServiceHost.CreateBuilder(options.ListenAddress, options.Port, null, 128 * 1024 * 1024, options.Tls, requireClientCertificate: options.Tls is not null, logging);
+        WebApplicationBuilder builder = ServiceHost.CreateBuilder(options.ListenAddress, options.Port, options.MetricsPort, 128 * 1024 * 1024, options.Tls, requireClientCertificate: options.Tls is not null, logging);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(_ => ServiceHost.CreateChannel(options.VerifierGrpc, options.Tls));
         builder.Services.AddSingleton(sp => new EnclaveProcess(

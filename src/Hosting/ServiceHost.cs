@@ -88,6 +88,7 @@ public static class ServiceHost
             k.Limits.MaxRequestBodySize = maxMessageBytes;
         });
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = maxMessageBytes);
+        builder.Services.AddServiceObservability();
         return builder;
     }
 

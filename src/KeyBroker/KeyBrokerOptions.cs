@@ -58,6 +58,35 @@ public sealed class KeyBrokerOptions
     /// Used by <see cref="Transport.BrokerServer"/>; a <see cref="KeyBrokerService"/> is given its master key.</summary>
     public Keys.Pkcs11MasterKeyOptions? MasterKey { get; init; }
 
+    /// <summary>Where the import, audit signing and nonce keys come from; null: <see cref="Keys.BrokerKeySource.Files"/>
+    /// when key files are configured, else <see cref="Keys.BrokerKeySource.DataDirectory"/>. Brokers sharing a
+    /// PostgreSQL store must share these keys: configure the same files, or <see cref="Keys.BrokerKeySource.Pkcs11"/>
+    /// (the master key's token) for each of them.</summary>
+    public Keys.BrokerKeySource? KeySource { get; init; }
+
+    /// <summary>The configured import key (EC P-256 private key, PEM, 0600); with the two other files, all or none.</summary>
+    public string? ImportKeyFile { get; init; }
+
+    /// <summary>The configured audit signing key (EC P-256 private key, PEM, 0600).</summary>
+    public string? AuditSigningKeyFile { get; init; }
+
+    /// <summary>The configured nonce key (32 raw bytes, 0600).</summary>
+    public string? NonceKeyFile { get; init; }
+
+    /// <summary>Simulated mode only: the file master key (32 raw bytes, 0600, never created) instead of
+    /// <c>master.key</c> in the data directory, so that simulated brokers on one database can share it.</summary>
+    public string? MasterKeyFile { get; init; }
+
+    /// <summary>With <see cref="Keys.BrokerKeySource.Pkcs11"/>: the label prefix of the token objects
+    /// (<c>{prefix}-import</c>, <c>{prefix}-audit</c>, <c>{prefix}-nonce</c>).</summary>
+    public string Pkcs11KeyLabelPrefix { get; init; } = Keys.Pkcs11BrokerKeys.DefaultLabelPrefix;
+
+    /// <summary><see cref="KeySource"/>, or what its absence means.</summary>
+    public Keys.BrokerKeySource ResolvedKeySource => KeySource
+        ?? (ImportKeyFile is not null || AuditSigningKeyFile is not null || NonceKeyFile is not null
+            ? Keys.BrokerKeySource.Files
+            : Keys.BrokerKeySource.DataDirectory);
+
     /// <summary>Which store holds nonces, keys and the audit log: SQLite (embedded, the default) or PostgreSQL
     /// (for several broker instances on one database).</summary>
     public KeyBrokerStoreKind Store { get; init; } = KeyBrokerStoreKind.Sqlite;
@@ -92,6 +121,24 @@ public sealed class KeyBrokerOptions
         if (UnauthenticatedReleaseAllowance < 0 || UnauthenticatedReleaseInterval <= TimeSpan.Zero || UnauthenticatedReleaseInterval > TimeSpan.FromDays(1))
         {
             throw new ArgumentOutOfRangeException(nameof(UnauthenticatedReleaseInterval), "The unauthenticated release allowance must be at least 0 and its interval between 0 and 1 day.");
+        }
+
+        bool anyFile = ImportKeyFile is not null || AuditSigningKeyFile is not null || NonceKeyFile is not null;
+        switch (ResolvedKeySource)
+        {
+            case Keys.BrokerKeySource.Files when string.IsNullOrWhiteSpace(ImportKeyFile) || string.IsNullOrWhiteSpace(AuditSigningKeyFile) || string.IsNullOrWhiteSpace(NonceKeyFile):
+                throw new ArgumentException("Configured broker keys need all three files: the import key, the audit signing key and the nonce key.", nameof(ImportKeyFile));
+            case Keys.BrokerKeySource.Pkcs11 when MasterKey is null:
+                throw new ArgumentException("Broker keys in the PKCS#11 token need the PKCS#11 master key.", nameof(KeySource));
+            case Keys.BrokerKeySource.Pkcs11 when string.IsNullOrWhiteSpace(Pkcs11KeyLabelPrefix):
+                throw new ArgumentException("The PKCS#11 broker key label prefix is blank.", nameof(Pkcs11KeyLabelPrefix));
+            case not Keys.BrokerKeySource.Files when anyFile:
+                throw new ArgumentException($"Key files are configured but the broker keys come from {ResolvedKeySource}.", nameof(KeySource));
+        }
+
+        if (MasterKeyFile is not null && (!SimulatedMode || MasterKey is not null))
+        {
+            throw new ArgumentException("A master key file is allowed only in simulated mode and without a PKCS#11 master key.", nameof(MasterKeyFile));
         }
 
         if (NonceLifetime <= TimeSpan.Zero || NonceLifetime > TimeSpan.FromHours(1))

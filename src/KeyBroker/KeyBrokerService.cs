@@ -46,6 +46,7 @@ public sealed class KeyBrokerService : IDisposable
     private readonly BrokerImportKey _importKey;
     private readonly AuditSigningKey _auditKey;
     private readonly NonceStore _nonces;
+    private readonly BrokerKeyMaterial _keyMaterial;
     private readonly TokenValidator _tokens;
     private readonly KeyStore _keys;
     private readonly AuditLog _audit;
@@ -89,20 +90,21 @@ public sealed class KeyBrokerService : IDisposable
             _store.Initialize();
             if (masterKey is null)
             {
-                var fileKey = new FileMasterKey(Path.Combine(options.DataDirectory, FileMasterKey.DefaultFileName), options.SimulatedMode);
+                var fileKey = options.MasterKeyFile is { } configured
+                    ? FileMasterKey.Load(configured, options.SimulatedMode)
+                    : new FileMasterKey(Path.Combine(options.DataDirectory, FileMasterKey.DefaultFileName), options.SimulatedMode);
                 _ownedMasterKey = fileKey;
                 masterKey = fileKey;
             }
 
-            _nonces = NonceStore.LoadOrCreate(Path.Combine(options.DataDirectory, NonceStore.DefaultKeyFileName), options.Time);
-            _importKey = BrokerImportKey.LoadOrCreate(Path.Combine(options.DataDirectory, BrokerImportKey.DefaultFileName));
-            _auditKey = AuditSigningKey.LoadOrCreate(Path.Combine(options.DataDirectory, AuditSigningKey.DefaultFileName));
+            _keyMaterial = BrokerKeyMaterial.Open(options, masterKey);
+            _nonces = _keyMaterial.Nonces;
+            _importKey = _keyMaterial.ImportKey;
+            _auditKey = _keyMaterial.AuditKey;
         }
         catch
         {
             _ownedMasterKey?.Dispose();
-            _nonces?.Dispose();
-            _importKey?.Dispose();
             if (_ownsStore)
             {
                 _store.Dispose();
@@ -140,6 +142,9 @@ public sealed class KeyBrokerService : IDisposable
 
     public AuditLog Audit => _audit;
 
+    /// <summary>Where the import, audit and nonce keys came from (for the startup log).</summary>
+    public string KeyMaterialDescription => _keyMaterial.Description;
+
     /// <summary>Issues a single-use challenge nonce for an enclave's attestation.</summary>
     public IssuedNonce IssueNonce() => _nonces.IssueWithExpiry(_options.NonceLifetime);
 
@@ -171,6 +176,7 @@ public sealed class KeyBrokerService : IDisposable
             await FlushThrottledAsync(all: false).ConfigureAwait(false);
             if (!_unauthenticated.TryAdmit(options.Caller, validation.Reason!.Value, _options.Time.GetUtcNow()))
             {
+                KeyBrokerMetrics.Release("throttled", validation.Reason.Value);
                 return ReleaseOutcome.Throttled(validation.Reason.Value, validation.Detail!);
             }
 
@@ -343,6 +349,7 @@ public sealed class KeyBrokerService : IDisposable
             RememberLatestKey(keyName, redecided.Key);
         }
 
+        KeyBrokerMetrics.Release(recorded.Granted ? "granted" : "denied", recorded.Granted ? null : recorded.Reason);
         return recorded.Granted
             ? ReleaseOutcome.Granted(recorded.WrappedKey!, recorded.Version!.Value, entry.Id, entry.Sequence)
             : ReleaseOutcome.Denied(recorded.Reason, recorded.TokenStage, recorded.Detail, entry.Id, entry.Sequence, recorded.Failures);

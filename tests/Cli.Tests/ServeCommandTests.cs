@@ -13,7 +13,7 @@ public sealed class ServeCommandTests
         using var directory = new TempDirectory("enclave-serve");
         CliResult result = await CliRunner.RunAsync(TimeSpan.FromMinutes(1),
             "serve", "broker", "--data-dir", directory.Path, "--verifier-issuer", "http://127.0.0.1:1", "--simulated",
-            "--verifier-key-thumbprint", new string('A', 43), "--dev-allow-http-verifier",
+            "--verifier-key-thumbprint", new string('A', 43), "--dev-allow-http-verifier", "--dev-cleartext",
             "--grpc-port", taken.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(2, result.ExitCode);
         Assert.Contains($"127.0.0.1:{taken.Port}", result.Error, StringComparison.Ordinal);

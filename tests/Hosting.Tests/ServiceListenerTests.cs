@@ -57,7 +57,7 @@ public sealed class ServiceListenerTests
     [Fact]
     public async Task AServiceOnPortZeroServesWhereItsEndpointsSayAndClosesThemWhenDisposed()
     {
-        WebApplicationBuilder builder = ServiceHost.CreateBuilder("127.0.0.1", 0, 0, 1024, l => l.ClearProviders());
+        WebApplicationBuilder builder = ServiceHost.CreateBuilder("127.0.0.1", 0, 0, 1024, tls: null, logging: l => l.ClearProviders());
         WebApplication app = builder.Build();
         app.MapGet("/hello", () => Results.Text("hello"));
         ServiceEndpoints endpoints = app.Services.GetRequiredService<ServiceEndpoints>();

@@ -41,7 +41,7 @@ public sealed class TrustChainFixture : IAsyncLifetime
         CoordinatorKeyId = Jwk.FromEcPublic(CoordinatorKey.ExportParameters(false)).ComputeThumbprint();
         foreach ((string region, Uri url) in Federation.HostUrls)
         {
-            GrpcChannel channel = GrpcChannel.ForAddress(url, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
+            GrpcChannel channel = ServiceHost.CreateChannel(url, Federation.OperatorTls);
             _channels.Add(channel);
             Hosts[region] = new RegionHost.RegionHostClient(channel);
         }
@@ -168,10 +168,10 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
             File.Move(dataFile + ".swap", dataFile, overwrite: true);
             using var hostOwner = ECDsa.Create(ECCurve.NamedCurves.nistP256);
             string policy = Enclave.Cli.Commands.KeyCommands.BuildPolicy(_f.Federation.Issuer, [_f.Federation.Measurement], ["eu-west"], allowSimulated: true);
-            string hostKeyId = await Enclave.Cli.Commands.KeyCommands.RegisterAsync(_f.Federation.BrokerUrl, hostOwner, "eu-west-data", policy, hostKey, CancellationToken.None);
+            string hostKeyId = await Enclave.Cli.Commands.KeyCommands.RegisterAsync(_f.Federation.BrokerUrl, hostOwner, "eu-west-data", policy, hostKey, _f.Federation.OperatorTls, CancellationToken.None);
             Assert.NotEqual(_f.Federation.KeyIds["eu-west"], hostKeyId);
 
-            using GrpcChannel channel = GrpcChannel.ForAddress(url);
+            using GrpcChannel channel = ServiceHost.CreateChannel(url, _f.Federation.OperatorTls);
             var client = new RegionHost.RegionHostClient(channel);
             RoundSpecification spec = Specification(NewRoundId(), epochs: 1);
             PrepareResponse prepared = await client.PrepareAsync(new PrepareRequest
@@ -223,7 +223,7 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
         }
 
         Uri aggregator = await _f.Federation.StartAggregatorAsync(Hidden, 1, CancellationToken.None, refusing.Grpc, data);
-        using GrpcChannel channel = GrpcChannel.ForAddress(aggregator);
+        using GrpcChannel channel = ServiceHost.CreateChannel(aggregator, _f.Federation.OperatorTls);
         Enclave.Protocol.Coordinator.RoundSummary summary = await new Enclave.Protocol.Coordinator.Coordinator.CoordinatorClient(channel)
             .RunRoundAsync(new Enclave.Protocol.Coordinator.RunRoundRequest());
 

@@ -11,8 +11,13 @@ namespace Enclave.KeyBroker.Tests;
 /// <summary>The PKCS#11 master key against a real token (SoftHSM2, set up by scripts/ci-services.sh).
 /// Each test uses its own key label, so tests never see each other's keys.</summary>
 [RequiresEnvironment(ModuleVariable, TokenVariable, PinVariable)]
+[Collection(Collection)]
 public sealed class Pkcs11MasterKeyTests
 {
+    /// <summary>The PKCS#11 test classes run one after the other: Pkcs11Interop finalizes the module when a library
+    /// instance is disposed, which ends every other instance's sessions in the process.</summary>
+    public const string Collection = "PKCS#11 token";
+
     public const string ModuleVariable = "ENCLAVE_TEST_PKCS11_MODULE";
     public const string TokenVariable = "ENCLAVE_TEST_PKCS11_TOKEN";
     public const string PinVariable = "ENCLAVE_TEST_PKCS11_PIN";

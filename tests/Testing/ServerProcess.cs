@@ -53,7 +53,9 @@ public sealed class ServerProcess : IAsyncDisposable
     public ServiceReadyFile Ready { get; private set; } = null!;
 
     /// <summary>Starts <c>enclave {arguments}</c> with its ports left to the system (the service's default of 0)
-    /// and waits for the ready file in which it names them.</summary>
+    /// and waits for the ready file in which it names them. A test that gives no TLS identity (no
+    /// <c>--tls-cert</c>, no <c>--dev-cleartext</c>) is testing something other than transport, and runs the
+    /// service in development cleartext on loopback; TLS tests pass their certificates.</summary>
     public static async Task<ServerProcess> StartAsync(params string[] arguments)
     {
         string readyFile = Path.Combine(Path.GetTempPath(), $"enclave-ready-{Guid.NewGuid():N}.json");
@@ -62,6 +64,11 @@ public sealed class ServerProcess : IAsyncDisposable
         foreach (string argument in arguments)
         {
             start.ArgumentList.Add(argument);
+        }
+
+        if (!arguments.Contains("--tls-cert") && !arguments.Contains("--dev-cleartext") && arguments.FirstOrDefault() == "serve")
+        {
+            start.ArgumentList.Add("--dev-cleartext");
         }
 
         start.ArgumentList.Add("--ready-file");

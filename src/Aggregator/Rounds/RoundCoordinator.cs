@@ -30,6 +30,11 @@ public sealed class RoundCoordinator
     private readonly ILogger _logger;
     private readonly CoordinatorState _state;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly object _statusLock = new();
+    private uint _runningRound;
+    private string _stage = string.Empty;
+    private RoundSummary? _last;
+    private readonly RoundMetrics.StageClock _stageClock = new();
     private readonly Lazy<(byte[] Pixels, byte[] Labels, int Count)> _testSet;
 
     public RoundCoordinator(CoordinatorOptions options, IReadOnlyDictionary<string, RegionHost.RegionHostClient> hosts, KeyBroker.KeyBrokerClient? broker, ILogger logger)
@@ -49,11 +54,49 @@ public sealed class RoundCoordinator
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await RunRoundCoreAsync(cancellationToken).ConfigureAwait(false);
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            RoundSummary summary = await RunRoundCoreAsync(cancellationToken).ConfigureAwait(false);
+            RoundMetrics.Round(summary.Completed, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+            lock (_statusLock)
+            {
+                _last = summary;
+            }
+
+            return summary;
         }
         finally
         {
+            Stage(0, string.Empty);
             _gate.Release();
+        }
+    }
+
+    /// <summary>Rounds done, the model, and the stage of a round under way (for `enclave round status`).</summary>
+    public CoordinatorStatus Status()
+    {
+        lock (_statusLock)
+        {
+            var status = new CoordinatorStatus
+            {
+                Round = _state.Round,
+                ModelSha256 = _state.ModelHash,
+                Running = _runningRound != 0,
+                RunningRound = _runningRound,
+                Stage = _stage,
+                Last = _last,
+            };
+            status.Regions.AddRange(_hosts.Keys.Order(StringComparer.Ordinal));
+            return status;
+        }
+    }
+
+    private void Stage(uint round, string stage)
+    {
+        _stageClock.Enter(stage);
+        lock (_statusLock)
+        {
+            _runningRound = round;
+            _stage = stage;
         }
     }
 
@@ -104,6 +147,7 @@ public sealed class RoundCoordinator
         var policy = new ParticipantPolicy(_options.AllowedMeasurements, _hosts.Keys.ToArray(), _options.AllowSimulated, RequiredSpecification: specHex);
 
         // Stage 1: prepare. Every host's enclave attests, obtains its data key and trains; failures drop that region.
+        Stage(round, "prepare");
         var prepare = new PrepareRequest { Specification = SignCoordinator(RoundBinding.SpecificationKind, specBytes), GlobalModel = ByteString.CopyFrom(model) };
         var accepted = new Dictionary<string, Accepted>(StringComparer.Ordinal);
         foreach ((string region, PrepareResponse? response, Failure? failure) in await FanOutAsync(_hosts.Keys, (host, ct) => host.PrepareAsync(prepare, cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
@@ -204,6 +248,7 @@ public sealed class RoundCoordinator
                 }
             }
 
+            Stage(round, "advertise-keys");
             foreach ((string region, SecAggStepResponse? response, Failure? failure) in await FanOutAsync(cohort, (host, ct) => host.SecAggBeginAsync(begin, cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
             {
                 Accept("advertise-keys", region, response, failure);
@@ -211,6 +256,7 @@ public sealed class RoundCoordinator
 
             async Task StepAsync(string stage, IEnumerable<(int Recipient, SecAggMessage Message)> messages)
             {
+                Stage(round, stage);
                 Dictionary<string, SecAggStepRequest> requests = messages.ToDictionary(
                     m => cohort[m.Recipient - 1],
                     m => SignStep(roundId, specHash, SecAggCodec.Encode(m.Message)),
@@ -282,6 +328,7 @@ public sealed class RoundCoordinator
         // broker, appended to its audit log. A manifest the broker refuses leaves the model where it was.
         try
         {
+            Stage(round, "manifest");
             await PublishManifestAsync(summary, previousModelHash, cancellationToken).ConfigureAwait(false);
         }
         catch (RpcException ex)
@@ -462,6 +509,7 @@ public sealed class RoundCoordinator
     private void AddFailure(RoundSummary summary, string region, string stage, string code, string message)
     {
         summary.Failures.Add(new RegionFailure { Region = region, Stage = stage, Code = code, Message = message });
+        RoundMetrics.Dropout(stage, code);
         CoordinatorLog.RegionFailed(_logger, summary.Round, region, stage, code, message);
     }
 

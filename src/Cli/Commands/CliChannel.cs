@@ -22,18 +22,34 @@ internal static class CliChannel
         }
     }
 
-    /// <summary>The reason code and detail of a failed call; for a connection that failed, the TLS or socket error.</summary>
+    /// <summary>The reason code and detail of a failed call; for a connection that failed, what was wrong with TLS.</summary>
     public static string Describe(RpcException ex)
     {
         string code = ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString();
         for (Exception? inner = ex.Status.DebugException; inner is not null; inner = inner.InnerException)
         {
-            if (inner is AuthenticationException or IOException { InnerException: null } && inner.Message.Length > 0)
+            if (inner is AuthenticationException)
             {
-                return $"{code}: TLS with the service failed: {inner.Message}";
+                return $"{code}: TLS with the service failed: {Explain(inner.Message)}{inner.Message}";
+            }
+
+            if (inner is IOException && inner.Message.Contains("HTTP/2 handshake", StringComparison.Ordinal))
+            {
+                // TLS 1.3 asks for a client certificate after the handshake; a server that requires one and gets none
+                // closes the connection before HTTP/2 starts, which is all the client sees.
+                return $"{code}: TLS with the service failed: the service closed the connection before HTTP/2 began, as a service that requires a client certificate does when none of the deployment CA is presented (give --tls-cert and --tls-key)";
             }
         }
 
         return $"{code}: {ex.Status.Detail}";
     }
+
+    private static string Explain(string message) =>
+        message.Contains("PartialChain", StringComparison.Ordinal) || message.Contains("UntrustedRoot", StringComparison.Ordinal)
+            ? "the service's certificate is not issued by the deployment CA given with --tls-ca. "
+            : message.Contains("RemoteCertificateNameMismatch", StringComparison.Ordinal)
+                ? "the service's certificate does not name the host in its URL. "
+                : message.Contains("NotTimeValid", StringComparison.Ordinal)
+                    ? "the service's certificate has expired or is not yet valid. "
+                    : string.Empty;
 }

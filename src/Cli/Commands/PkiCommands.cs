@@ -46,7 +46,7 @@ internal static class PkiCommands
     }
 
     /// <summary>Creates ca.crt and ca.key in <paramref name="directory"/> and returns the certificate's path.</summary>
-    public static string InitAuthority(string directory, string commonName, TimeSpan validity)
+    public static string InitAuthority(string directory, string commonName, TimeSpan validity, DateTimeOffset? notBefore = null)
     {
         string certificatePath = Path.Combine(directory, CaCertificateFile);
         if (File.Exists(certificatePath) || File.Exists(Path.Combine(directory, CaKeyFile)))
@@ -59,8 +59,8 @@ internal static class PkiCommands
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: true, pathLengthConstraint: 0, critical: true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, critical: true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
-        DateTimeOffset now = DateTimeOffset.UtcNow;
-        using X509Certificate2 certificate = request.CreateSelfSigned(now.AddMinutes(-5), now + validity);
+        DateTimeOffset from = notBefore ?? DateTimeOffset.UtcNow.AddMinutes(-5);
+        using X509Certificate2 certificate = request.CreateSelfSigned(from, from + validity);
         Directory.CreateDirectory(directory);
         KeyFiles.WritePrivate(Path.Combine(directory, CaKeyFile), key.ExportPkcs8PrivateKeyPem());
         File.WriteAllText(certificatePath, certificate.ExportCertificatePem() + "\n");

@@ -23,10 +23,11 @@ internal static class ServeAggregator
         var epochs = new Option<int>("--epochs") { Description = "local epochs per round", DefaultValueFactory = _ => 1 };
         var port = ServiceRun.PortOption("--port", "port for the coordinator's gRPC endpoint (mutual TLS: operators present a certificate of the deployment CA)");
         var transport = new ServiceTransport();
+        var metricsPort = MetricsPortOption.Create();
         var readyFile = ServiceRun.ReadyFileOption();
         var command = new Command("aggregator", "Run the coordinator: rounds, secure aggregation, FedAvg, manifests.")
         {
-            hosts, issuer, verifierKeys, datasets, keys, measurements, dataDir, broker, allowSimulated, testData, hidden, epochs, maxSamples, port, readyFile,
+            hosts, issuer, verifierKeys, datasets, keys, measurements, dataDir, broker, allowSimulated, testData, hidden, epochs, maxSamples, port, metricsPort, readyFile,
         };
         transport.AddTo(command);
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
@@ -74,6 +75,7 @@ internal static class ServeAggregator
                 Hidden = parse.GetValue(hidden),
                 Epochs = parse.GetValue(epochs),
                 Port = parse.GetValue(port),
+                MetricsPort = parse.GetValue(metricsPort),
             };
             await using WebApplication app = ServiceRun.Build(() => AggregatorServer.Build(options));
             return await ServiceRun.RunAsync(app, "aggregator", parse.GetValue(readyFile), cancellationToken).ConfigureAwait(false);

@@ -16,12 +16,13 @@ internal static class ServeHost
         var broker = new Option<string>("--broker") { Required = true, Description = "key broker gRPC URL" };
         var port = ServiceRun.PortOption("--port", "port for the host's gRPC endpoint (mutual TLS: the coordinator must present a certificate of the deployment CA)");
         var transport = new ServiceTransport();
+        var metricsPort = MetricsPortOption.Create();
         var readyFile = ServiceRun.ReadyFileOption();
         var exitAtStep = new Option<int>("--exit-at-step") { Description = "fault injection: the host process dies on its n-th secure-aggregation step (2 = after ShareKeys)" };
         var disclose = new Option<bool>("--test-disclose-inputs") { Description = "test mode: a simulated enclave logs its quantised inputs" };
         var command = new Command("host", "Run a regional host: launches the enclave and relays its traffic.")
         {
-            region, dataDir, enclaveDir, platformDir, verifier, broker, port, exitAtStep, disclose, readyFile,
+            region, dataDir, enclaveDir, platformDir, verifier, broker, port, metricsPort, exitAtStep, disclose, readyFile,
         };
         transport.AddTo(command);
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
@@ -38,6 +39,7 @@ internal static class ServeHost
                 VerifierGrpc = CliErrors.ParseUri(parse.GetValue(verifier)!, "--verifier"),
                 Broker = CliErrors.ParseUri(parse.GetValue(broker)!, "--broker"),
                 Port = parse.GetValue(port),
+                MetricsPort = parse.GetValue(metricsPort),
                 ExitAtStep = parse.GetValue(exitAtStep),
                 DiscloseInputsForTests = parse.GetValue(disclose),
             };

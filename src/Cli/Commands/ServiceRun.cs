@@ -60,6 +60,7 @@ internal static partial class ServiceRun
 
     public static async Task<int> RunAsync(WebApplication app, string service, string? readyFile, CancellationToken cancellationToken)
     {
+        app.MapServiceObservability();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         ServiceEndpoints endpoints = app.Services.GetRequiredService<ServiceEndpoints>();
         ILogger logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Enclave.Service");

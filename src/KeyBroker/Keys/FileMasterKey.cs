@@ -23,14 +23,12 @@ public sealed class FileMasterKey : IMasterKey, IDisposable
     /// group or others.</exception>
     /// <exception cref="InvalidDataException">The file does not hold exactly 32 bytes.</exception>
     public FileMasterKey(string path, bool simulatedMode)
+        : this(path, RequireSimulated(simulatedMode) ? SecretFile.ReadOrCreate(path, () => RandomNumberGenerator.GetBytes(KeySize)) : [])
     {
-        if (!simulatedMode)
-        {
-            throw new InvalidOperationException(
-                "A file master key is allowed only in simulated mode; configure a hardware-backed master key.");
-        }
+    }
 
-        byte[] key = SecretFile.ReadOrCreate(path, () => RandomNumberGenerator.GetBytes(KeySize));
+    private FileMasterKey(string path, byte[] key)
+    {
         try
         {
             if (key.Length != KeySize)
@@ -45,6 +43,18 @@ public sealed class FileMasterKey : IMasterKey, IDisposable
             CryptographicOperations.ZeroMemory(key);
         }
     }
+
+    /// <summary>Loads a configured master key file (32 raw bytes, 0600), which must exist: simulated brokers on one
+    /// database given the same file unwrap each other's keys.</summary>
+    /// <exception cref="InvalidOperationException">Not in simulated mode, or the file is readable by group or others.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file does not hold exactly 32 bytes.</exception>
+    public static FileMasterKey Load(string path, bool simulatedMode) =>
+        new(path, RequireSimulated(simulatedMode) ? SecretFile.ReadExisting(path) : []);
+
+    private static bool RequireSimulated(bool simulatedMode) => simulatedMode
+        ? true
+        : throw new InvalidOperationException("A file master key is allowed only in simulated mode; configure a hardware-backed master key.");
 
     public byte[] Wrap(ReadOnlySpan<byte> dataKey, ReadOnlySpan<byte> associatedData)
     {

@@ -359,7 +359,7 @@ public static class Pkcs11BrokerKeys
             Net.Pkcs11Interop.HighLevelAPI.Factories.IObjectAttributeFactory a = _token.Factories.ObjectAttributeFactory;
             return _token.Run("C_DeriveKey (ECDH)", session =>
             {
-                using IMechanismParams parameters = _token.Factories.MechanismParamsFactory.CreateCkEcdh1DeriveParams((ulong)CKD.CKD_NULL, null, point);
+                using var parameters = _token.Factories.MechanismParamsFactory.CreateCkEcdh1DeriveParams((ulong)CKD.CKD_NULL, null, point);
                 using IMechanism mechanism = _token.Factories.MechanismFactory.Create(CKM.CKM_ECDH1_DERIVE, parameters);
                 IObjectHandle secret = session.DeriveKey(mechanism, _key,
                 [

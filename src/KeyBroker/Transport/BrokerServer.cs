@@ -41,6 +41,14 @@ public static class BrokerServer
         WebApplication app = builder.Build();
         KeyBrokerService broker = app.Services.GetRequiredService<KeyBrokerService>();
         File.WriteAllText(Path.Combine(options.DataDirectory, AuditPublicKeyFileName), broker.AuditPublicKey.ToJson());
+        app.Logger.LogInformation("Broker keys from {Source}: import key {ImportKid}, audit key {AuditKid}",
+            broker.KeyMaterialDescription, broker.ImportKey.Kid, broker.AuditPublicKey.Kid);
+        if (options.Store == KeyBrokerStoreKind.Postgres && options.ResolvedKeySource == BrokerKeySource.DataDirectory)
+        {
+            app.Logger.LogWarning("The broker keys are in the data directory: another broker on this PostgreSQL store accepts this one's nonces "
+                + "and owner requests only if it is given the same keys (--import-key/--audit-signing-key/--nonce-key, or --pkcs11-broker-keys)");
+        }
+
         MapEndpoints(app, broker);
         return app;
     }
@@ -88,7 +96,9 @@ public static class BrokerServer
                 "outside simulated mode the master key must be in a PKCS#11 token (module, token label and PIN); a file master key is refused");
         }
 
-        return new FileMasterKey(Path.Combine(options.DataDirectory, FileMasterKey.DefaultFileName), options.SimulatedMode);
+        return options.MasterKeyFile is { } configured
+            ? FileMasterKey.Load(configured, options.SimulatedMode)
+            : new FileMasterKey(Path.Combine(options.DataDirectory, FileMasterKey.DefaultFileName), options.SimulatedMode);
     }
 
     private static IResult Error(int status, string code, string message) =>
