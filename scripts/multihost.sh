@@ -213,8 +213,10 @@ say "platforms enrolled, keys registered"
 
 # Step 7. The coordinator's operator runs the rounds.
 run_rounds() {  # N OUT.json
+  # In the background and waited for, so that a signal to this script is acted on at once.
   ip netns exec "$(ns central)" dotnet "$cli" round run --aggregator "$aggregator_url" --rounds "$1" --json "$2" \
-    $(tls "$central/tls" operator) >>"$work/logs/round-run.log" 2>&1 || true
+    $(tls "$central/tls" operator) >>"$work/logs/round-run.log" 2>&1 &
+  wait $! || true
   [ -s "$2" ] || { tail -20 "$work/logs/round-run.log" >&2; die "round run wrote no summary"; }
 }
 summaries=()

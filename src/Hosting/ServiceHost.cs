@@ -109,12 +109,14 @@ public static class ServiceHost
             throw new TlsConfigurationException($"{address} is cleartext http, but this party is configured for TLS; use its https address");
         }
 
-        var options = new GrpcChannelOptions { MaxReceiveMessageSize = maxMessageBytes, MaxSendMessageSize = maxMessageBytes };
-        if (tls is not null)
-        {
-            options.HttpHandler = tls.CreateHandler();
-        }
-
+        // HTTP/2 pings while a call is open: a peer whose link died is noticed in about half a minute, not after
+        // the kernel's TCP retransmission timeout (many minutes), so a region cut off mid-round becomes a dropout.
+        SocketsHttpHandler handler = tls?.CreateHandler() ?? new SocketsHttpHandler();
+        handler.KeepAlivePingDelay = TimeSpan.FromSeconds(15);
+        handler.KeepAlivePingTimeout = TimeSpan.FromSeconds(10);
+        handler.KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests;
+        handler.EnableMultipleHttp2Connections = true;
+        var options = new GrpcChannelOptions { MaxReceiveMessageSize = maxMessageBytes, MaxSendMessageSize = maxMessageBytes, HttpHandler = handler };
         return GrpcChannel.ForAddress(address, options);
     }
 

@@ -27,6 +27,12 @@ internal static class CliErrors
             Console.Error.WriteLine($"enclave: master key {ex.Error}: {ex.Message}");
             return 2;
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A file that cannot be read or written is unusable input, not a rejection (exit 1) and not a crash.
+            Console.Error.WriteLine($"enclave: {ex.Message}");
+            return 2;
+        }
     }
 
     public static Uri ParseUri(string value, string option) =>

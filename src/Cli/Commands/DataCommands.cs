@@ -19,16 +19,27 @@ internal static class DataCommands
         encrypt.SetAction(parse => CliErrors.RunAsync(() =>
         {
             string[] parts = parse.GetValue(shard)!.Split('/');
-            if (parts.Length != 2 || !int.TryParse(parts[0], out int index) || !int.TryParse(parts[1], out int count))
+            if (parts.Length != 2 || !int.TryParse(parts[0], out int index) || !int.TryParse(parts[1], out int count) || count < 1 || index < 0 || index >= count)
             {
-                throw new CliException("--shard must be I/N, for example 0/3");
+                throw new CliException("--shard must be I/N with 0 <= I < N, for example 0/3");
+            }
+
+            string id = parse.GetValue(datasetId)!;
+            string place = parse.GetValue(region)!;
+            if (!Enclave.Crypto.EncryptedDataset.IsValidDatasetId(id))
+            {
+                throw new CliException($"--dataset-id '{id}' must be 1 to 128 of [A-Za-z0-9._-]");
+            }
+
+            if (!Enclave.Crypto.EncryptedDataset.IsValidRegion(place))
+            {
+                throw new CliException($"--region '{place}' must be 1 to 64 of [a-z0-9-]");
             }
 
             byte[] key = DatasetProtector.NewDataKey();
             try
             {
-                ProtectedDataset result = DatasetProtector.Protect(parse.GetValue(source)!, parse.GetValue(datasetId)!, parse.GetValue(region)!, index, count, parse.GetValue(limit), parse.GetValue(output)!, key);
-                DatasetProtector.WriteSecretFile(parse.GetValue(keyOut)!, key);
+                ProtectedDataset result = DatasetProtector.ProtectWithKeyFile(parse.GetValue(source)!, id, place, index, count, parse.GetValue(limit), parse.GetValue(output)!, parse.GetValue(keyOut)!, key);
                 Console.WriteLine($"encrypted {result.Examples} examples of {result.DatasetId} for {result.Region} into {result.Path} ({result.CiphertextBytes} bytes)");
             }
             finally

@@ -30,8 +30,8 @@ internal static class ImageCommands
             var configuration = Configuration(
                 parse.GetValue(simulated) ? EnclaveMode.Simulated : EnclaveMode.Hardware,
                 CliErrors.ParseUri(parse.GetValue(issuer)!, "--verifier-issuer").ToString(),
-                Merge(parse.GetValue(verifierKeys)!, "--verifier-keys"),
-                Merge(parse.GetValue(coordinatorKeys)!, "--coordinator-key"));
+                KeyFiles.ReadPublicKeySets(parse.GetValue(verifierKeys)!, "--verifier-keys"),
+                KeyFiles.ReadPublicKeySets(parse.GetValue(coordinatorKeys)!, "--coordinator-key"));
             string image = Path.GetFullPath(parse.GetValue(output)!);
             string measurement = Configure(Path.GetFullPath(parse.GetValue(build) ?? DemoPaths.DefaultEnclaveDirectory), image, configuration, parse.GetValue(link));
             Console.WriteLine(parse.GetValue(json)
@@ -108,24 +108,6 @@ internal static class ImageCommands
         {
             TryDelete(image);
             throw new CliException($"cannot write the image to {image}: {ex.Message}");
-        }
-    }
-
-    private static JwkSet Merge(string[] paths, string option)
-    {
-        var keys = new List<Jwk>();
-        foreach (string path in paths)
-        {
-            keys.AddRange(KeyFiles.ReadPublicKeySet(path, option).Keys);
-        }
-
-        try
-        {
-            return new JwkSet(keys.DistinctBy(k => k.Kid));
-        }
-        catch (ArgumentException ex)
-        {
-            throw new CliException($"{option}: {ex.Message}");
         }
     }
 

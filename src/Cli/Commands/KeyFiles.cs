@@ -73,7 +73,9 @@ internal static class KeyFiles
         }
 
         Jwk[] withKids = keys
-            .Select(k => k.Kid is not null || !k.IsEc ? k : Jwk.FromEcPublic(k.ToEcParameters(), kid: k.ComputeThumbprint(), use: k.Use))
+            .Select(k => k.Kid is not null ? k
+                : k.IsEc ? Jwk.FromEcPublic(k.ToEcParameters(), kid: k.ComputeThumbprint(), use: k.Use)
+                : Jwk.FromRsaPublic(k.ToRsaParameters(), kid: k.ComputeThumbprint(), use: k.Use))
             .ToArray();
         if (withKids.Length == 0)
         {
@@ -87,6 +89,31 @@ internal static class KeyFiles
         catch (ArgumentException ex)
         {
             throw new CliException($"{option}: {path}: {ex.Message}");
+        }
+    }
+
+    /// <summary>The keys of several such files as one set; the same key under the same kid in two files is kept once.</summary>
+    public static JwkSet ReadPublicKeySets(IEnumerable<string> paths, string option)
+    {
+        var keys = new List<Jwk>();
+        foreach (string path in paths)
+        {
+            foreach (Jwk key in ReadPublicKeySet(path, option).Keys)
+            {
+                if (!keys.Any(k => k.Kid == key.Kid && k.HasSameKey(key)))
+                {
+                    keys.Add(key);
+                }
+            }
+        }
+
+        try
+        {
+            return new JwkSet(keys);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliException($"{option}: {ex.Message}");
         }
     }
 

@@ -66,7 +66,21 @@ internal static class NodeCommands
 
             // Each enrolment gets a fresh jti and a seq above any earlier one of the platform, so the verifier
             // and the broker apply it once and never after a later one (see EnrollmentRequest).
-            string signed = EnrollmentRequest.Create(key, parse.GetValue(platformId)!, parse.GetValue(region)!, parse.GetValue(replace), sequence: parse.GetValue(sequence));
+            string signed;
+            try
+            {
+                signed = EnrollmentRequest.Create(key, parse.GetValue(platformId)!, parse.GetValue(region)!, parse.GetValue(replace), sequence: parse.GetValue(sequence));
+            }
+            catch (ArgumentException ex)
+            {
+                throw new CliException(ex.ParamName switch
+                {
+                    "platformId" => $"--platform-id: {ex.Message.Split(" (Parameter", 2)[0]}",
+                    "region" => $"--region: {ex.Message.Split(" (Parameter", 2)[0]}",
+                    _ => ex.Message.Split(" (Parameter", 2)[0],
+                });
+            }
+
             EnrollNodeResponse response = await SendEnrollmentAsync(CliErrors.ParseUri(parse.GetValue(verifier)!, "--verifier"), signed, tls, cancellationToken).ConfigureAwait(false);
             Console.WriteLine($"enrolled {response.PlatformId} in {response.Region}");
             if (parse.GetValue(broker) is { } brokerUrl)

@@ -13,6 +13,7 @@ internal static class ServeAggregator
         var verifierKeys = new Option<string[]>("--verifier-keys") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "public JWKS or JWK file of the verifier's signing keys, pinned (repeat)" };
         var datasets = new Option<string[]>("--dataset") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "dataset each region's enclave trains on, as REGION=DATASET-ID (repeat)" };
         var keys = new Option<string[]>("--key") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "data key each region's enclave asks for, as REGION=KEY-ID (OWNER-THUMBPRINT/NAME; repeat)" };
+        var stageTimeout = new Option<int>("--stage-timeout") { Description = "seconds a region may take to answer one stage before it counts as a dropout", DefaultValueFactory = _ => 300 };
         var maxSamples = new Option<long>("--max-samples") { Description = "cap on each participant's FedAvg weight (examples)", DefaultValueFactory = _ => 100_000 };
         var measurements = new Option<string[]>("--measurement") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "enclave measurement whose updates are accepted (repeat)" };
         var dataDir = new Option<string>("--data-dir") { Required = true, Description = "model, round counter, manifests and signing key" };
@@ -27,7 +28,7 @@ internal static class ServeAggregator
         var readyFile = ServiceRun.ReadyFileOption();
         var command = new Command("aggregator", "Run the coordinator: rounds, secure aggregation, FedAvg, manifests.")
         {
-            hosts, issuer, verifierKeys, datasets, keys, measurements, dataDir, broker, allowSimulated, testData, hidden, epochs, maxSamples, port, metricsPort, readyFile,
+            hosts, issuer, verifierKeys, datasets, keys, measurements, dataDir, broker, allowSimulated, testData, hidden, epochs, maxSamples, stageTimeout, port, metricsPort, readyFile,
         };
         transport.AddTo(command);
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
@@ -52,6 +53,12 @@ internal static class ServeAggregator
                 throw new CliException($"--dataset or --key names region {stray}, which has no --host");
             }
 
+            int timeout = parse.GetValue(stageTimeout);
+            if (timeout is < 1 or > 86_400)
+            {
+                throw new CliException($"--stage-timeout must be 1 to 86400 seconds, got {timeout}");
+            }
+
             long cap = parse.GetValue(maxSamples);
             if (cap is < 1 or > 1_000_000_000)
             {
@@ -63,8 +70,9 @@ internal static class ServeAggregator
             {
                 Hosts = endpoints,
                 VerifierIssuer = CliErrors.ParseUri(parse.GetValue(issuer)!, "--verifier-issuer"),
-                VerifierKeys = new Crypto.JwkSet(parse.GetValue(verifierKeys)!.SelectMany(path => KeyFiles.ReadPublicKeySet(path, "--verifier-keys").Keys).DistinctBy(k => k.Kid)),
+                VerifierKeys = KeyFiles.ReadPublicKeySets(parse.GetValue(verifierKeys)!, "--verifier-keys"),
                 MaxSamplesPerParticipant = cap,
+                StageTimeout = TimeSpan.FromSeconds(timeout),
                 ListenAddress = listen,
                 Tls = tls,
                 AllowedMeasurements = parse.GetValue(measurements)!.Select(m => m.ToLowerInvariant()).ToArray(),

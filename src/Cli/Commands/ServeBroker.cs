@@ -57,7 +57,7 @@ internal static class ServeBroker
                 Audience = parse.GetValue(audience),
                 SimulatedMode = parse.GetValue(simulated),
                 EnrollmentKeys = (parse.GetValue(enrollmentKeys) ?? []).Select(KeyFiles.ReadPublicJwk).ToArray(),
-                PinnedVerifierKeys = parse.GetValue(verifierKeys) is { Length: > 0 } keyFiles ? ReadVerifierKeys(keyFiles) : null,
+                PinnedVerifierKeys = parse.GetValue(verifierKeys) is { Length: > 0 } keyFiles ? KeyFiles.ReadPublicKeySets(keyFiles, "--verifier-keys") : null,
                 VerifierKeyThumbprints = parse.GetValue(thumbprints) ?? [],
                 AllowHttpVerifierOnLoopback = parse.GetValue(allowHttpVerifier),
                 Store = parse.GetValue(store),
@@ -70,7 +70,6 @@ internal static class ServeBroker
                 MasterKeyFile = MasterKeyFileOption(parse.GetValue(masterKeyFile), parse.GetValue(simulated), parse.GetValue(pkcs11Module)),
                 Pkcs11KeyLabelPrefix = parse.GetValue(pkcs11BrokerKeyLabel)!,
             };
-            Directory.CreateDirectory(options.DataDirectory);
             Jwk[] coordinators = (parse.GetValue(coordinatorKeys) ?? []).Select(KeyFiles.ReadPublicJwk).ToArray();
             IVerifierKeySource keySource;
             try
@@ -82,57 +81,26 @@ internal static class ServeBroker
                 throw new CliException(ex.Message);
             }
 
-            await using WebApplication app = ServiceRun.Build(() => BrokerServer.Build(options, coordinators, parse.GetValue(grpcPort), parse.GetValue(httpPort), listen, verifierKeys: keySource, tls: tls));
-            return await ServiceRun.RunAsync(app, "broker", parse.GetValue(readyFile), cancellationToken).ConfigureAwait(false);
-        }));
-        return command;
-    }
-
-    /// <summary>The verifier keys pinned by <c>--verifier-keys</c>: every key of each file (a JWKS, or one public JWK),
-    /// a key without kid named by its thumbprint (the verifier's convention), the same key in two files kept once.</summary>
-    public static JwkSet ReadVerifierKeys(IEnumerable<string> paths)
-    {
-        var keys = new List<Jwk>();
-        foreach (string path in paths)
-        {
-            if (!File.Exists(path))
-            {
-                throw new CliException($"--verifier-keys {path} does not exist");
-            }
-
-            IReadOnlyList<Jwk> read;
+            // A broker that fails to start leaves no empty data folder behind it.
+            bool created = !Directory.Exists(options.DataDirectory);
+            Directory.CreateDirectory(options.DataDirectory);
+            WebApplication app;
             try
             {
-                string json = File.ReadAllText(path);
-                read = System.Text.Json.Nodes.JsonNode.Parse(json) is System.Text.Json.Nodes.JsonObject o && o.ContainsKey("keys")
-                    ? JwkSet.Parse(json).Keys
-                    : [Jwk.Parse(json)];
+                app = ServiceRun.Build(() => BrokerServer.Build(options, coordinators, parse.GetValue(grpcPort), parse.GetValue(httpPort), listen, verifierKeys: keySource, tls: tls));
             }
-            catch (Exception ex) when (ex is JoseException or System.Text.Json.JsonException)
+            catch when (created && !Directory.EnumerateFileSystemEntries(options.DataDirectory).Any())
             {
-                throw new CliException($"--verifier-keys {path} is not a public JWKS or JWK: {ex.Message}");
+                Directory.Delete(options.DataDirectory);
+                throw;
             }
 
-            foreach (Jwk key in read)
+            await using (app)
             {
-                Jwk named = key.Kid is not null ? key
-                    : key.IsEc ? Jwk.FromEcPublic(key.ToEcParameters(), key.ComputeThumbprint(), key.Use)
-                    : Jwk.FromRsaPublic(key.ToRsaParameters(), key.ComputeThumbprint(), key.Use);
-                if (!keys.Any(k => k.HasSameKey(named) && k.Kid == named.Kid))
-                {
-                    keys.Add(named);
-                }
+                return await ServiceRun.RunAsync(app, "broker", parse.GetValue(readyFile), cancellationToken).ConfigureAwait(false);
             }
-        }
-
-        try
-        {
-            return new JwkSet(keys);
-        }
-        catch (ArgumentException ex)
-        {
-            throw new CliException($"--verifier-keys: {ex.Message}");
-        }
+        }));
+        return command;
     }
 
     /// <summary>The PKCS#11 master key named on the command line, or null (file key, simulated mode only).</summary>

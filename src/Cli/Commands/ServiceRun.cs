@@ -60,6 +60,11 @@ internal static partial class ServiceRun
 
     public static async Task<int> RunAsync(WebApplication app, string service, string? readyFile, CancellationToken cancellationToken)
     {
+        if (readyFile is not null && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(readyFile))))
+        {
+            throw new CliException($"--ready-file {readyFile}: its folder does not exist");
+        }
+
         app.MapServiceObservability();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         ServiceEndpoints endpoints = app.Services.GetRequiredService<ServiceEndpoints>();

@@ -31,19 +31,53 @@ internal static class DatasetProtector
             string directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(outputPath))!;
             Directory.CreateDirectory(directory);
             string temporary = outputPath + ".tmp";
-            using (var input = new MemoryStream(plaintext, writable: false))
-            using (var output = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+            try
             {
-                EncryptedDataset.Encrypt(input, plaintext.Length, output, dataKey, datasetId, region);
-                output.Flush(flushToDisk: true);
-            }
+                using (var input = new MemoryStream(plaintext, writable: false))
+                using (var output = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+                {
+                    EncryptedDataset.Encrypt(input, plaintext.Length, output, dataKey, datasetId, region);
+                    output.Flush(flushToDisk: true);
+                }
 
-            File.Move(temporary, outputPath, overwrite: true);
+                File.Move(temporary, outputPath, overwrite: true);
+            }
+            catch
+            {
+                File.Delete(temporary);
+                throw;
+            }
             return new ProtectedDataset(datasetId, region, outputPath, indices.Count, new FileInfo(outputPath).Length);
         }
         finally
         {
             CryptographicOperations.ZeroMemory(plaintext);
+        }
+    }
+
+    /// <summary>Encrypts a shard and writes its data key, both or neither: each goes to a temporary file first, the
+    /// key is moved into place before the ciphertext, and on any failure both temporaries are removed, so no
+    /// ciphertext is ever left without its key.</summary>
+    /// <exception cref="Commands.CliException">The source, the output or the key file is unusable; nothing is written.</exception>
+    public static ProtectedDataset ProtectWithKeyFile(string sourceDirectory, string datasetId, string region, int shard, int shards, int? limit, string outputPath, string keyPath, ReadOnlySpan<byte> dataKey)
+    {
+        string keyTemporary = keyPath + ".tmp";
+        string dataTemporary = outputPath + ".tmp";
+        try
+        {
+            WriteSecretFile(keyTemporary, dataKey);
+            ProtectedDataset dataset = Protect(sourceDirectory, datasetId, region, shard, shards, limit, dataTemporary, dataKey);
+            File.Move(keyTemporary, keyPath, overwrite: true);
+            File.Move(dataTemporary, outputPath, overwrite: true);
+            return dataset with { Path = outputPath };
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or IdxFormatException or ArgumentException)
+        {
+            File.Delete(keyTemporary);
+            File.Delete(dataTemporary);
+            throw new Commands.CliException(ex is IdxFormatException or FileNotFoundException or DirectoryNotFoundException
+                ? $"--source {sourceDirectory}: {ex.Message}"
+                : ex.Message);
         }
     }
 
