@@ -100,15 +100,34 @@ public sealed class RoundCoordinator
         }
     }
 
+    // One round, one method per stage: specify -> prepare -> secure aggregation -> FedAvg -> manifest, then advance.
     private async Task<RoundSummary> RunRoundCoreAsync(CancellationToken cancellationToken)
+    {
+        RoundContext context = Specify();
+        CoordinatorLog.RoundStarted(_logger, context.Round, context.RoundId, _hosts.Count);
+        try
+        {
+            Dictionary<string, Accepted> accepted = await PrepareAsync(context, cancellationToken).ConfigureAwait(false);
+            Aggregate aggregate = await AggregateAsync(context, accepted, cancellationToken).ConfigureAwait(false);
+            float[] next = Average(context, accepted, aggregate);
+            await PublishAsync(context, accepted, aggregate, next, cancellationToken).ConfigureAwait(false);
+            _state.Advance(context.Round, next);
+            context.Summary.Completed = true;
+            CoordinatorLog.RoundCompleted(_logger, context.Round, context.Summary.Accuracy, context.Summary.Participants.Count, context.Summary.Failures.Count);
+            return context.Summary;
+        }
+        catch (RoundAbortedException ex)
+        {
+            return Abort(context.Summary, ex.Message);
+        }
+    }
+
+    // The round specification: everything an enclave takes about this round, signed with the coordinator key the
+    // enclave image pins. Its hash is bound into each enclave's token and every message it signs.
+    private RoundContext Specify()
     {
         uint round = _state.Round + 1;
         string roundId = $"round-{round}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}";
-        var summary = new RoundSummary { Round = round, RoundId = roundId };
-        CoordinatorLog.RoundStarted(_logger, round, roundId, _hosts.Count);
-
-        // The round specification: everything an enclave takes about this round, signed with the coordinator key
-        // the enclave image pins. Its hash is bound into each enclave's token and every message it signs.
         byte[] model = MemoryMarshal.AsBytes(_state.Model.AsSpan()).ToArray();
         DateTimeOffset now = DateTimeOffset.UtcNow;
         var specification = new RoundSpecification
@@ -137,77 +156,81 @@ public sealed class RoundCoordinator
             ExpiresAt = (now + _options.SpecificationLifetime).ToUnixTimeSeconds(),
         };
         specification.Cohort.AddRange(_options.Hosts.Select(h => new CohortMember { Region = h.Region, DatasetId = h.DatasetId, KeyId = h.KeyId, MaxSamples = _options.MaxSamplesPerParticipant }));
-        byte[] specBytes = specification.ToByteArray();
-        byte[] specHash = SHA256.HashData(specBytes);
-        string specHex = Convert.ToHexStringLower(specHash);
-        string sessionId = RoundBinding.SessionId(roundId, specHash);
-        summary.SpecificationSha256 = specHex;
+        byte[] bytes = specification.ToByteArray();
+        var context = new RoundContext(round, roundId, specification, bytes, SHA256.HashData(bytes), model, new RoundSummary { Round = round, RoundId = roundId });
+        context.Summary.SpecificationSha256 = Convert.ToHexStringLower(context.SpecificationHash);
+        return context;
+    }
 
+    // Stage 1: every host's enclave attests, obtains its data key and trains; a region that fails is dropped. An
+    // advertisement is accepted only from a token of the pinned verifier for this specification.
+    private async Task<Dictionary<string, Accepted>> PrepareAsync(RoundContext context, CancellationToken cancellationToken)
+    {
+        Stage(context.Round, "prepare");
         JwtValidationParameters validation = VerifierValidation();
-        var policy = new ParticipantPolicy(_options.AllowedMeasurements, _hosts.Keys.ToArray(), _options.AllowSimulated, RequiredSpecification: specHex);
-
-        // Stage 1: prepare. Every host's enclave attests, obtains its data key and trains; failures drop that region.
-        Stage(round, "prepare");
-        var prepare = new PrepareRequest { Specification = SignCoordinator(RoundBinding.SpecificationKind, specBytes), GlobalModel = ByteString.CopyFrom(model) };
+        var policy = new ParticipantPolicy(_options.AllowedMeasurements, _hosts.Keys.ToArray(), _options.AllowSimulated, RequiredSpecification: context.Summary.SpecificationSha256);
+        var prepare = new PrepareRequest { Specification = SignCoordinator(RoundBinding.SpecificationKind, context.SpecificationBytes), GlobalModel = ByteString.CopyFrom(context.Model) };
         var accepted = new Dictionary<string, Accepted>(StringComparer.Ordinal);
         foreach ((string region, PrepareResponse? response, Failure? failure) in await FanOutAsync(_hosts.Keys, (host, ct) => host.PrepareAsync(prepare, cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
         {
             Failure? problem = failure ?? (response!.ResultCase == PrepareResponse.ResultOneofCase.Failure ? response.Failure : null);
             if (problem is not null)
             {
-                AddFailure(summary, region, "prepare", problem.Code, problem.Message);
+                AddFailure(context.Summary, region, "prepare", problem.Code, problem.Message);
                 continue;
             }
 
             try
             {
-                (AttestedParticipant participant, Advertisement ad) = VerifyAdvertisement(response!.Advertisement, validation, policy, specification, specHash, region);
+                (AttestedParticipant participant, Advertisement ad) = VerifyAdvertisement(response!.Advertisement, validation, policy, context.Specification, context.SpecificationHash, region);
                 accepted[region] = new Accepted(participant, ad, response.Advertisement);
             }
             catch (ParticipantRejectedException ex)
             {
-                AddFailure(summary, region, "prepare", ex.Code, ex.Message);
+                AddFailure(context.Summary, region, "prepare", ex.Code, ex.Message);
             }
         }
 
         if (accepted.Count < _options.MinimumParticipants)
         {
-            return Abort(summary, $"only {accepted.Count} region(s) prepared; at least {_options.MinimumParticipants} are needed");
+            throw new RoundAbortedException($"only {accepted.Count} region(s) prepared; at least {_options.MinimumParticipants} are needed");
         }
 
-        // Staged secure aggregation. Client i is the i-th accepted region in ordinal order; its messages are
-        // verified against the signing key of its attested token. A region that fails or times out in a stage is
-        // a dropout; the round goes on while at least the threshold of clients remains, and the server recovers
-        // dropped clients' pairwise masks from their Shamir shares. Degree and threshold follow from the cohort
-        // size and the specification (SecAggParameters.Derive), exactly as each enclave derives them.
+        return accepted;
+    }
+
+    // Staged secure aggregation. Client i is the i-th accepted region in ordinal order; its messages are verified
+    // against the signing key of its attested token. A region that fails or times out in a stage is a dropout; the
+    // round goes on while at least the threshold of clients remains, and the server recovers dropped clients'
+    // pairwise masks from their Shamir shares. Degree and threshold follow from the cohort size and the
+    // specification (SecAggParameters.Derive), exactly as each enclave derives them.
+    private async Task<Aggregate> AggregateAsync(RoundContext context, Dictionary<string, Accepted> accepted, CancellationToken cancellationToken)
+    {
         string[] cohort = [.. accepted.Keys.Order(StringComparer.Ordinal)];
-        int n = cohort.Length;
         SecAggParameters parameters;
         try
         {
-            parameters = SecAggParameters.Derive(n, _options.DropoutFraction, 0);
+            parameters = SecAggParameters.Derive(cohort.Length, _options.DropoutFraction, 0);
         }
         catch (ArgumentOutOfRangeException ex)
         {
-            return Abort(summary, $"no safe secure-aggregation threshold for {n} participant(s): {ex.Message}");
+            throw new RoundAbortedException($"no safe secure-aggregation threshold for {cohort.Length} participant(s): {ex.Message}");
         }
 
         byte[] graphSeed = RandomNumberGenerator.GetBytes(32);
-        var beginBody = new SecAggBegin
+        var body = new SecAggBegin
         {
-            SpecificationSha256 = ByteString.CopyFrom(specHash),
+            SpecificationSha256 = ByteString.CopyFrom(context.SpecificationHash),
             TotalSamples = accepted.Values.Sum(a => a.Advertisement.SampleCount),
             GraphSeed = ByteString.CopyFrom(graphSeed),
         };
-        beginBody.Participants.AddRange(cohort.Select(region => new Participant { Advertisement = accepted[region].Signed }));
-        var begin = new SecAggBeginRequest { RoundId = roundId, Begin = SignCoordinator(RoundBinding.BeginKind, beginBody.ToByteArray()) };
+        body.Participants.AddRange(cohort.Select(region => new Participant { Advertisement = accepted[region].Signed }));
+        var begin = new SecAggBeginRequest { RoundId = context.RoundId, Begin = SignCoordinator(RoundBinding.BeginKind, body.ToByteArray()) };
         ECDsa[] verificationKeys = [.. cohort.Select(region => accepted[region].Participant.SigningKey.CreateECDsa())];
-        SecAggResult result;
         var maskedHashes = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
-            var secRound = new SecAggRound(sessionId, parameters, graphSeed, _state.Model.Length, RingBits, verificationKeys);
-            var server = new SecAggServer(secRound);
+            var server = new SecAggServer(new SecAggRound(RoundBinding.SessionId(context.RoundId, context.SpecificationHash), parameters, graphSeed, _state.Model.Length, RingBits, verificationKeys));
             var index = cohort.Select((region, i) => (region, i)).ToDictionary(p => p.region, p => p.i + 1, StringComparer.Ordinal);
 
             void Accept(string stage, string region, SecAggStepResponse? response, Failure? failure)
@@ -215,7 +238,7 @@ public sealed class RoundCoordinator
                 Failure? problem = failure ?? (response!.ResultCase == SecAggStepResponse.ResultOneofCase.Failure ? response.Failure : null);
                 if (problem is not null)
                 {
-                    AddFailure(summary, region, stage, problem.Code, problem.Message);
+                    AddFailure(context.Summary, region, stage, problem.Code, problem.Message);
                     return;
                 }
 
@@ -244,22 +267,16 @@ public sealed class RoundCoordinator
                 }
                 catch (SecAggException ex)
                 {
-                    AddFailure(summary, region, stage, "SecAgg" + ex.Code, ex.Message);
+                    AddFailure(context.Summary, region, stage, "SecAgg" + ex.Code, ex.Message);
                 }
-            }
-
-            Stage(round, "advertise-keys");
-            foreach ((string region, SecAggStepResponse? response, Failure? failure) in await FanOutAsync(cohort, (host, ct) => host.SecAggBeginAsync(begin, cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
-            {
-                Accept("advertise-keys", region, response, failure);
             }
 
             async Task StepAsync(string stage, IEnumerable<(int Recipient, SecAggMessage Message)> messages)
             {
-                Stage(round, stage);
+                Stage(context.Round, stage);
                 Dictionary<string, SecAggStepRequest> requests = messages.ToDictionary(
                     m => cohort[m.Recipient - 1],
-                    m => SignStep(roundId, specHash, SecAggCodec.Encode(m.Message)),
+                    m => SignStep(context.RoundId, context.SpecificationHash, SecAggCodec.Encode(m.Message)),
                     StringComparer.Ordinal);
                 foreach ((string region, SecAggStepResponse? response, Failure? failure) in await FanOutAsync(requests.Keys, (region, host, ct) => host.SecAggStepAsync(requests[region], cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
                 {
@@ -267,15 +284,22 @@ public sealed class RoundCoordinator
                 }
             }
 
+            Stage(context.Round, "advertise-keys");
+            foreach ((string region, SecAggStepResponse? response, Failure? failure) in await FanOutAsync(cohort, (host, ct) => host.SecAggBeginAsync(begin, cancellationToken: ct).ResponseAsync, cancellationToken).ConfigureAwait(false))
+            {
+                Accept("advertise-keys", region, response, failure);
+            }
+
             await StepAsync("share-keys", server.CloseAdvertiseKeys().Select(m => (m.Recipient, (SecAggMessage)m))).ConfigureAwait(false);
             await StepAsync("masked-input", server.CloseShareKeys().Select(m => (m.Recipient, (SecAggMessage)m))).ConfigureAwait(false);
             await StepAsync("consistency-check", server.CloseMaskedInput().Select(m => (m.Recipient, (SecAggMessage)m))).ConfigureAwait(false);
             await StepAsync("unmask", server.CloseConsistencyCheck().Select(m => (m.Recipient, (SecAggMessage)m))).ConfigureAwait(false);
-            result = server.CloseUnmask();
+            SecAggResult result = server.CloseUnmask();
+            return new Aggregate([.. result.Survivors.Select(i => cohort[i - 1])], result.Sum, cohort.Length, body.TotalSamples, maskedHashes);
         }
         catch (SecAggException ex)
         {
-            return Abort(summary, $"secure aggregation cannot complete: {ex.Message}");
+            throw new RoundAbortedException($"secure aggregation cannot complete: {ex.Message}");
         }
         finally
         {
@@ -284,18 +308,18 @@ public sealed class RoundCoordinator
                 key.Dispose();
             }
         }
+    }
 
-        string[] survivors = [.. result.Survivors.Select(i => cohort[i - 1])];
-        long survivorSamples = survivors.Sum(region => accepted[region].Advertisement.SampleCount);
-        long totalSamples = beginBody.TotalSamples;
-        summary.AggregateSha256 = Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(result.Sum.AsSpan())));
-
-        // FedAvg: the participants weighted their deltas by n_k / n over the whole cohort; dividing the survivors'
-        // sum by (survivor samples / n) makes it the survivors' sample-weighted average delta.
-        var quantizer = new RingQuantizer(_options.Clip, _options.ScaleBits, RingBits, n);
+    // FedAvg: the participants weighted their deltas by n_k / n over the whole cohort; dividing the survivors' sum by
+    // (survivor samples / n) makes it the survivors' sample-weighted average delta. The new model is evaluated on the
+    // test set; it replaces the old one only once its manifest is recorded.
+    private float[] Average(RoundContext context, Dictionary<string, Accepted> accepted, Aggregate aggregate)
+    {
+        long survivorSamples = aggregate.Survivors.Sum(region => accepted[region].Advertisement.SampleCount);
+        context.Summary.AggregateSha256 = Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(aggregate.Sum.AsSpan())));
+        var quantizer = new RingQuantizer(_options.Clip, _options.ScaleBits, RingBits, aggregate.CohortSize);
         float[] delta = new float[_state.Model.Length];
-        quantizer.Dequantize(result.Sum, delta, survivorSamples / (double)totalSamples);
-        string previousModelHash = _state.ModelHash;
+        quantizer.Dequantize(aggregate.Sum, delta, survivorSamples / (double)aggregate.TotalSamples);
         float[] next = new float[delta.Length];
         for (int i = 0; i < next.Length; i++)
         {
@@ -303,20 +327,26 @@ public sealed class RoundCoordinator
         }
 
         (byte[] pixels, byte[] labels, int count) = _testSet.Value;
-        double accuracy = MlpModel.Accuracy(next, _options.Hidden, pixels, labels, count);
-        summary.Accuracy = accuracy;
-        summary.ModelSha256 = CoordinatorState.HashOf(next);
-        foreach (string region in survivors)
+        context.Summary.Accuracy = MlpModel.Accuracy(next, _options.Hidden, pixels, labels, count);
+        context.Summary.ModelSha256 = CoordinatorState.HashOf(next);
+        return next;
+    }
+
+    // The model advances only once its manifest is durably recorded: with a broker, appended to its audit log, and
+    // written to the manifests folder. A manifest the broker refuses aborts the round with the model where it was.
+    private async Task PublishAsync(RoundContext context, Dictionary<string, Accepted> accepted, Aggregate aggregate, float[] next, CancellationToken cancellationToken)
+    {
+        foreach (string region in aggregate.Survivors)
         {
             Accepted a = accepted[region];
-            summary.Participants.Add(new ParticipantSummary
+            context.Summary.Participants.Add(new ParticipantSummary
             {
                 Region = region,
                 Measurement = a.Participant.Measurement,
                 TokenId = a.Participant.TokenId,
                 KeyReceiptId = a.Advertisement.KeyReceiptId,
                 SampleCount = a.Advertisement.SampleCount,
-                MaskedInputSha256 = maskedHashes[region],
+                MaskedInputSha256 = aggregate.MaskedHashes[region],
                 TrainAccuracy = a.Advertisement.TrainAccuracy,
                 Simulated = a.Participant.Simulated,
                 DatasetId = a.Advertisement.DatasetId,
@@ -324,24 +354,17 @@ public sealed class RoundCoordinator
             });
         }
 
-        // The model advances only once its manifest is durably recorded: written to the manifests folder and, with a
-        // broker, appended to its audit log. A manifest the broker refuses leaves the model where it was.
         try
         {
-            Stage(round, "manifest");
-            await PublishManifestAsync(summary, previousModelHash, cancellationToken).ConfigureAwait(false);
+            Stage(context.Round, "manifest");
+            await PublishManifestAsync(context.Summary, _state.ModelHash, cancellationToken).ConfigureAwait(false);
         }
         catch (RpcException ex)
         {
             string code = ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString();
-            summary.Participants.Clear();
-            return Abort(summary, $"the broker refused the round manifest ({code}): {ex.Status.Detail}");
+            context.Summary.Participants.Clear();
+            throw new RoundAbortedException($"the broker refused the round manifest ({code}): {ex.Status.Detail}");
         }
-
-        _state.Advance(round, next);
-        summary.Completed = true;
-        CoordinatorLog.RoundCompleted(_logger, round, accuracy, summary.Participants.Count, summary.Failures.Count);
-        return summary;
     }
 
     private async Task PublishManifestAsync(RoundSummary summary, string previousModelHash, CancellationToken cancellationToken)
@@ -527,4 +550,17 @@ public sealed class RoundCoordinator
     private const int RingBits = 32;
 
     private sealed record Accepted(AttestedParticipant Participant, Advertisement Advertisement, SignedMessage Signed);
+
+    private sealed record RoundContext(uint Round, string RoundId, RoundSpecification Specification, byte[] SpecificationBytes, byte[] SpecificationHash, byte[] Model, RoundSummary Summary);
+
+    private sealed record Aggregate(string[] Survivors, uint[] Sum, int CohortSize, long TotalSamples, Dictionary<string, string> MaskedHashes);
+
+    /// <summary>Ends a round early; the message is the reason recorded in the summary.</summary>
+    private sealed class RoundAbortedException : Exception
+    {
+        public RoundAbortedException(string message)
+            : base(message)
+        {
+        }
+    }
 }
