@@ -1,8 +1,10 @@
 // The enclave's request loop. Each host request is served to completion before the next is read; the state of
-// the current round (keys, token, local update, masking client) lives only here, in enclave memory.
+// the current round (keys, token, local update, masking client) lives only here, in enclave memory. The rooms:
+// Rounds/RoundAuthority checks what the coordinator signed, Attestation/EnclaveAttestor attests and obtains the
+// data key, Data/DatasetReader decrypts the dataset, Training/LocalTrainer trains, Rounds/CohortVerifier checks
+// the secure-aggregation cohort; this class runs them in order and turns refusals into typed failures.
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using System.Text.Json.Nodes;
 using Enclave.Crypto;
 using Enclave.EnclaveApp.Attestation;
 using Enclave.EnclaveApp.Boundary;
@@ -10,7 +12,6 @@ using Enclave.EnclaveApp.Data;
 using Enclave.EnclaveApp.Keys;
 using Enclave.EnclaveApp.Rounds;
 using Enclave.EnclaveApp.Training;
-using Enclave.Protocol;
 using Enclave.Protocol.Boundary;
 using Enclave.Protocol.Round;
 using Enclave.SecureAggregation;
@@ -29,6 +30,7 @@ internal sealed class EnclaveRuntime
     private readonly EnclaveConfiguration _configuration;
     private readonly RoundAuthority _authority;
     private readonly DatasetReader _datasets;
+    private readonly EnclaveAttestor _attestor;
     private readonly byte[] _measurement;
     private readonly string _platformId;
     private readonly Queue<string> _preparedOrder = new();
@@ -49,6 +51,7 @@ internal sealed class EnclaveRuntime
         _platformId = platformId;
         _authority = new RoundAuthority(configuration.CoordinatorKeys, time ?? TimeProvider.System);
         _datasets = new DatasetReader(channel);
+        _attestor = new EnclaveAttestor(channel, configuration, evidence, measurement);
     }
 
     private bool Simulated => _configuration.Mode == EnclaveMode.Simulated;
@@ -108,10 +111,10 @@ internal sealed class EnclaveRuntime
 
             Remember(spec.Hex);
             keys = RoundKeys.Create();
-            Attested attested = await AttestAsync(keys, spec.RoundId, spec.Hex, cancellationToken).ConfigureAwait(false);
+            Attested attested = await _attestor.AttestAsync(keys, spec.RoundId, spec.Hex, cancellationToken).ConfigureAwait(false);
             CohortMember member = spec.MemberFor(attested.Region);
             await _channel.LogAsync("info", $"attested as {attested.TokenId} in region {attested.Region}{(Simulated ? " (SIMULATED evidence)" : string.Empty)}; round {spec.RoundId}, dataset {member.DatasetId}", cancellationToken).ConfigureAwait(false);
-            (byte[] dataKey, ReleasedKey released) = await ObtainDataKeyAsync(member.KeyId, attested.Token, keys, cancellationToken).ConfigureAwait(false);
+            (byte[] dataKey, ReleasedKey released) = await _attestor.ObtainDataKeyAsync(member.KeyId, attested.Token, keys, cancellationToken).ConfigureAwait(false);
             ExampleSet examples;
             try
             {
@@ -188,45 +191,9 @@ internal sealed class EnclaveRuntime
 
             VerifiedSpecification spec = round.Specification;
             SecAggBegin begin = _authority.VerifyBegin(request.Begin, spec);
-            var policy = new ParticipantPolicy([round.Attested.Measurement], spec.Regions.ToArray(), AllowSimulated: Simulated, RequiredSpecification: spec.Hex);
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            var keys = new List<ECDsa>(begin.Participants.Count);
-            long totalSamples = 0;
-            int self = 0;
+            (List<ECDsa> keys, long totalSamples, int self) = CohortVerifier.Verify(begin, spec, _configuration, round.Attested);
             try
             {
-                foreach (Participant participant in begin.Participants)
-                {
-                    (AttestedParticipant peer, Advertisement ad) = VerifyAdvertisement(participant.Advertisement, policy, spec);
-                    if (!seen.Add(peer.Region))
-                    {
-                        throw new EnclaveFailure("DuplicateParticipant", $"region {peer.Region} is listed twice");
-                    }
-
-                    long cap = spec.MemberFor(peer.Region).MaxSamples;
-                    if (ad.SampleCount <= 0 || ad.SampleCount > cap)
-                    {
-                        throw new EnclaveFailure("InvalidParticipant", $"participant {peer.TokenId} claims a weight of {ad.SampleCount}; the specification allows 1 to {cap}");
-                    }
-
-                    totalSamples = checked(totalSamples + ad.SampleCount);
-                    keys.Add(peer.SigningKey.CreateECDsa());
-                    if (peer.TokenId == round.Attested.TokenId)
-                    {
-                        self = keys.Count;
-                    }
-                }
-
-                if (self == 0)
-                {
-                    throw new EnclaveFailure("NotAParticipant", "this enclave is not among the round's participants");
-                }
-
-                if (totalSamples != begin.TotalSamples)
-                {
-                    throw new EnclaveFailure("InvalidParticipant", $"the participants hold {totalSamples} samples, the coordinator says {begin.TotalSamples}");
-                }
-
                 SecAggSpecification secagg = spec.Specification.Secagg;
                 if (keys.Count < secagg.MinimumCohort)
                 {
@@ -333,11 +300,11 @@ internal sealed class EnclaveRuntime
         var response = new ProbeReleaseResponse();
         try
         {
-            Attested attested = await AttestAsync(keys, "probe-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), null, cancellationToken).ConfigureAwait(false);
+            Attested attested = await _attestor.AttestAsync(keys, "probe-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), null, cancellationToken).ConfigureAwait(false);
             response.Region = attested.Region;
             response.Measurement = attested.Measurement;
             response.TokenId = attested.TokenId;
-            (byte[] key, _) = await ObtainDataKeyAsync(request.KeyName, attested.Token, keys, cancellationToken).ConfigureAwait(false);
+            (byte[] key, _) = await _attestor.ObtainDataKeyAsync(request.KeyName, attested.Token, keys, cancellationToken).ConfigureAwait(false);
             CryptographicOperations.ZeroMemory(key);
             response.Granted = true;
         }
@@ -347,108 +314,6 @@ internal sealed class EnclaveRuntime
         }
 
         return response;
-    }
-
-    // The token is checked against the verifier pinned in the image (issuer and keys); the host only relays it.
-    private async Task<Attested> AttestAsync(RoundKeys keys, string roundId, string? specificationHex, CancellationToken cancellationToken)
-    {
-        OcallResult nonce = await _channel.CallAsync(new Ocall { GetNonce = new GetNonceCall() }, cancellationToken).ConfigureAwait(false);
-        byte[] runtimeData = keys.CreateRuntimeData(nonce.Nonce, roundId, specificationHex);
-        byte[] evidence = _evidence.GetEvidence(SHA512.HashData(runtimeData));
-        OcallResult token = await _channel.CallAsync(
-            new Ocall { Attest = new AttestCall { EvidenceFormat = _evidence.Format, Evidence = ByteString.CopyFrom(evidence), RuntimeData = ByteString.CopyFrom(runtimeData) } },
-            cancellationToken).ConfigureAwait(false);
-
-        JwtValidationParameters validation = _configuration.TokenValidation();
-        JsonObject claims;
-        try
-        {
-            claims = Jwt.Validate(token.Token, validation).Claims;
-        }
-        catch (JoseException ex)
-        {
-            throw new EnclaveFailure("TokenInvalid", $"the token does not validate against the verifier pinned in this image ({ex.Code}): {ex.Message}");
-        }
-
-        // The token must describe this enclave: its own measurement and exactly the runtime data it sent.
-        string measurement = claims["x-ms-sgx-mrenclave"]?.GetValue<string>() ?? string.Empty;
-        if (!string.Equals(measurement, Convert.ToHexStringLower(_measurement), StringComparison.Ordinal))
-        {
-            throw new EnclaveFailure("TokenMismatch", "the token does not carry this enclave's measurement");
-        }
-
-        if (claims["x-ms-runtime"] is not JsonObject runtime || !JsonNode.DeepEquals(runtime, JsonNode.Parse(runtimeData)))
-        {
-            throw new EnclaveFailure("TokenMismatch", "the token does not bind this enclave's runtime data");
-        }
-
-        string region = claims["x-enclave-region"]?.GetValue<string>() ?? throw new EnclaveFailure("TokenMismatch", "the token has no region");
-        string tokenId = claims["jti"]?.GetValue<string>() ?? throw new EnclaveFailure("TokenMismatch", "the token has no id");
-        return new Attested(token.Token, tokenId, region, measurement);
-    }
-
-    private async Task<(byte[] Key, ReleasedKey Released)> ObtainDataKeyAsync(string keyName, string token, RoundKeys keys, CancellationToken cancellationToken)
-    {
-        OcallResult result = await _channel.CallAsync(new Ocall { ReleaseKey = new ReleaseKeyCall { KeyName = keyName, AttestationToken = token } }, cancellationToken).ConfigureAwait(false);
-        byte[] key;
-        try
-        {
-            key = Jwe.Decrypt(result.ReleasedKey.WrappedKey, keys.Encryption);
-        }
-        catch (JoseException ex)
-        {
-            throw new EnclaveFailure("KeyUnwrapFailed", $"the released key does not decrypt with this enclave's key: {ex.Message}");
-        }
-
-        if (key.Length != 32)
-        {
-            CryptographicOperations.ZeroMemory(key);
-            throw new EnclaveFailure("KeyUnwrapFailed", $"the released key is {key.Length} bytes, not 32");
-        }
-
-        return (key, result.ReleasedKey);
-    }
-
-    private (AttestedParticipant Peer, Advertisement Ad) VerifyAdvertisement(SignedMessage? signed, ParticipantPolicy policy, VerifiedSpecification spec)
-    {
-        if (signed is null || signed.Kind != "advertise")
-        {
-            throw new EnclaveFailure("InvalidParticipant", "a participant entry is not a signed advertisement");
-        }
-
-        Advertisement ad;
-        try
-        {
-            ad = ProtoWire.Parse(Advertisement.Parser, signed.Payload.Span);
-        }
-        catch (InvalidDataException ex)
-        {
-            throw new EnclaveFailure("InvalidParticipant", $"a participant advertisement is malformed: {ex.Message}");
-        }
-
-        AttestedParticipant peer = AttestedParticipant.FromToken(ad.Token, _configuration.TokenValidation(), policy);
-        if (!peer.VerifySignature(signed.Kind, signed.Payload.Span, signed.Signature.Span))
-        {
-            throw new EnclaveFailure("BadSignature", $"the advertisement of {peer.TokenId} is not signed by its attested key");
-        }
-
-        if (ad.RoundId != spec.RoundId || ad.Region != peer.Region)
-        {
-            throw new EnclaveFailure("InvalidParticipant", $"the advertisement of {peer.TokenId} is for another round or region");
-        }
-
-        if (!CryptographicOperations.FixedTimeEquals(ad.SpecificationSha256.Span, spec.Sha256))
-        {
-            throw new EnclaveFailure("SpecificationMismatch", $"the advertisement of {peer.TokenId} was made for another round specification");
-        }
-
-        CohortMember member = spec.MemberFor(peer.Region);
-        if (ad.DatasetId != member.DatasetId || ad.KeyId != member.KeyId)
-        {
-            throw new EnclaveFailure("InvalidParticipant", $"the advertisement of {peer.TokenId} names another dataset or key than the specification");
-        }
-
-        return (peer, ad);
     }
 
     private RoundState RequireRound(string roundId)
@@ -480,67 +345,4 @@ internal sealed class EnclaveRuntime
         InvalidOperationException i => new Failure { Code = "InvalidState", Message = i.Message },
         _ => null,
     };
-
-    private sealed record Attested(string Token, string TokenId, string Region, string Measurement);
-
-    private sealed class RoundState : IDisposable
-    {
-        public RoundState(VerifiedSpecification specification, RoundKeys keys, Attested attested, float[] delta)
-        {
-            Specification = specification;
-            Keys = keys;
-            Attested = attested;
-            Delta = delta;
-        }
-
-        public VerifiedSpecification Specification { get; }
-
-        public RoundKeys Keys { get; }
-
-        public Attested Attested { get; }
-
-        public float[] Delta { get; }
-
-        public long SampleCount { get; init; }
-
-        public SecAggClient? SecAgg { get; private set; }
-
-        public uint[] Input { get; private set; } = [];
-
-        private ECDsa[] VerificationKeys { get; set; } = [];
-
-        public void BeginSecAgg(SecAggClient client, uint[] input, List<ECDsa> verificationKeys)
-        {
-            SecAgg = client;
-            Input = input;
-            VerificationKeys = [.. verificationKeys];
-        }
-
-        /// <summary>Forgets the unmasked input once its masked form has been produced.</summary>
-        public void ClearInput() => Array.Clear(Input);
-
-        public void Dispose()
-        {
-            Keys.Dispose();
-            SecAgg?.Dispose();
-            foreach (ECDsa key in VerificationKeys)
-            {
-                key.Dispose();
-            }
-
-            Array.Clear(Input);
-            Array.Clear(Delta);
-        }
-    }
-}
-
-internal sealed class EnclaveFailure : Exception
-{
-    public EnclaveFailure(string code, string message)
-        : base(message)
-    {
-        Code = code;
-    }
-
-    public string Code { get; }
 }
