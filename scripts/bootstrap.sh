@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian 12 machine with the .NET 10 SDK, then builds. Idempotent.
+#   bash scripts/bootstrap.sh [--no-build]   --no-build: install only (scripts/enclave builds the CLI when needed)
 #   Debian packages: dataset-fashion-mnist (training data), patchelf + binutils + gcc (TorchSharp native fix-up),
 #   afl++ (coverage-guided fuzzing, scripts/fuzz.sh)
 set -euo pipefail
@@ -20,6 +21,10 @@ fi
 
 command -v dotnet >/dev/null || { echo "bootstrap: the .NET 10 SDK is required (dotnet not on PATH)" >&2; exit 1; }
 dotnet tool restore >/dev/null
+
+if [ "${1:-}" = "--no-build" ]; then
+  exit 0
+fi
 
 echo "bootstrap: restoring and building (Release)"
 dotnet build Enclave.sln -c Release -nologo -v quiet -clp:ErrorsOnly
