@@ -1,4 +1,4 @@
-// The broker pins its verifiers' signing keys (docs/DESIGN.md, "What each party pins"): either the keys themselves
+// The broker pins its verifiers' signing keys (docs/design.md, "What each party pins"): either the keys themselves
 // (files given by the operator; nothing is fetched) or their RFC 7638 thumbprints (the JWKS is fetched from
 // {issuer}/certs over https, and only keys whose computed thumbprint is pinned are ever used). A link the broker
 // cannot authenticate therefore never decides which keys it trusts: a man in the middle who appends his own key
