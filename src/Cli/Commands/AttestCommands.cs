@@ -25,7 +25,7 @@ internal static class AttestCommands
         var at = new Option<string?>("--at") { Description = "the instant to verify at, RFC 3339 (default: now)" };
         var policy = new Option<string?>("--policy") { Description = "the appraisal policy JSON (default: no debug, TCB UpToDate only)" };
         var runtimeData = new Option<string?>("--runtime-data") { Description = "the runtime data the report data must bind (SHA-512/384/256 digest)" };
-        var json = new Option<bool>("--json") { Description = "print the result as JSON" };
+        Option<string?> json = RoundCommands.JsonOption();
         var verify = new Command("verify", "Verify hardware evidence at an instant and appraise it against a policy.")
         {
             evidence, endorsements, kind, at, policy, runtimeData, json,
@@ -40,7 +40,14 @@ internal static class AttestCommands
                 parse.GetValue(policy),
                 parse.GetValue(runtimeData));
             AttestResult result = Run(request, TimeProvider.System);
-            Console.WriteLine(parse.GetValue(json) ? result.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : result.ToText());
+            if (parse.GetResult(json) is not null)
+            {
+                RoundCommands.WriteJson(parse.GetValue(json), result.ToJson());
+            }
+            else
+            {
+                Console.WriteLine(result.ToText());
+            }
             return Task.FromResult(result.ExitCode);
         }));
         return new Command("attest", "Verify attestation evidence from real hardware.") { verify };

@@ -37,14 +37,14 @@ internal static class AuditCommands
         var postgres = PostgresOption();
         var auditKey = AuditKeyOption();
         var knownHead = new Option<string>("--known-head") { Description = "a signed tree head (or proof) kept from an earlier audit: the log must still contain it" };
-        var json = new Option<bool>("--json") { Description = "print the result as JSON" };
+        Option<string?> json = RoundCommands.JsonOption();
         var verify = new Command("verify", "Recompute every leaf hash, link and Merkle root from the stored rows and check the signed tree heads; names the first bad entry.") { store, postgres, auditKey, knownHead, json };
         verify.SetAction(parse => CliErrors.RunAsync(() =>
         {
             AuditVerificationResult result = Verify(parse.GetValue(store), parse.GetValue(auditKey), parse.GetValue(knownHead), parse.GetValue(postgres));
-            if (parse.GetValue(json))
+            if (parse.GetResult(json) is not null)
             {
-                Console.WriteLine(new JsonObject
+                RoundCommands.WriteJson(parse.GetValue(json), new JsonObject
                 {
                     ["verified"] = result.IsValid,
                     ["entries"] = result.VerifiedEntries,
@@ -52,7 +52,7 @@ internal static class AuditCommands
                     ["firstBadSequence"] = result.FirstBadSequence,
                     ["fault"] = result.Fault?.ToString(),
                     ["detail"] = result.Detail,
-                }.ToJsonString());
+                });
             }
             else if (result.IsValid)
             {

@@ -20,7 +20,7 @@ internal static class ImageCommands
         var coordinatorKeys = new Option<string[]>("--coordinator-key") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "public JWK file of the coordinator whose round specifications the enclave obeys (repeat)" };
         var simulated = new Option<bool>("--simulated") { Description = "an image for the simulated platform (local development); without it the image refuses simulated evidence and simulated peers" };
         var link = new Option<bool>("--link") { Description = "link the build's third-party files instead of copying them (the measurement still covers their content)" };
-        var json = new Option<bool>("--json") { Description = "print {\"image\",\"measurement\",\"mode\"} as JSON" };
+        Option<string?> json = RoundCommands.JsonOption();
         var configure = new Command("configure", "Write the enclave's pinned trust anchors into a copy of an enclave build and print its measurement.")
         {
             build, output, issuer, verifierKeys, coordinatorKeys, simulated, link, json,
@@ -34,9 +34,15 @@ internal static class ImageCommands
                 KeyFiles.ReadPublicKeySets(parse.GetValue(coordinatorKeys)!, "--coordinator-key"));
             string image = Path.GetFullPath(parse.GetValue(output)!);
             string measurement = Configure(Path.GetFullPath(parse.GetValue(build) ?? DemoPaths.DefaultEnclaveDirectory), image, configuration, parse.GetValue(link));
-            Console.WriteLine(parse.GetValue(json)
-                ? new JsonObject { ["image"] = image, ["measurement"] = measurement, ["mode"] = configuration.Mode.ToString().ToLowerInvariant() }.ToJsonString()
-                : measurement);
+            if (parse.GetResult(json) is not null)
+            {
+                RoundCommands.WriteJson(parse.GetValue(json), new JsonObject { ["image"] = image, ["measurement"] = measurement, ["mode"] = configuration.Mode.ToString().ToLowerInvariant() });
+            }
+            else
+            {
+                Console.WriteLine(measurement);
+            }
+
             return Task.FromResult(0);
         }));
         return new Command("image", "Configure enclave images (the trust anchors inside the measurement).") { configure };

@@ -9,7 +9,7 @@ internal static class DemoCommand
     {
         var rounds = new Option<int>("--rounds") { Description = "federated rounds to run", DefaultValueFactory = _ => 3 };
         var regions = new Option<string>("--regions") { Description = "comma-separated regions, one host each", DefaultValueFactory = _ => "eu-west,us-east,ap-south" };
-        var json = new Option<string>("--json") { Description = "write a JSON summary to this file" };
+        Option<string?> json = RoundCommands.JsonOption();
         var work = new Option<string>("--work-dir") { Description = "working folder (recreated)", DefaultValueFactory = _ => ".demo" };
         var samples = new Option<int?>("--samples-per-region") { Description = "limit each region's shard (default: the whole disjoint shard)" };
         var hidden = new Option<int>("--hidden") { Description = "hidden units of the MLP", DefaultValueFactory = _ => 128 };
@@ -38,8 +38,12 @@ internal static class DemoCommand
                 parse.GetValue(epochs),
                 parse.GetValue(skipForbidden),
                 (parse.GetValue(faults) ?? []).Select(DemoFault.Parse).ToArray(),
-                parse.GetValue(disclose));
-            return await new DemoRunner(options, Console.Out).RunAsync(cancellationToken).ConfigureAwait(false);
+                parse.GetValue(disclose),
+                parse.GetResult(json) is not null);
+
+            // With --json alone the JSON owns standard output; the progress goes to standard error.
+            TextWriter progress = options.Json && options.JsonPath is null ? Console.Error : Console.Out;
+            return await new DemoRunner(options, progress).RunAsync(cancellationToken).ConfigureAwait(false);
         }));
         return command;
     }

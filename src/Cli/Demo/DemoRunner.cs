@@ -24,7 +24,8 @@ internal sealed record DemoOptions(
     int Epochs,
     bool SkipForbidden,
     IReadOnlyList<DemoFault> Faults,
-    bool DiscloseInputs = false);
+    bool DiscloseInputs = false,
+    bool Json = false);
 
 internal sealed class DemoRunner
 {
@@ -134,10 +135,13 @@ internal sealed class DemoRunner
         (int granted, List<(string Region, string Reason, string Detail)> deniedEntries, int entries) = ReadReleases(federation.BrokerDirectory);
 
         PrintTable(rounds, granted, deniedEntries, audit);
-        if (_options.JsonPath is { } jsonPath)
+        if (_options.Json)
         {
-            WriteJson(jsonPath, rounds, granted, deniedEntries, audit);
-            Say($"wrote {jsonPath}");
+            WriteJson(_options.JsonPath, rounds, granted, deniedEntries, audit);
+            if (_options.JsonPath is { } jsonPath)
+            {
+                Say($"wrote {jsonPath}");
+            }
         }
 
         bool ok = audit.IsValid && rounds.Count > 0 && rounds[^1].Completed;
@@ -219,7 +223,7 @@ internal sealed class DemoRunner
         _out.WriteLine();
     }
 
-    private void WriteJson(string path, List<RoundSummary> rounds, int granted, List<(string Region, string Reason, string Detail)> denied, AuditVerificationResult audit)
+    private void WriteJson(string? path, List<RoundSummary> rounds, int granted, List<(string Region, string Reason, string Detail)> denied, AuditVerificationResult audit)
     {
         var roundArray = new JsonArray();
         foreach (RoundSummary r in rounds)
@@ -266,13 +270,12 @@ internal sealed class DemoRunner
             ["audit"] = new JsonObject { ["entries"] = audit.VerifiedEntries, ["verified"] = audit.IsValid },
             ["elapsedSeconds"] = Math.Round(_clock.Elapsed.TotalSeconds, 1),
         };
-        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (directory is not null)
+        if (path is not null)
         {
-            Directory.CreateDirectory(directory);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         }
 
-        File.WriteAllText(path, document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        RoundCommands.WriteJson(path, document);
     }
 
     private static void CopyDirectory(string source, string destination)
