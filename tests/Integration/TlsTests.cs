@@ -106,7 +106,17 @@ public sealed class TlsTests : IDisposable
         Assert.Contains("http", http.Error, StringComparison.Ordinal);
     }
 
-    private Task<CliResult> Enroll(Uri verifier)
+    [Fact]
+    public async Task AnHttpPortGivenWhereAGrpcEndpointIsExpectedIsNamedAsSuch()
+    {
+        await using ServerProcess verifier = await ServerProcess.StartAsync("serve", "verifier", "--data-dir", _directory.Combine("http-port"));
+        CliResult result = await CliRunner.RunAsync(TimeSpan.FromMinutes(1), "node", "enroll", "--verifier", verifier.Ready.Http!.ToString(),
+            "--key", TeamKey(), "--platform-id", new string('a', 64), "--region", "eu-west");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("serves HTTP/1.1 (a service's HTTP port), not gRPC", result.Error, StringComparison.Ordinal);
+    }
+
+    private string TeamKey()
     {
         string key = _directory.Combine("team.key");
         if (!File.Exists(key))
@@ -114,9 +124,12 @@ public sealed class TlsTests : IDisposable
             KeyFiles.CreateSigningKey(key, key + ".jwk").Dispose();
         }
 
-        return CliRunner.RunAsync(TimeSpan.FromMinutes(1), "node", "enroll", "--verifier", verifier.ToString(), "--key", key,
-            "--platform-id", new string('a', 64), "--region", "eu-west", "--tls-ca", Ca);
+        return key;
     }
+
+    private Task<CliResult> Enroll(Uri verifier) =>
+        CliRunner.RunAsync(TimeSpan.FromMinutes(1), "node", "enroll", "--verifier", verifier.ToString(), "--key", TeamKey(),
+            "--platform-id", new string('a', 64), "--region", "eu-west", "--tls-ca", Ca);
 
     public void Dispose() => _directory.Dispose();
 

@@ -26,11 +26,20 @@ internal static class CliChannel
     public static string Describe(RpcException ex)
     {
         string code = ex.Trailers.GetValue("reason-code") ?? ex.StatusCode.ToString();
+        const string HttpPort = "this address serves HTTP/1.1 (a service's HTTP port), not gRPC: use the service's gRPC URL (\"grpc\" in its ready file)";
         for (Exception? inner = ex.Status.DebugException; inner is not null; inner = inner.InnerException)
         {
+            if (inner.Message.Contains("HTTP_1_1_REQUIRED", StringComparison.Ordinal))
+            {
+                return $"{code}: {HttpPort}";
+            }
+
             if (inner is AuthenticationException)
             {
-                return $"{code}: TLS with the service failed: {Explain(inner.Message)}{inner.Message}";
+                string detail = Innermost(inner).Message;
+                return detail.Contains("application protocol", StringComparison.OrdinalIgnoreCase) || detail.Contains("ALPN", StringComparison.Ordinal)
+                    ? $"{code}: {HttpPort}"
+                    : $"{code}: TLS with the service failed: {Explain(inner.Message + " " + detail)}{detail}{(detail.Contains("SSL_ERROR_SSL", StringComparison.Ordinal) ? " (the service rejected the handshake: is this its gRPC URL and not its HTTP port?)" : string.Empty)}";
             }
 
             if (inner is IOException && inner.Message.Contains("HTTP/2 handshake", StringComparison.Ordinal))
@@ -42,6 +51,16 @@ internal static class CliChannel
         }
 
         return $"{code}: {ex.Status.Detail}";
+    }
+
+    private static Exception Innermost(Exception ex)
+    {
+        while (ex.InnerException is not null && ex.Message.Contains("see inner exception", StringComparison.Ordinal))
+        {
+            ex = ex.InnerException;
+        }
+
+        return ex;
     }
 
     private static string Explain(string message) =>
