@@ -77,14 +77,15 @@ public sealed class BrokerTrustAttackTests
     {
         using var directory = new TempDirectory("enclave-http-issuer");
 
+        // Cleartext on loopback, so the TLS check passes and the verifier checks are what refuse.
         CliResult plaintext = await CliRunner.RunAsync(TimeSpan.FromMinutes(1),
-            "serve", "broker", "--data-dir", directory.Combine("a"), "--simulated",
+            "serve", "broker", "--dev-cleartext", "--data-dir", directory.Combine("a"), "--simulated",
             "--verifier-issuer", "http://127.0.0.1:9", "--verifier-key-thumbprint", new string('A', 43));
         CliResult remote = await CliRunner.RunAsync(TimeSpan.FromMinutes(1),
-            "serve", "broker", "--data-dir", directory.Combine("b"), "--simulated",
+            "serve", "broker", "--dev-cleartext", "--data-dir", directory.Combine("b"), "--simulated",
             "--verifier-issuer", "http://verifier.example", "--verifier-key-thumbprint", new string('A', 43), "--dev-allow-http-verifier");
         CliResult unpinned = await CliRunner.RunAsync(TimeSpan.FromMinutes(1),
-            "serve", "broker", "--data-dir", directory.Combine("c"), "--simulated", "--verifier-issuer", "https://verifier.example");
+            "serve", "broker", "--dev-cleartext", "--data-dir", directory.Combine("c"), "--simulated", "--verifier-issuer", "https://verifier.example");
 
         Assert.Equal(2, plaintext.ExitCode);
         Assert.Contains("plain http", plaintext.Error, StringComparison.Ordinal);
