@@ -47,11 +47,6 @@ public static class Jwe
 
         if (recipient.IsEc)
         {
-            if (recipient.TryAgreeEphemeral(out byte[]? secret, out Jwk? epk))
-            {
-                return EncryptEcdhCore(plaintext, recipient, epk, secret, null, null);
-            }
-
             using ECDiffieHellman ephemeral = ECDiffieHellman.Create(recipient.RequireEc().Curve);
             return EncryptEcdhCore(plaintext, recipient, ephemeral, null, null);
         }

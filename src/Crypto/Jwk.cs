@@ -27,9 +27,9 @@ public sealed class Jwk
     private readonly byte[] _a;
     private readonly byte[] _b;
 
-    // Imported verification keys, reused across verifications: where .NET imports the key itself (OpenSslKeys
-    // unavailable) it validates the point with a full scalar multiplication, which costs more than the verification. A pool rather than one
-    // instance because an ECDsa object is not documented as safe for concurrent use.
+    // Imported verification keys, reused across verifications: .NET validates the point on import with a full scalar
+    // multiplication, which costs more than the verification. A pool rather than one instance because an ECDsa
+    // object is not documented as safe for concurrent use.
     private System.Collections.Concurrent.ConcurrentBag<ECDsa>? _verifiers;
 
     private Jwk(string kty, string? crv, byte[] a, byte[] b, string? kid, string? use)
@@ -210,8 +210,7 @@ public sealed class Jwk
         return new RSAParameters { Modulus = (byte[])_a.Clone(), Exponent = (byte[])_b.Clone() };
     }
 
-    public ECDsa CreateECDsa() =>
-        OpenSslKeys.TryCreateECDsaPublic(RequireEc(), _a, _b) ?? ECDsa.Create(ToEcParameters());
+    public ECDsa CreateECDsa() => ECDsa.Create(ToEcParameters());
 
     /// <summary>Verifies an ECDSA signature (IEEE P1363 r‖s) with this key, reusing imported key objects.</summary>
     internal bool VerifyEcdsa(ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature, HashAlgorithmName hash)
@@ -233,26 +232,9 @@ public sealed class Jwk
         return valid;
     }
 
-    /// <summary>The sender's half of ECDH-ES to this key, done in OpenSSL (<see cref="OpenSslKeys.TryAgreeEphemeral"/>):
-    /// the shared secret Z and the fresh key's public half; false when that path is unavailable.</summary>
-    internal bool TryAgreeEphemeral(
-        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? secret,
-        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Jwk? ephemeral)
-    {
-        EcCurve curve = RequireEc();
-        secret = OpenSslKeys.TryAgreeEphemeral(curve, _a, _b, out byte[] x, out byte[] y);
-        ephemeral = secret is null ? null : new Jwk("EC", curve.Name, x, y, null, null);
-        return secret is not null;
-    }
+    public ECDiffieHellman CreateECDiffieHellman() => ECDiffieHellman.Create(ToEcParameters());
 
-    public ECDiffieHellman CreateECDiffieHellman() =>
-        OpenSslKeys.TryCreateECDiffieHellmanPublic(RequireEc(), _a, _b) ?? ECDiffieHellman.Create(ToEcParameters());
-
-    public RSA CreateRsa()
-    {
-        RequireRsa();
-        return OpenSslKeys.TryCreateRsaPublic(_a, _b) ?? RSA.Create(ToRsaParameters());
-    }
+    public RSA CreateRsa() => RSA.Create(ToRsaParameters());
 
     /// <summary>True when both describe the same public key (kid and use are not compared).</summary>
     public bool HasSameKey(Jwk other)

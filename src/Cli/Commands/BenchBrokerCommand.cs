@@ -418,7 +418,6 @@ internal sealed record BenchResult(
         ["cryptoBoundPerSecond"] = Math.Round(CryptoBoundPerSecond, 1),
         ["cryptoBoundRatio"] = Math.Round(CryptoBoundRatio, 4),
         ["enclaveKey"] = EnclaveKey,
-        ["keyObjects"] = Enclave.Crypto.OpenSslKeys.IsAvailable ? "openssl-direct" : "dotnet-import",
         ["gcPauseFraction"] = Math.Round(GcPauseFraction, 4),
         ["gen0Collections"] = Gen0Collections,
     };
