@@ -83,21 +83,10 @@ public sealed class AuditLog
             throw new ArgumentException($"\"{TreeHeadMember}\" is reserved in audit entry bodies.", nameof(body));
         }
 
-        // The tail as this writer's last append left it, when nothing can have changed since; otherwise read.
-        AuditTailRecord? tail = transaction.CachedAuditTail;
-        long size;
-        byte[]? lastHash;
-        if (tail is not null)
-        {
-            (size, lastHash) = (tail.Size, tail.LastEntryHash);
-        }
-        else
-        {
-            AuditEntryRecord? last = transaction.GetLastAuditEntry();
-            (size, lastHash) = (last?.Sequence ?? 0, last?.EntryHash);
-        }
-
-        // Within a group commit the writer answers this from the head it will write, without a round trip.
+        // The store's transaction answers both from its own last append and head when it made one (a group commit).
+        AuditEntryRecord? last = transaction.GetLastAuditEntry();
+        long size = last?.Sequence ?? 0;
+        byte[]? lastHash = last?.EntryHash;
         AuditHeadRecord? head = size > 0 ? transaction.GetAuditHead() : null;
 
         MerkleFrontier frontier = CurrentFrontier(transaction, size, lastHash);
@@ -117,7 +106,6 @@ public sealed class AuditLog
         MerkleFrontier next = frontier.Append(leaf);
         SignedTreeHead signed = SignedTreeHead.Create(sequence, next.Root(), now, _signingKey);
         transaction.SetAuditHead(new AuditHeadRecord(signed.TreeSize, signed.RootHash, signed.Timestamp, signed.Signature));
-        transaction.CachedAuditTail = new AuditTailRecord(sequence, leaf);
         lock (_gate)
         {
             _frontier = next;

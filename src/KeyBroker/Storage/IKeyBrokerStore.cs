@@ -19,9 +19,9 @@ public interface IKeyBrokerStore : IDisposable
 
     /// <summary>Runs <paramref name="work"/> in a serialised write transaction and completes, with its result, once
     /// the write is durable; if <paramref name="work"/> throws, nothing of it is stored and the exception is the
-    /// task's. The relational stores run it on their writer's own thread, so back-to-back writes pass the writer on
-    /// without a trip through the thread pool: <paramref name="work"/> must be short and synchronous (statements and
-    /// their bookkeeping). Cancellation is honoured until the work starts.</summary>
+    /// task's. The relational stores commit the writes queued together in one transaction (group commit), each in
+    /// a savepoint of its own, so <paramref name="work"/> must be short and synchronous (statements and their
+    /// bookkeeping). Cancellation is honoured until the work starts.</summary>
     /// <exception cref="KeyBrokerStoreException">The write could not be made durable (then none of it is stored).</exception>
     async Task<T> WriteAsync<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken = default)
     {
@@ -31,12 +31,6 @@ public interface IKeyBrokerStore : IDisposable
         await transaction.CommitAsync().ConfigureAwait(false);
         return result;
     }
-
-    /// <summary>As <see cref="WriteAsync{T}(Func{IKeyBrokerTransaction, T}, CancellationToken)"/>, for work that consumes
-    /// the nonce whose hash is <paramref name="nonceHash"/>: a store that pays a round trip per statement may look it
-    /// up together with the nonces of the other writes queued, before their work runs.</summary>
-    Task<T> WriteAsync<T>(Func<IKeyBrokerTransaction, T> work, byte[] nonceHash, CancellationToken cancellationToken = default) =>
-        WriteAsync(work, cancellationToken);
 
     /// <summary>The highest version of the key, or null.</summary>
     KeyVersionRecord? GetLatestKey(string name);
@@ -84,28 +78,20 @@ public interface IKeyBrokerTransaction : IDisposable
     Audit.EnrollmentRecording TryRecordEnrollment(string enrollmentId, string platformId, long sequence) =>
         throw new NotSupportedException("This store cannot record node enrolments.");
 
+    /// <summary>The last audit entry, including this transaction's own appends.</summary>
     AuditEntryRecord? GetLastAuditEntry();
 
     /// <summary>The entry hashes (Merkle leaves) of entries 1..<paramref name="upToSequence"/> in order, as this
     /// transaction sees them (including its own uncommitted appends), read on its own connection.</summary>
     IReadOnlyList<byte[]> ReadAuditLeafHashes(long upToSequence);
 
+    /// <summary>The head record, including one this transaction set.</summary>
     AuditHeadRecord? GetAuditHead();
 
     void InsertAuditEntry(AuditEntryRecord entry);
 
     /// <summary>Writes the single chain-head record, replacing the previous one.</summary>
     void SetAuditHead(AuditHeadRecord head);
-
-    /// <summary>The log's tail as the last append in this store's current physical transaction left it, or null
-    /// when it must be read from the store (a new physical transaction, where another process may have written
-    /// before it, or a rolled-back append). Lets consecutive appends of one group commit skip re-reading what
-    /// the writer itself just wrote.</summary>
-    AuditTailRecord? CachedAuditTail
-    {
-        get => null;
-        set { }
-    }
 
     void Commit();
 

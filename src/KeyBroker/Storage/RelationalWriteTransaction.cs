@@ -3,41 +3,62 @@ using Enclave.KeyBroker.Tokens;
 
 namespace Enclave.KeyBroker.Storage;
 
-/// <summary>A logical write transaction: a savepoint inside the writer's physical transaction (see
-/// <see cref="GroupCommitWriter"/>).</summary>
+/// <summary>One physical write transaction, holding the database's writer lock from its begin to its end. Every
+/// statement goes to the database at once, except the audit head row: it only ever holds the latest signed tree head,
+/// so the transaction keeps the head it was last given and writes it once, just before COMMIT. It also remembers the
+/// last audit entry it appended, so consecutive appends (of one group commit) do not read it back.</summary>
 internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
 {
-    private readonly GroupCommitWriter _writer;
-    private bool _ended;
+    private const string SetHeadSql = """
+        INSERT INTO audit_head (id, size, head_hash, time_ms, signature) VALUES (1, @size, @hash, @time, @sig)
+        ON CONFLICT (id) DO UPDATE SET size = excluded.size, head_hash = excluded.head_hash,
+            time_ms = excluded.time_ms, signature = excluded.signature
+        """;
 
-    public RelationalWriteTransaction(GroupCommitWriter writer)
+    private readonly RelationalStore _store;
+    private readonly DbConnection _connection;
+    private readonly DbTransaction _transaction;
+    private readonly bool _releasesWriterLock;
+    private bool _ended;
+    private AuditHeadRecord? _pendingHead;
+    private AuditEntryRecord? _lastEntry;
+    private bool _lastEntryKnown;
+    private (AuditHeadRecord? Head, AuditEntryRecord? Last, bool LastKnown) _atSavepoint;
+
+    public RelationalWriteTransaction(RelationalStore store, DbConnection connection, DbTransaction transaction, bool releasesWriterLock)
     {
-        _writer = writer;
+        _store = store;
+        _connection = connection;
+        _transaction = transaction;
+        _releasesWriterLock = releasesWriterLock;
     }
 
     public NonceConsumption ConsumeNonce(byte[] nonceHash, DateTimeOffset expiresAt, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(nonceHash);
         long expires = RelationalStore.ToMs(expiresAt);
-        if (expires <= RelationalStore.ToMs(now) || expires <= _writer.PurgedNoncesUpToMs)
+        if (expires <= RelationalStore.ToMs(now) || expires <= _store.PurgedNoncesUpToMs)
         {
             return NonceConsumption.Expired;
         }
 
-        ObjectDisposedException.ThrowIf(_ended, this);
-        return _writer.ConsumeNonce(nonceHash, expires);
+        return Execute(
+            "INSERT INTO consumed_nonces (nonce_hash, expires_at_ms) VALUES (@hash, @expires) ON CONFLICT (nonce_hash) DO NOTHING",
+            ("@hash", nonceHash), ("@expires", expires)) == 1
+            ? NonceConsumption.Consumed
+            : NonceConsumption.Replayed;
     }
 
     public void PurgeExpired(DateTimeOffset now)
     {
         long ms = RelationalStore.ToMs(now);
-        if (!_writer.PurgeDue(ms))
+        if (!_store.PurgeDue(ms))
         {
             return;
         }
 
         long nonceCutoff = RelationalStore.ToMs(now - NonceStore.ConsumedRetention);
-        _writer.PurgedNoncesUpToMs = nonceCutoff;
+        _store.PurgedNoncesUpToMs = nonceCutoff;
         Execute("DELETE FROM consumed_nonces WHERE expires_at_ms <= @cutoff", ("@cutoff", nonceCutoff));
         Execute("DELETE FROM owner_requests WHERE expires_at_ms <= @now", ("@now", ms));
     }
@@ -50,45 +71,33 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     /// higher sequence between them and the insert; the table's keys refuse a duplicate regardless.</summary>
     public Audit.EnrollmentRecording TryRecordEnrollment(string enrollmentId, string platformId, long sequence)
     {
-        ObjectDisposedException.ThrowIf(_ended, this);
         ArgumentNullException.ThrowIfNull(enrollmentId);
         ArgumentNullException.ThrowIfNull(platformId);
-        (bool idSeen, bool superseded) = _writer.Read(
+        using (DbCommand command = Command(
             """
             SELECT (SELECT COUNT(*) FROM node_enrollments WHERE enrollment_id = @id),
                    (SELECT COUNT(*) FROM node_enrollments WHERE platform_id = @platform AND sequence >= @sequence)
             """,
-            [("@id", enrollmentId), ("@platform", platformId), ("@sequence", sequence)],
-            reader => reader.Read() ? (Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture) > 0, Convert.ToInt64(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture) > 0) : (true, true));
-        if (idSeen)
+            ("@id", enrollmentId), ("@platform", platformId), ("@sequence", sequence)))
+        using (DbDataReader reader = command.ExecuteReader())
         {
-            return Audit.EnrollmentRecording.Replayed;
+            reader.Read();
+            if (RelationalStore.Int(reader, 0) > 0 || RelationalStore.Int(reader, 1) > 0)
+            {
+                return RelationalStore.Int(reader, 0) > 0 ? Audit.EnrollmentRecording.Replayed : Audit.EnrollmentRecording.Superseded;
+            }
         }
 
-        if (superseded)
-        {
-            return Audit.EnrollmentRecording.Superseded;
-        }
-
-        _writer.InsertOne(
-            "INSERT INTO node_enrollments (enrollment_id, platform_id, sequence) VALUES (@enrollment_id, @enrollment_platform, @enrollment_sequence)",
-            ("@enrollment_id", enrollmentId), ("@enrollment_platform", platformId), ("@enrollment_sequence", sequence));
+        Execute("INSERT INTO node_enrollments (enrollment_id, platform_id, sequence) VALUES (@id, @platform, @sequence)",
+            ("@id", enrollmentId), ("@platform", platformId), ("@sequence", sequence));
         return Audit.EnrollmentRecording.Recorded;
     }
 
-    /// <summary>The key's latest version as of now; read once per physical transaction, since nothing but this
-    /// writer can change it while the transaction holds the store's writer lock.</summary>
-    public KeyVersionRecord? GetLatestKey(string name)
-    {
-        ObjectDisposedException.ThrowIf(_ended, this);
-        ArgumentNullException.ThrowIfNull(name);
-        return _writer.LatestKey(name);
-    }
+    public KeyVersionRecord? GetLatestKey(string name) => RelationalStore.QueryLatestKey(_connection, Open, name);
 
     public void InsertKeyVersion(KeyVersionRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        _writer.ForgetKey(record.Name);
         Execute(
             """
             INSERT INTO keys (name, version, owner_thumbprint, wrapped_key, policy_json, enabled, created_at_ms)
@@ -100,7 +109,6 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
     public void UpdateKeyVersion(KeyVersionRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        _writer.ForgetKey(record.Name);
         int changed = Execute(
             """
             UPDATE keys SET wrapped_key = @wrapped, policy_json = @policy, enabled = @enabled
@@ -115,116 +123,134 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
 
     public AuditEntryRecord? GetLastAuditEntry()
     {
-        ObjectDisposedException.ThrowIf(_ended, this);
-        return _writer.LastAuditEntry();
+        if (!_lastEntryKnown)
+        {
+            using DbCommand command = Command($"SELECT {RelationalStore.AuditColumns} FROM audit_entries ORDER BY seq DESC LIMIT 1");
+            using DbDataReader reader = command.ExecuteReader();
+            _lastEntry = reader.Read() ? RelationalStore.ReadAuditEntry(reader) : null;
+            _lastEntryKnown = true;
+        }
+
+        return _lastEntry;
     }
 
     public IReadOnlyList<byte[]> ReadAuditLeafHashes(long upToSequence)
     {
-        ObjectDisposedException.ThrowIf(_ended, this);
-        return _writer.Read(LeafHashesSql, [("@to", upToSequence)], reader =>
+        using DbCommand command = Command("SELECT entry_hash FROM audit_entries WHERE seq <= @to ORDER BY seq", ("@to", upToSequence));
+        using DbDataReader reader = command.ExecuteReader();
+        List<byte[]> leaves = [];
+        while (reader.Read())
         {
-            List<byte[]> leaves = [];
-            while (reader.Read())
-            {
-                leaves.Add((byte[])reader.GetValue(0));
-            }
-
-            return leaves;
-        });
-    }
-
-    public AuditHeadRecord? GetAuditHead()
-    {
-        ObjectDisposedException.ThrowIf(_ended, this);
-        if (_writer.PendingAuditHead is { } pending)
-        {
-            return pending;
+            leaves.Add((byte[])reader.GetValue(0));
         }
 
-        return _writer.StoredAuditHead();
+        return leaves;
     }
 
-    /// <summary>Inserts the entry; on a server database the statement travels with the next one (see
-    /// <see cref="GroupCommitWriter.InsertOne"/>). Its parameter names are its own, so it can share a command.</summary>
+    public AuditHeadRecord? GetAuditHead() => _pendingHead ?? RelationalStore.QueryAuditHead(_connection, Open);
+
     public void InsertAuditEntry(AuditEntryRecord entry)
     {
-        ObjectDisposedException.ThrowIf(_ended, this);
-        _writer.ForgetLastAuditEntry();
-        _writer.InsertOne(
+        ArgumentNullException.ThrowIfNull(entry);
+        Execute(
             """
             INSERT INTO audit_entries (seq, time_ms, kind, body, prev_hash, entry_hash)
-            VALUES (@entry_seq, @entry_time, @entry_kind, @entry_body, @entry_prev, @entry_hash)
+            VALUES (@seq, @time, @kind, @body, @prev, @hash)
             """,
-            ("@entry_seq", entry.Sequence), ("@entry_time", RelationalStore.ToMs(entry.Time)), ("@entry_kind", entry.Kind),
-            ("@entry_body", entry.Body), ("@entry_prev", entry.PreviousHash), ("@entry_hash", entry.EntryHash));
+            ("@seq", entry.Sequence), ("@time", RelationalStore.ToMs(entry.Time)), ("@kind", entry.Kind),
+            ("@body", entry.Body), ("@prev", entry.PreviousHash), ("@hash", entry.EntryHash));
+        (_lastEntry, _lastEntryKnown) = (entry, true);
     }
 
-    public AuditTailRecord? CachedAuditTail
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(_ended, this);
-            return _writer.AuditTail;
-        }
-
-        set
-        {
-            ObjectDisposedException.ThrowIf(_ended, this);
-            _writer.AuditTail = value;
-        }
-    }
-
-    /// <summary>Sets the head record; it is written to the store just before the physical commit.</summary>
+    /// <summary>Keeps the head; it is written just before COMMIT.</summary>
     public void SetAuditHead(AuditHeadRecord head)
     {
         ArgumentNullException.ThrowIfNull(head);
         ObjectDisposedException.ThrowIf(_ended, this);
-        _writer.PendingAuditHead = head;
+        _pendingHead = head;
     }
 
-    /// <summary>Returns once the write is durable; throws <see cref="KeyBrokerStoreException"/> when it
-    /// could not be made durable (then none of it is stored).</summary>
+    /// <summary>Starts the savepoint one write of a group commit runs in.</summary>
+    internal void Savepoint()
+    {
+        Execute("SAVEPOINT job");
+        _atSavepoint = (_pendingHead, _lastEntry, _lastEntryKnown);
+    }
+
+    internal void ReleaseSavepoint() => Execute("RELEASE SAVEPOINT job");
+
+    /// <summary>Undoes everything since <see cref="Savepoint"/>, in the database and here.</summary>
+    internal void RollbackToSavepoint()
+    {
+        Execute("ROLLBACK TO SAVEPOINT job");
+        (_pendingHead, _lastEntry, _lastEntryKnown) = _atSavepoint;
+        Execute("RELEASE SAVEPOINT job");
+    }
+
+    /// <summary>Writes the head and commits; returns once the commit is durable.</summary>
+    /// <exception cref="KeyBrokerStoreException">The commit failed; nothing of the transaction is stored.</exception>
     public void Commit()
     {
         ObjectDisposedException.ThrowIf(_ended, this);
-        _ended = true;
-        _writer.Complete(commit: true);
-    }
+        try
+        {
+            if (_pendingHead is { } head)
+            {
+                Execute(SetHeadSql, ("@size", head.Size), ("@hash", head.HeadHash), ("@time", RelationalStore.ToMs(head.Time)), ("@sig", head.Signature));
+            }
 
-    /// <summary>As <see cref="Commit"/>, waiting for durability without holding a thread.</summary>
-    public Task CommitAsync()
-    {
-        ObjectDisposedException.ThrowIf(_ended, this);
-        _ended = true;
-        return _writer.CompleteAsync(commit: true);
+            _transaction.Commit();
+        }
+        catch (DbException e)
+        {
+            throw new KeyBrokerStoreException("The write could not be committed; none of it is stored.", e);
+        }
+        finally
+        {
+            End();
+        }
     }
 
     public void Dispose()
     {
         if (!_ended)
         {
-            _ended = true;
-            _writer.Complete(commit: false);
+            End();
         }
     }
 
-    private const string LeafHashesSql = "SELECT entry_hash FROM audit_entries WHERE seq <= @to ORDER BY seq";
+    private void End()
+    {
+        _ended = true;
+        try
+        {
+            _transaction.Dispose();
+            _connection.Dispose();
+        }
+        finally
+        {
+            if (_releasesWriterLock)
+            {
+                _store.WriterLock.Release();
+            }
+        }
+    }
 
-    private static (string, object?)[] KeyParameters(KeyVersionRecord record) =>
+    private static (string, object?)[] KeyParameters(KeyVersionRecord r) =>
     [
-        ("@name", record.Name),
-        ("@version", record.Version),
-        ("@owner", record.OwnerThumbprint),
-        ("@wrapped", record.WrappedKey),
-        ("@policy", record.PolicyJson),
-        ("@enabled", record.Enabled ? 1 : 0),
-        ("@created", RelationalStore.ToMs(record.CreatedAt)),
+        ("@name", r.Name), ("@version", r.Version), ("@owner", r.OwnerThumbprint), ("@wrapped", r.WrappedKey),
+        ("@policy", r.PolicyJson), ("@enabled", r.Enabled ? 1 : 0), ("@created", RelationalStore.ToMs(r.CreatedAt)),
     ];
+
+    /// <summary>The transaction, while it is open.</summary>
+    private DbTransaction Open => _ended ? throw new ObjectDisposedException(nameof(RelationalWriteTransaction)) : _transaction;
+
+    private DbCommand Command(string sql, params (string Name, object? Value)[] parameters) =>
+        RelationalStore.Command(_connection, Open, sql, parameters);
 
     private int Execute(string sql, params (string Name, object? Value)[] parameters)
     {
-        ObjectDisposedException.ThrowIf(_ended, this);
-        return _writer.NonQuery(sql, parameters);
+        using DbCommand command = Command(sql, parameters);
+        return command.ExecuteNonQuery();
     }
 }

@@ -3,14 +3,14 @@ using Microsoft.Data.Sqlite;
 
 namespace Enclave.KeyBroker.Storage;
 
-/// <summary>The embedded store: one SQLite database in WAL mode with <c>synchronous=FULL</c>, so a
-/// committed grant survives a crash or power loss before the key leaves. Writers are serialised by
-/// <c>BEGIN IMMEDIATE</c> (across processes too) and group-committed (see <see cref="GroupCommitWriter"/>).</summary>
-public sealed class SqliteKeyBrokerStore : IKeyBrokerStore
+/// <summary>The embedded store: one SQLite database in WAL mode with <c>synchronous=FULL</c>, so a committed grant
+/// survives a crash or power loss before the key leaves. Writers are serialised by <c>BEGIN IMMEDIATE</c> (across
+/// processes too).</summary>
+public sealed class SqliteKeyBrokerStore : RelationalStore
 {
     public const string DefaultFileName = "keybroker.db";
 
-    private readonly RelationalStore _store;
+    private readonly string _connectionString;
 
     /// <param name="connectionString">A Microsoft.Data.Sqlite connection string.</param>
     public SqliteKeyBrokerStore(string connectionString)
@@ -26,7 +26,7 @@ public sealed class SqliteKeyBrokerStore : IKeyBrokerStore
             builder.DefaultTimeout = 30;
         }
 
-        _store = new RelationalStore(new Dialect(builder.ToString()));
+        _connectionString = builder.ToString();
     }
 
     /// <summary>The connection string for <see cref="DefaultFileName"/> inside <paramref name="dataDirectory"/>.</summary>
@@ -41,64 +41,39 @@ public sealed class SqliteKeyBrokerStore : IKeyBrokerStore
         }.ToString();
     }
 
-    public void Initialize() => _store.Initialize();
+    private protected override string SchemaSql => Schema.Sqlite;
 
-    public IKeyBrokerTransaction BeginWrite() => _store.BeginWrite();
+    private protected override DbConnection OpenWriter() =>
+        Open("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;");
 
-    public Task<IKeyBrokerTransaction> BeginWriteAsync(CancellationToken cancellationToken = default) => _store.BeginWriteAsync(cancellationToken);
+    // WAL mode is a property of the database file, set by Initialize and every writer before any read; a reader
+    // (a pooled connection, opened on every read) only needs its busy timeout.
+    private protected override DbConnection OpenReader() => Open("PRAGMA busy_timeout=30000;");
 
-    public Task<T> WriteAsync<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken = default) =>
-        _store.WriteAsync(work, cancellationToken);
+    private protected override DbTransaction BeginLocked(DbConnection connection) =>
+        ((SqliteConnection)connection).BeginTransaction(deferred: false);
 
-    public Task<T> WriteAsync<T>(Func<IKeyBrokerTransaction, T> work, byte[] nonceHash, CancellationToken cancellationToken = default) =>
-        _store.WriteAsync(work, nonceHash, cancellationToken);
-
-    public KeyVersionRecord? GetLatestKey(string name) => _store.GetLatestKey(name);
-
-    public IEnumerable<AuditEntryRecord> ReadAuditEntries(long fromSequence = 1) => _store.ReadAuditEntries(fromSequence);
-
-    public AuditEntryRecord? GetAuditEntry(long sequence) => _store.GetAuditEntry(sequence);
-
-    public AuditHeadRecord? GetAuditHead() => _store.GetAuditHead();
-
-    public void Dispose() => _store.Dispose();
-
-    private sealed class Dialect(string connectionString) : StoreDialect
+    public override void Dispose()
     {
-        public override DbConnection Open() =>
-            OpenWith("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;");
+        base.Dispose();
+        // Pooled connections keep the database file open; release them so the directory can be removed.
+        using var connection = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(connection);
+    }
 
-        // WAL mode is a property of the database file, set by Initialize and the writer before any read; a
-        // reader (a pooled connection, opened on every read) only needs its busy timeout.
-        public override DbConnection OpenReader() => OpenWith("PRAGMA busy_timeout=30000;");
-
-        private SqliteConnection OpenWith(string pragmas)
+    private SqliteConnection Open(string pragmas)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
         {
-            var connection = new SqliteConnection(connectionString);
-            try
-            {
-                connection.Open();
-                Execute(connection, null, pragmas);
-                return connection;
-            }
-            catch
-            {
-                connection.Dispose();
-                throw;
-            }
+            connection.Open();
+            Execute(connection, null, pragmas);
+            return connection;
         }
-
-        public override DbTransaction BeginWrite(DbConnection connection) =>
-            ((SqliteConnection)connection).BeginTransaction(deferred: false);
-
-        public override void CreateSchema(DbConnection connection, DbTransaction transaction) =>
-            Execute(connection, transaction, SqliteSchema.Create);
-
-        public override void ClearPool()
+        catch
         {
-            // Pooled connections keep the database file open; release them so the directory can be removed.
-            using var connection = new SqliteConnection(connectionString);
-            SqliteConnection.ClearPool(connection);
+            connection.Dispose();
+            throw;
         }
     }
 }

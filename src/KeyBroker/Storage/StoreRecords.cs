@@ -22,6 +22,3 @@ public sealed record AuditEntryRecord(
 /// <summary>The signed head of the audit chain: its size, the hash of its last entry, and a compact JWS
 /// over both by the audit signing key.</summary>
 public sealed record AuditHeadRecord(long Size, byte[] HeadHash, DateTimeOffset Time, string Signature);
-
-/// <summary>The audit log's tail: its size and the leaf hash of its last entry.</summary>
-public sealed record AuditTailRecord(long Size, byte[] LastEntryHash);
