@@ -123,28 +123,20 @@ public sealed class SimulatedEvidenceVerifier : IEvidenceVerifier
         return EvidenceVerificationResult.Success(verified);
     }
 
+    // The shared path builder: issued directly by the simulated root (a path of two), the leaf allowing
+    // digitalSignature, both valid now.
     private string? CheckChain(X509Certificate2 certificate, DateTimeOffset now)
     {
-        using X509Chain chain = new();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(_root!.Certificate);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.DisableCertificateDownloads = true;
-        chain.ChainPolicy.VerificationTimeIgnored = false;
-        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
-        if (!chain.Build(certificate))
+        CertificatePath path = CertificateChain.Build(certificate, [], _root!.Certificate, new ChainRules(2, LeafDigitalSignature: true));
+        if (!path.IsValid)
         {
-            string status = string.Join("; ", chain.ChainStatus.Select(s => $"{s.Status}: {s.StatusInformation.Trim()}"));
-            return $"the platform certificate does not chain to the simulated root at {now:O} ({status})";
+            return path.Failure == ChainFailure.WrongPath
+                ? "the platform certificate is not issued directly by the simulated root"
+                : $"the platform certificate does not chain to the simulated root: {path.Message}";
         }
 
-        if (chain.ChainElements.Count != 2
-            || !chain.ChainElements[1].Certificate.RawData.AsSpan().SequenceEqual(_root.Certificate.RawData))
-        {
-            return "the platform certificate is not issued directly by the simulated root";
-        }
-
-        return null;
+        int invalid = path.FirstInvalidAt(now);
+        return invalid < 0 ? null : $"'{path.Chain[invalid].Subject}' is valid {path.DescribeValidity(invalid)}, not at {now:O}";
     }
 
     private static EvidenceVerificationResult SimulatedNotAllowed() =>

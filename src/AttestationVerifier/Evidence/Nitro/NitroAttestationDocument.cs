@@ -10,6 +10,8 @@
 // The COSE envelope must use definite lengths (its byte strings are signed as they are); the payload map, the
 // pcrs map and the cabundle array may use indefinite lengths, as recent documents do. Duplicate or unknown
 // payload keys are refused. Nothing may follow the COSE_Sign1 array. Documents are at most 64 KiB.
+using System.Formats.Cbor;
+
 namespace Enclave.AttestationVerifier.Evidence.Nitro;
 
 /// <summary>A parsed Nitro attestation document whose signature and chain are not yet checked.</summary>
@@ -68,7 +70,8 @@ public static class NitroAttestationDocument
                 EvidenceFormat.Nitro, EvidenceFormatError.TooLarge, "document", 0, $"{document.Length} bytes; the limit is {MaxDocumentLength}");
         }
 
-        var reader = new CborReader(document, EvidenceFormat.Nitro);
+        ReadOnlyMemory<byte> bytes = document.ToArray();
+        var reader = new NitroCbor(bytes);
         ulong? tag = reader.TryReadTag("COSE_Sign1 tag");
         if (tag is not null && tag != CoseSign1Tag)
         {
@@ -94,9 +97,11 @@ public static class NitroAttestationDocument
             reader.SkipItem("unprotected");
         }
 
-        ReadOnlySpan<byte> payload = reader.ReadByteString("payload", MaxDocumentLength);
+        reader.ReadMapEnd("unprotected");
+        ReadOnlyMemory<byte> payload = reader.ReadByteString("payload", MaxDocumentLength);
         int payloadStart = reader.Offset - payload.Length;
         byte[] signature = reader.ReadByteString("signature", MaxSignatureLength).ToArray();
+        reader.ReadArrayEnd("COSE_Sign1");
         if (!reader.AtEnd)
         {
             throw new EvidenceFormatException(
@@ -115,14 +120,14 @@ public static class NitroAttestationDocument
             return (null, labels);
         }
 
-        var reader = new CborReader(header, EvidenceFormat.Nitro, baseOffset);
+        var reader = new NitroCbor(header, baseOffset);
         int count = reader.ReadMapStart("protected", MaxProtectedLabels, allowIndefinite: false)!.Value;
         for (int i = 0; i < count; i++)
         {
             int labelOffset = reader.Offset;
             string label;
             long? numericLabel = null;
-            if (reader.PeekMajorType("protected label") == CborMajorType.TextString)
+            if (reader.Peek("protected label") == CborReaderState.TextString)
             {
                 label = reader.ReadTextString("protected label", MaxKeyLength);
             }
@@ -141,7 +146,7 @@ public static class NitroAttestationDocument
             labels.Add(label);
             if (numericLabel == AlgorithmLabel)
             {
-                algorithm = reader.PeekMajorType("protected alg") is CborMajorType.UnsignedInteger or CborMajorType.NegativeInteger
+                algorithm = reader.Peek("protected alg") is CborReaderState.UnsignedInteger or CborReaderState.NegativeInteger
                     ? reader.ReadInt64("protected alg")
                     : throw new EvidenceFormatException(
                         EvidenceFormat.Nitro, EvidenceFormatError.UnexpectedType, "protected alg", reader.Offset, "alg is not an integer");
@@ -152,6 +157,7 @@ public static class NitroAttestationDocument
             }
         }
 
+        reader.ReadMapEnd("protected");
         if (!reader.AtEnd)
         {
             throw new EvidenceFormatException(
@@ -162,7 +168,7 @@ public static class NitroAttestationDocument
     }
 
     private static UnverifiedNitroDocument ParsePayload(
-        ReadOnlySpan<byte> payload,
+        ReadOnlyMemory<byte> payload,
         int baseOffset,
         bool tagged,
         byte[] protectedHeader,
@@ -170,7 +176,7 @@ public static class NitroAttestationDocument
         List<string> labels,
         byte[] signature)
     {
-        var reader = new CborReader(payload, EvidenceFormat.Nitro, baseOffset);
+        var reader = new NitroCbor(payload, baseOffset);
         int? count = reader.ReadMapStart("payload", MaxPayloadKeys, allowIndefinite: true);
         string? moduleId = null;
         string? digest = null;
@@ -182,7 +188,7 @@ public static class NitroAttestationDocument
         byte[]? userData = null;
         byte[]? nonce = null;
         HashSet<string> seen = new(StringComparer.Ordinal);
-        for (int i = 0; count is null ? !reader.PeekIsBreak() : i < count; i++)
+        for (int i = 0; count is null ? !reader.PeekIsEnd() : i < count; i++)
         {
             if (i >= MaxPayloadKeys)
             {
@@ -215,22 +221,22 @@ public static class NitroAttestationDocument
                     timestamp = reader.ReadUInt64(key);
                     break;
                 case "pcrs":
-                    pcrs = ReadPcrs(ref reader);
+                    pcrs = ReadPcrs(reader);
                     break;
                 case "certificate":
-                    certificate = ReadCertificate(ref reader, key);
+                    certificate = ReadCertificate(reader, key);
                     break;
                 case "cabundle":
-                    caBundle = ReadCaBundle(ref reader);
+                    caBundle = ReadCaBundle(reader);
                     break;
                 case "public_key":
-                    publicKey = ReadOptionalBytes(ref reader, key);
+                    publicKey = ReadOptionalBytes(reader, key);
                     break;
                 case "user_data":
-                    userData = ReadOptionalBytes(ref reader, key);
+                    userData = ReadOptionalBytes(reader, key);
                     break;
                 case "nonce":
-                    nonce = ReadOptionalBytes(ref reader, key);
+                    nonce = ReadOptionalBytes(reader, key);
                     break;
                 default:
                     throw new EvidenceFormatException(
@@ -238,10 +244,7 @@ public static class NitroAttestationDocument
             }
         }
 
-        if (count is null)
-        {
-            reader.ReadBreak("payload");
-        }
+        reader.ReadMapEnd("payload");
 
         if (!reader.AtEnd)
         {
@@ -267,11 +270,11 @@ public static class NitroAttestationDocument
             nonce);
     }
 
-    private static List<KeyValuePair<int, byte[]>> ReadPcrs(ref CborReader reader)
+    private static List<KeyValuePair<int, byte[]>> ReadPcrs(NitroCbor reader)
     {
         int? count = reader.ReadMapStart("pcrs", MaxPcrCount, allowIndefinite: true);
         SortedDictionary<int, byte[]> pcrs = [];
-        for (int i = 0; count is null ? !reader.PeekIsBreak() : i < count; i++)
+        for (int i = 0; count is null ? !reader.PeekIsEnd() : i < count; i++)
         {
             int indexOffset = reader.Offset;
             if (i >= MaxPcrCount)
@@ -302,10 +305,7 @@ public static class NitroAttestationDocument
             }
         }
 
-        if (count is null)
-        {
-            reader.ReadBreak("pcrs");
-        }
+        reader.ReadMapEnd("pcrs");
 
         if (pcrs.Count == 0)
         {
@@ -315,11 +315,11 @@ public static class NitroAttestationDocument
         return [.. pcrs];
     }
 
-    private static List<byte[]> ReadCaBundle(ref CborReader reader)
+    private static List<byte[]> ReadCaBundle(NitroCbor reader)
     {
         int? count = reader.ReadArrayStart("cabundle", MaxCaBundleCount, allowIndefinite: true);
         List<byte[]> bundle = [];
-        for (int i = 0; count is null ? !reader.PeekIsBreak() : i < count; i++)
+        for (int i = 0; count is null ? !reader.PeekIsEnd() : i < count; i++)
         {
             if (i >= MaxCaBundleCount)
             {
@@ -327,13 +327,10 @@ public static class NitroAttestationDocument
                     EvidenceFormat.Nitro, EvidenceFormatError.LengthOutOfRange, "cabundle", reader.Offset, $"more than {MaxCaBundleCount} certificates");
             }
 
-            bundle.Add(ReadCertificate(ref reader, $"cabundle.{i}"));
+            bundle.Add(ReadCertificate(reader, $"cabundle.{i}"));
         }
 
-        if (count is null)
-        {
-            reader.ReadBreak("cabundle");
-        }
+        reader.ReadArrayEnd("cabundle");
 
         if (bundle.Count == 0)
         {
@@ -343,7 +340,7 @@ public static class NitroAttestationDocument
         return bundle;
     }
 
-    private static byte[] ReadCertificate(ref CborReader reader, string field)
+    private static byte[] ReadCertificate(NitroCbor reader, string field)
     {
         int offset = reader.Offset;
         byte[] der = reader.ReadByteString(field, MaxCertificateLength).ToArray();
@@ -355,7 +352,7 @@ public static class NitroAttestationDocument
         return der;
     }
 
-    private static byte[]? ReadOptionalBytes(ref CborReader reader, string field)
+    private static byte[]? ReadOptionalBytes(NitroCbor reader, string field)
     {
         if (reader.PeekIsNull())
         {

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
@@ -21,6 +23,16 @@ namespace Enclave.AttestationVerifier.Verification.Dcap;
 /// </summary>
 internal sealed class DcapQuoteVerifier
 {
+    private const int MaxCachedChains = 256;
+
+    // Parsed collateral, kept per endorsement set (and the objects collected from it) so a warm verification
+    // parses nothing; every time check is still made at each call's instant.
+    private static readonly ConditionalWeakTable<EndorsementSet, ConcurrentDictionary<(IDcapCollateralSource, DcapCollateralRequest), DcapCollateral>> s_collateral = new();
+    private static readonly ConditionalWeakTable<DcapCollateral, ParsedCrls> s_crls = new();
+    private static readonly ConditionalWeakTable<SignedCollateral, ParsedBody> s_bodies = new();
+    private static readonly ConditionalWeakTable<X509Certificate2, ParsedPck> s_pckExtensions = new();
+    private static readonly ConcurrentDictionary<string, List<X509Certificate2>> s_quoteChains = new(StringComparer.Ordinal);
+
     private readonly bool _tdx;
     private readonly IntelPki _pki;
     private readonly IDcapCollateralSource _collateral;
@@ -91,9 +103,9 @@ internal sealed class DcapQuoteVerifier
     {
         DcapQuote quote = DcapQuote.Parse(evidence.Span);
         List<X509Certificate2> quoteCertificates = quote.CertificationDataType == DcapQuote.CertificationDataPckChain
-            ? StrictPemChain(Encoding.ASCII.GetString(quote.CertificationData).TrimEnd('\0'))
+            ? QuoteChain(quote.CertificationData)
             : [];
-        DcapCollateral collateral = _collateral.Get(endorsements, new DcapCollateralRequest(_tdx, null));
+        DcapCollateral collateral = Collateral(endorsements, new DcapCollateralRequest(_tdx, null));
         X509Certificate2 pck = FindPck(quote, quoteCertificates, collateral) ?? throw new InvalidOperationException("no PCK certificate for the quote");
         return () => IntelPki.VerifyWithRawKey(quote.AttestationKey, quote.SignedRegion, quote.Signature)
             && IntelPki.VerifyRaw(pck, quote.QeReport.Raw, quote.QeReportSignature);
@@ -118,7 +130,7 @@ internal sealed class DcapQuoteVerifier
         {
             try
             {
-                quoteCertificates = StrictPemChain(Encoding.ASCII.GetString(quote.CertificationData).TrimEnd('\0'));
+                quoteCertificates = QuoteChain(quote.CertificationData);
             }
             catch (Exception ex) when (ex is CryptographicException or FormatException)
             {
@@ -142,7 +154,7 @@ internal sealed class DcapQuoteVerifier
         // certificate itself comes from the collateral and the lookup is repeated once the FMSPC is known.
         DcapCollateral? collateral = quote.CertificationDataType == DcapQuote.CertificationDataPckChain
             ? null
-            : _collateral.Get(endorsements, new DcapCollateralRequest(_tdx, null));
+            : Collateral(endorsements, new DcapCollateralRequest(_tdx, null));
         X509Certificate2? pck = FindPck(quote, quoteCertificates, collateral);
         if (pck is null)
         {
@@ -153,7 +165,7 @@ internal sealed class DcapQuoteVerifier
 
         try
         {
-            s.Pck = PckExtensions.FromCertificate(pck);
+            s.Pck = s_pckExtensions.GetValue(pck, c => new ParsedPck(PckExtensions.FromCertificate(c))).Value;
         }
         catch (EvidenceFormatException ex)
         {
@@ -168,7 +180,7 @@ internal sealed class DcapQuoteVerifier
 
         if (collateral is null || (collateral.TcbInfo is not null && s.Pck is not null))
         {
-            collateral = _collateral.Get(endorsements, new DcapCollateralRequest(_tdx, s.Pck is null ? null : Convert.ToHexStringLower(s.Pck.Fmspc)));
+            collateral = Collateral(endorsements, new DcapCollateralRequest(_tdx, s.Pck is null ? null : Convert.ToHexStringLower(s.Pck.Fmspc)));
         }
 
         foreach (string problem in collateral.Problems)
@@ -185,6 +197,7 @@ internal sealed class DcapQuoteVerifier
 
         s.PckChain = pckChain.Chain;
         List<DcapCrl> crls = ParseCrls(s, collateral);
+
         DcapCrl? rootCrl = CheckRootCrl(s, crls);
         if (pckChain.Chain is { Count: >= 3 } chain)
         {
@@ -199,7 +212,7 @@ internal sealed class DcapQuoteVerifier
         }
         else if (CheckSigned(s, collateral.TcbInfo, collateral, pool, rootCrl, "TCB info"))
         {
-            tcbInfo = Parse(s, () => TcbInfo.Parse(collateral.TcbInfo.Body));
+            tcbInfo = Parse(s, collateral.TcbInfo, static body => TcbInfo.Parse(body));
         }
 
         if (collateral.QeIdentity is null)
@@ -208,7 +221,7 @@ internal sealed class DcapQuoteVerifier
         }
         else if (CheckSigned(s, collateral.QeIdentity, collateral, pool, rootCrl, "QE identity"))
         {
-            qeIdentity = Parse(s, () => EnclaveIdentity.Parse(collateral.QeIdentity.Body));
+            qeIdentity = Parse(s, collateral.QeIdentity, static body => EnclaveIdentity.Parse(body));
         }
 
         Evaluate(s, tcbInfo, qeIdentity);
@@ -262,22 +275,33 @@ internal sealed class DcapQuoteVerifier
         return offered.Count == 1 ? offered[0] : null;
     }
 
+    // Parsed once per collateral; thisUpdate/nextUpdate are checked at each call's instant (CheckCrl).
     private static List<DcapCrl> ParseCrls(State s, DcapCollateral collateral)
     {
-        List<DcapCrl> crls = [];
-        foreach (byte[] der in collateral.Crls)
+        ParsedCrls parsed = s_crls.GetValue(collateral, c =>
         {
-            try
+            List<DcapCrl> crls = [];
+            List<string> problems = [];
+            foreach (byte[] der in c.Crls)
             {
-                crls.Add(DcapCrl.Parse(der));
+                try
+                {
+                    crls.Add(DcapCrl.Parse(der));
+                }
+                catch (DcapCollateralException ex)
+                {
+                    problems.Add(ex.Message);
+                }
             }
-            catch (DcapCollateralException ex)
-            {
-                s.Fail(VerificationCodes.CrlInvalid, ex.Message);
-            }
+
+            return new ParsedCrls(crls, problems);
+        });
+        foreach (string problem in parsed.Problems)
+        {
+            s.Fail(VerificationCodes.CrlInvalid, problem);
         }
 
-        return crls;
+        return parsed.Crls;
     }
 
     private DcapCrl? CheckRootCrl(State s, List<DcapCrl> crls)
@@ -378,19 +402,59 @@ internal sealed class DcapQuoteVerifier
         return true;
     }
 
-    private static T? Parse<T>(State s, Func<T> parse)
+    // Parsed once per collateral document (the same SignedCollateral while the endorsement set is reused); the
+    // document's issueDate/nextUpdate are still checked at each call's instant.
+    private static T? Parse<T>(State s, SignedCollateral doc, Func<byte[], T> parse)
         where T : class
     {
-        try
+        ParsedBody parsed = s_bodies.GetValue(doc, d =>
         {
-            return parse();
-        }
-        catch (DcapCollateralException ex)
+            try
+            {
+                return new ParsedBody(parse(d.Body), null);
+            }
+            catch (DcapCollateralException ex)
+            {
+                return new ParsedBody(null, ex.Message);
+            }
+        });
+        if (parsed.Problem is not null)
         {
-            s.Fail(VerificationCodes.CollateralInvalid, ex.Message);
-            return null;
+            s.Fail(VerificationCodes.CollateralInvalid, parsed.Problem);
         }
+
+        return parsed.Value as T;
     }
+
+    /// <summary>The collateral for a request, collected once per endorsement set and request.</summary>
+    private DcapCollateral Collateral(EndorsementSet endorsements, DcapCollateralRequest request) =>
+        s_collateral.GetValue(endorsements, _ => new ConcurrentDictionary<(IDcapCollateralSource, DcapCollateralRequest), DcapCollateral>())
+            .GetOrAdd((_collateral, request), key => key.Item1.Get(endorsements, key.Item2));
+
+    /// <summary>The quote's PEM PCK chain, decoded once per exact certification data.</summary>
+    private static List<X509Certificate2> QuoteChain(byte[] certificationData)
+    {
+        string key = Convert.ToHexString(SHA256.HashData(certificationData));
+        if (s_quoteChains.TryGetValue(key, out List<X509Certificate2>? chain))
+        {
+            return chain;
+        }
+
+        chain = StrictPemChain(Encoding.ASCII.GetString(certificationData).TrimEnd('\0'));
+        if (s_quoteChains.Count >= MaxCachedChains)
+        {
+            s_quoteChains.Clear();
+        }
+
+        s_quoteChains.TryAdd(key, chain);
+        return chain;
+    }
+
+    private sealed record ParsedBody(object? Value, string? Problem);
+
+    private sealed record ParsedPck(PckExtensions? Value);
+
+    private sealed record ParsedCrls(List<DcapCrl> Crls, List<string> Problems);
 
     private void Evaluate(State s, TcbInfo? tcbInfo, EnclaveIdentity? qeIdentity)
     {

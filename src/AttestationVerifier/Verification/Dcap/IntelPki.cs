@@ -1,4 +1,3 @@
-using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Enclave.AttestationVerifier.Endorsements;
@@ -13,74 +12,29 @@ namespace Enclave.AttestationVerifier.Verification.Dcap;
 internal sealed class IntelPki(X509Certificate2 root)
 {
     private const string EcdsaWithSha256Oid = "1.2.840.10045.4.3.2";
-    private const int MaxDepth = 4;
+    private const int MaxLength = 5;
 
     public X509Certificate2 Root { get; } = root;
 
     /// <summary>
-    /// Builds leaf → ... → root from the pool: each issuer is a pool certificate whose subject is the child's
-    /// issuer and whose key verifies the child (the pinned root is used when the pool offers no candidate). A
-    /// self-signed end that is not byte-for-byte the pinned root is an untrusted root.
+    /// Builds leaf → ... → the pinned root from the pool with the shared <see cref="CertificateChain"/> (issuers CAs
+    /// with keyCertSign within their path length, the leaf allowing digitalSignature), then checks every
+    /// certificate's validity at the instant. A look-alike or substituted root is an untrusted root.
     /// </summary>
     public ChainOutcome Build(X509Certificate2 leaf, IEnumerable<X509Certificate2> pool, DateTimeOffset at, string what)
     {
-        List<X509Certificate2> chain = [leaf];
-        List<X509Certificate2> candidates = pool.ToList();
-        X509Certificate2 current = leaf;
-        for (int depth = 0; depth <= MaxDepth; depth++)
+        CertificatePath path = CertificateChain.Build(leaf, pool, Root, new ChainRules(MaxLength, LeafDigitalSignature: true));
+        if (!path.IsValid)
         {
-            if (IsSelfIssued(current))
-            {
-                if (!current.RawData.AsSpan().SequenceEqual(Root.RawData))
-                {
-                    return ChainOutcome.Fail(VerificationCodes.UntrustedRoot, $"{what} ends in '{current.Subject}' (DER SHA-256 {Convert.ToHexStringLower(SHA256.HashData(current.RawData))}), not the genuine Intel SGX Root CA ({IntelSgxRoot.DerSha256})");
-                }
-
-                if (!VerifiesCertificate(current, current))
-                {
-                    return ChainOutcome.Fail(VerificationCodes.ChainInvalid, $"{what}: the root's self-signature does not verify");
-                }
-
-                foreach (X509Certificate2 certificate in chain)
-                {
-                    DateTimeOffset notBefore = certificate.NotBefore.ToUniversalTime();
-                    DateTimeOffset notAfter = certificate.NotAfter.ToUniversalTime();
-                    if (at < notBefore || at > notAfter)
-                    {
-                        return ChainOutcome.Fail(VerificationCodes.CertificateExpired, $"{what}: '{certificate.Subject}' is valid {notBefore:O}..{notAfter:O}, not at {at:O}");
-                    }
-                }
-
-                return ChainOutcome.Ok(chain);
-            }
-
-            byte[] issuerName = current.IssuerName.RawData;
-            List<X509Certificate2> named = candidates
-                .Where(c => c.SubjectName.RawData.AsSpan().SequenceEqual(issuerName) && !ReferenceEquals(c, current) && !c.RawData.AsSpan().SequenceEqual(current.RawData))
-                .ToList();
-            if (named.Count == 0 && Root.SubjectName.RawData.AsSpan().SequenceEqual(issuerName))
-            {
-                named.Add(Root);
-            }
-
-            X509Certificate2? issuer = named.FirstOrDefault(c => VerifiesCertificate(current, c));
-            if (issuer is null)
-            {
-                return ChainOutcome.Fail(VerificationCodes.ChainInvalid, named.Count == 0
-                    ? $"{what}: no certificate for issuer '{current.Issuer}' of '{current.Subject}'"
-                    : $"{what}: the signature of '{current.Subject}' does not verify with its issuer '{current.Issuer}'");
-            }
-
-            if (!IsCa(issuer))
-            {
-                return ChainOutcome.Fail(VerificationCodes.ChainInvalid, $"{what}: issuer '{issuer.Subject}' is not a CA");
-            }
-
-            chain.Add(issuer);
-            current = issuer;
+            return path.Failure == ChainFailure.UntrustedRoot
+                ? ChainOutcome.Fail(VerificationCodes.UntrustedRoot, $"{what}: {path.Message}; the genuine Intel SGX Root CA is {IntelSgxRoot.DerSha256}")
+                : ChainOutcome.Fail(VerificationCodes.ChainInvalid, $"{what}: {path.Message}");
         }
 
-        return ChainOutcome.Fail(VerificationCodes.ChainInvalid, $"{what}: longer than {MaxDepth} certificates");
+        int invalid = path.FirstInvalidAt(at);
+        return invalid < 0
+            ? ChainOutcome.Ok(path.Chain)
+            : ChainOutcome.Fail(VerificationCodes.CertificateExpired, $"{what}: '{path.Chain[invalid].Subject}' is valid {path.DescribeValidity(invalid)}, not at {at:O}");
     }
 
     /// <summary>Checks a CRL's signature by <paramref name="issuer"/>, its issuer name and thisUpdate/nextUpdate at the instant.</summary>
@@ -136,31 +90,6 @@ internal sealed class IntelPki(X509Certificate2 root)
     }
 
     private static bool IsP256(ECDsa key) => key.KeySize == 256;
-
-    private static bool IsSelfIssued(X509Certificate2 certificate) =>
-        certificate.SubjectName.RawData.AsSpan().SequenceEqual(certificate.IssuerName.RawData);
-
-    private static bool IsCa(X509Certificate2 certificate) =>
-        certificate.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is { CertificateAuthority: true };
-
-    private static bool VerifiesCertificate(X509Certificate2 child, X509Certificate2 issuer) =>
-        VerifiedSignatureCache.Verify(child.RawData, issuer.RawData, () => CertificateSignatureVerifies(child, issuer));
-
-    private static bool CertificateSignatureVerifies(X509Certificate2 child, X509Certificate2 issuer)
-    {
-        try
-        {
-            AsnReader sequence = new AsnReader(child.RawData, AsnEncodingRules.DER).ReadSequence();
-            ReadOnlyMemory<byte> tbs = sequence.ReadEncodedValue();
-            string oid = sequence.ReadSequence().ReadObjectIdentifier();
-            byte[] signature = sequence.ReadBitString(out _);
-            return string.Equals(oid, EcdsaWithSha256Oid, StringComparison.Ordinal) && VerifyDer(issuer, tbs.Span, signature);
-        }
-        catch (AsnContentException)
-        {
-            return false;
-        }
-    }
 
     private static bool VerifyDer(X509Certificate2 signer, ReadOnlySpan<byte> data, byte[] signature)
     {

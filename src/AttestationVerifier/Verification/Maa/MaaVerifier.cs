@@ -32,6 +32,7 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
     public const string KindName = "maa";
 
     private const int MaxJwksKeys = 64;
+    private const int MaxCachedKeys = 256;
     private const int MaxX5cCertificates = 8;
     private const int MinRsaBits = 2048;
     private const string NistP256Oid = "1.2.840.10045.3.1.7";
@@ -47,6 +48,7 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
 
     // Warm collateral: a JWKS document is parsed once per endorsement set, not once per token.
     private static readonly ConditionalWeakTable<EndorsementDocument, ParsedDocument> s_parsedDocuments = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, CachedKey> s_keys = new(StringComparer.Ordinal);
 
     private readonly MaaVerifierOptions _options;
 
@@ -344,8 +346,45 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
         return chosen;
     }
 
+    // A JWKS key's time-independent verdict (parameters, x5c path, key import) is kept per exact key JSON; the
+    // x5c validity is checked at each call's instant.
     private static TrustedKey? ReadKey(JsonElement jwk, DateTimeOffset at, List<VerificationProblem> errors)
     {
+        string text = jwk.GetRawText();
+        if (!s_keys.TryGetValue(text, out CachedKey? cached))
+        {
+            List<VerificationProblem> problems = [];
+            TrustedKey? key = ReadKeyUncached(jwk, problems, out CertificatePath? path);
+            key?.Share();
+            cached = new CachedKey(key, problems, path);
+            if (s_keys.Count >= MaxCachedKeys)
+            {
+                s_keys.Clear();
+            }
+
+            s_keys.TryAdd(text, cached);
+        }
+
+        errors.AddRange(cached.Problems);
+        if (cached.Path is { } x5cPath)
+        {
+            for (int i = 0; i < x5cPath.Chain.Count; i++)
+            {
+                if (at < x5cPath.NotBefore(i) || at > x5cPath.NotAfter(i))
+                {
+                    errors.Add(new VerificationProblem(
+                        VerificationCodes.CertificateExpired,
+                        $"x5c[{i}] ({x5cPath.Chain[i].Subject}) is valid {x5cPath.DescribeValidity(i)}, not at {at.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}"));
+                }
+            }
+        }
+
+        return cached.Key;
+    }
+
+    private static TrustedKey? ReadKeyUncached(JsonElement jwk, List<VerificationProblem> errors, out CertificatePath? path)
+    {
+        path = null;
         string? kty = GetString(jwk, "kty");
         string? use = GetString(jwk, "use");
         if (use is not null && use != "sig")
@@ -368,7 +407,7 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
         byte[]? fromCertificate = null;
         if (jwk.TryGetProperty("x5c", out JsonElement x5c))
         {
-            fromCertificate = PublicKeyFromChain(x5c, at, errors);
+            fromCertificate = PublicKeyFromChain(x5c, errors, out path);
             if (fromCertificate is null)
             {
                 return null;
@@ -452,8 +491,9 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
         return null;
     }
 
-    private static byte[]? PublicKeyFromChain(JsonElement x5c, DateTimeOffset at, List<VerificationProblem> errors)
+    private static byte[]? PublicKeyFromChain(JsonElement x5c, List<VerificationProblem> errors, out CertificatePath? path)
     {
+        path = null;
         if (x5c.ValueKind != JsonValueKind.Array || x5c.GetArrayLength() is 0 or > MaxX5cCertificates)
         {
             errors.Add(new VerificationProblem(
@@ -476,25 +516,17 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
                 chain.Add(certificate);
             }
 
-            for (int i = 0; i + 1 < chain.Count; i++)
+            // The JWKS is the trusted endorsement, so its x5c's last certificate is the anchor; each entry must be
+            // issued by the next (RFC 7517 section 4.7), issuers being CAs with keyCertSign.
+            CertificatePath built = CertificateChain.Build(chain[0], chain.Skip(1).SkipLast(1), chain[^1], new ChainRules(MaxX5cCertificates, ExactPath: chain[1..]));
+            if (!built.IsValid)
             {
-                if (!CertificateSignature.IsIssuedBy(chain[i], chain[i + 1]))
-                {
-                    errors.Add(new VerificationProblem(VerificationCodes.ChainInvalid, $"x5c[{i}] is not issued by x5c[{i + 1}]"));
-                    return null;
-                }
+                int index = Math.Clamp(built.FailedIndex, 0, chain.Count - 1);
+                errors.Add(new VerificationProblem(VerificationCodes.ChainInvalid, $"x5c[{index}] is not issued by x5c[{Math.Min(index + 1, chain.Count - 1)}]: {built.Message}"));
+                return null;
             }
 
-            for (int i = 0; i < chain.Count; i++)
-            {
-                if (!CertificateSignature.IsValidAt(chain[i], at))
-                {
-                    errors.Add(new VerificationProblem(
-                        VerificationCodes.CertificateExpired,
-                        $"x5c[{i}] ({chain[i].Subject}) is valid {CertificateSignature.DescribeValidity(chain[i])}, not at {at.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}"));
-                }
-            }
-
+            path = built;
             return chain[0].PublicKey.ExportSubjectPublicKeyInfo();
         }
         finally
@@ -713,18 +745,30 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
 
         public string? JwkAlgorithm { get; }
 
+        private bool _shared;
+
         public static TrustedKey FromSubjectPublicKeyInfo(byte[] spki, string? jwkAlgorithm)
         {
             PublicKey key = PublicKey.CreateFromSubjectPublicKeyInfo(spki, out _);
             return new TrustedKey(spki, key.GetRSAPublicKey(), key.GetECDsaPublicKey(), jwkAlgorithm);
         }
 
+        /// <summary>Makes <see cref="Dispose"/> a no-op: the key is kept and shared (verification only).</summary>
+        public void Share() => _shared = true;
+
         public void Dispose()
         {
+            if (_shared)
+            {
+                return;
+            }
+
             Rsa?.Dispose();
             Ecdsa?.Dispose();
         }
     }
 
     private sealed record ParsedDocument(JsonDocument? Json);
+
+    private sealed record CachedKey(TrustedKey? Key, List<VerificationProblem> Problems, CertificatePath? Path);
 }

@@ -11,6 +11,7 @@
 // PCR0, PCR1 and PCR2 are all zero (absent counts as zero, so a document without them is never taken for a
 // production enclave). ReportData is user_data, or nonce when user_data is absent. Azure Attestation defines
 // no Nitro claims, so token claims use x-ms-nitro-* names next to x-ms-attestation-type "nitro".
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -36,7 +37,7 @@ public sealed class NitroVerifier : IHardwareVerifier, ISignatureWorkload
     /// <summary>How far the document timestamp may lie after the verification instant.</summary>
     public static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(60);
 
-    private const string NistP384Oid = "1.3.132.0.34";
+    private const int MaxCaBundle = NitroAttestationDocument.MaxCaBundleCount;
 
     // The order n of P-384 (FIPS 186-4 appendix D.1.2.4), big-endian.
     private static readonly byte[] s_p384Order = Convert.FromHexString(
@@ -67,33 +68,18 @@ public sealed class NitroVerifier : IHardwareVerifier, ISignatureWorkload
         List<VerificationProblem> errors = [];
         CheckHeader(document, errors);
 
-        List<X509Certificate2> certificates = [];
-        try
+        NitroChain chain = NitroChain.For(document);
+        if (chain.LoadProblem is { } problem)
         {
-            if (!TryLoadCertificates(document, certificates, errors))
-            {
-                return new HardwareVerificationReport(KindName, false, null, claims, errors, identity);
-            }
-
-            X509Certificate2 leaf = certificates[^1];
-            AddCertificateClaims(claims, leaf);
-            CheckChain(certificates, errors);
-            CheckValidity(certificates, at, errors);
-            CheckSignature(document, leaf, errors);
-            CheckTimestamp(document, leaf, at, errors);
-        }
-        catch (CryptographicException e)
-        {
-            errors.Add(new VerificationProblem(VerificationCodes.Malformed, $"a certificate's contents could not be decoded: {e.Message}"));
-        }
-        finally
-        {
-            foreach (X509Certificate2 certificate in certificates)
-            {
-                certificate.Dispose();
-            }
+            errors.Add(problem);
+            return new HardwareVerificationReport(KindName, false, null, claims, errors, identity);
         }
 
+        AddCertificateClaims(claims, chain);
+        errors.AddRange(chain.Problems);
+        CheckValidity(chain, at, errors);
+        CheckSignature(document, chain.LeafKey, errors);
+        CheckTimestamp(document, chain, at, errors);
         bool verified = errors.Count == 0;
         return new HardwareVerificationReport(KindName, verified, verified ? TcbStatus.UpToDate : null, claims, errors, identity);
     }
@@ -106,10 +92,11 @@ public sealed class NitroVerifier : IHardwareVerifier, ISignatureWorkload
     {
         UnverifiedNitroDocument document = NitroAttestationDocument.Parse(evidence.Span);
         X509Certificate2 leaf = X509CertificateLoader.LoadCertificate(document.Certificate);
+        ECDsa? key = leaf.GetECDsaPublicKey();
         return () =>
         {
             List<VerificationProblem> problems = [];
-            CheckSignature(document, leaf, problems);
+            CheckSignature(document, key, problems);
             return problems.Count == 0;
         };
     }
@@ -141,71 +128,22 @@ public sealed class NitroVerifier : IHardwareVerifier, ISignatureWorkload
         }
     }
 
-    // Loads cabundle (root first) followed by the leaf.
-    private static bool TryLoadCertificates(UnverifiedNitroDocument document, List<X509Certificate2> certificates, List<VerificationProblem> errors)
+    private static void CheckValidity(NitroChain chain, DateTimeOffset at, List<VerificationProblem> errors)
     {
-        for (int i = 0; i <= document.CaBundle.Count; i++)
+        for (int i = 0; i < chain.Count; i++)
         {
-            byte[] der = i < document.CaBundle.Count ? document.CaBundle[i] : document.Certificate;
-            string name = i < document.CaBundle.Count ? $"cabundle[{i}]" : "certificate";
-            try
+            if (at < chain.NotBefore[i] || at > chain.NotAfter[i])
             {
-                certificates.Add(X509CertificateLoader.LoadCertificate(der));
-            }
-            catch (CryptographicException)
-            {
-                errors.Add(new VerificationProblem(VerificationCodes.Malformed, $"{name} is not a DER X.509 certificate"));
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private static void CheckChain(List<X509Certificate2> certificates, List<VerificationProblem> errors)
-    {
-        if (!NitroRoot.IsRoot(certificates[0].RawData))
-        {
-            errors.Add(new VerificationProblem(
-                VerificationCodes.UntrustedRoot,
-                $"cabundle[0] ({certificates[0].Subject}) is not the AWS Nitro Enclaves Root-G1 (DER SHA-256 {NitroRoot.DerSha256})"));
-        }
-
-        for (int i = 1; i < certificates.Count; i++)
-        {
-            string name = i == certificates.Count - 1 ? "the leaf certificate" : $"cabundle[{i}]";
-            X509Certificate2 issuer = certificates[i - 1];
-            if (!CertificateSignature.IsCertificateAuthority(issuer))
-            {
-                errors.Add(new VerificationProblem(
-                    VerificationCodes.ChainInvalid, $"cabundle[{i - 1}] ({issuer.Subject}) is not a CA certificate"));
-            }
-            else if (!CertificateSignature.IsIssuedBy(certificates[i], issuer))
-            {
-                errors.Add(new VerificationProblem(
-                    VerificationCodes.ChainInvalid, $"{name} ({certificates[i].Subject}) is not issued by cabundle[{i - 1}] ({issuer.Subject})"));
-            }
-        }
-    }
-
-    private static void CheckValidity(List<X509Certificate2> certificates, DateTimeOffset at, List<VerificationProblem> errors)
-    {
-        for (int i = 0; i < certificates.Count; i++)
-        {
-            if (!CertificateSignature.IsValidAt(certificates[i], at))
-            {
-                string name = i == certificates.Count - 1 ? "the leaf certificate" : $"cabundle[{i}]";
                 errors.Add(new VerificationProblem(
                     VerificationCodes.CertificateExpired,
-                    $"{name} ({certificates[i].Subject}) is valid {CertificateSignature.DescribeValidity(certificates[i])}, not at {at.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}"));
+                    $"{chain.Name(i)} ({chain.Subjects[i]}) is valid {chain.DescribeValidity(i)}, not at {at.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}"));
             }
         }
     }
 
-    private static void CheckSignature(UnverifiedNitroDocument document, X509Certificate2 leaf, List<VerificationProblem> errors)
+    private static void CheckSignature(UnverifiedNitroDocument document, ECDsa? key, List<VerificationProblem> errors)
     {
-        using ECDsa? key = leaf.GetECDsaPublicKey();
-        if (key is null || !string.Equals(key.ExportParameters(false).Curve.Oid?.Value, NistP384Oid, StringComparison.Ordinal))
+        if (key is null || key.KeySize != 384)
         {
             errors.Add(new VerificationProblem(VerificationCodes.AlgorithmNotAllowed, "the leaf certificate's key is not an ECDSA P-384 key"));
             return;
@@ -232,7 +170,7 @@ public sealed class NitroVerifier : IHardwareVerifier, ISignatureWorkload
         }
     }
 
-    private static void CheckTimestamp(UnverifiedNitroDocument document, X509Certificate2 leaf, DateTimeOffset at, List<VerificationProblem> errors)
+    private static void CheckTimestamp(UnverifiedNitroDocument document, NitroChain chain, DateTimeOffset at, List<VerificationProblem> errors)
     {
         if (document.TimestampMs > (ulong)DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())
         {
@@ -241,11 +179,12 @@ public sealed class NitroVerifier : IHardwareVerifier, ISignatureWorkload
         }
 
         DateTimeOffset timestamp = DateTimeOffset.FromUnixTimeMilliseconds((long)document.TimestampMs);
-        if (!CertificateSignature.IsValidAt(leaf, timestamp))
+        int leaf = chain.Count - 1;
+        if (timestamp < chain.NotBefore[leaf] || timestamp > chain.NotAfter[leaf])
         {
             errors.Add(new VerificationProblem(
                 VerificationCodes.Expired,
-                $"the document timestamp {timestamp:O} lies outside the leaf certificate's validity {CertificateSignature.DescribeValidity(leaf)}"));
+                $"the document timestamp {timestamp:O} lies outside the leaf certificate's validity {chain.DescribeValidity(leaf)}"));
         }
 
         if (timestamp > at + ClockSkew)
@@ -339,11 +278,12 @@ public sealed class NitroVerifier : IHardwareVerifier, ISignatureWorkload
         return claims;
     }
 
-    private static void AddCertificateClaims(Dictionary<string, string> claims, X509Certificate2 leaf)
+    private static void AddCertificateClaims(Dictionary<string, string> claims, NitroChain chain)
     {
-        claims["certificate.subject"] = leaf.Subject;
-        claims["certificate.not_before"] = leaf.NotBefore.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-        claims["certificate.not_after"] = leaf.NotAfter.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        int leaf = chain.Count - 1;
+        claims["certificate.subject"] = chain.Subjects[leaf];
+        claims["certificate.not_before"] = chain.NotBefore[leaf].UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        claims["certificate.not_after"] = chain.NotAfter[leaf].UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
     }
 
     private static void AddOptional(Dictionary<string, string> claims, string name, byte[]? value)
@@ -395,5 +335,138 @@ public sealed class NitroVerifier : IHardwareVerifier, ISignatureWorkload
             reportData,
             $"nitro:{document.ModuleId}",
             tokenClaims);
+    }
+
+    /// <summary>
+    /// What a document's certificates say, independent of the instant: cabundle[0] is the pinned root, the path
+    /// leaf → cabundle[n-1] → ... → cabundle[0] is built by <see cref="CertificateChain"/> in exactly that order,
+    /// and the leaf's key. Kept per exact certificate bytes, so a warm verification parses no certificate; validity
+    /// is checked by the caller at each instant.
+    /// </summary>
+    private sealed class NitroChain
+    {
+        private const int Capacity = 256;
+
+        private static readonly Lazy<X509Certificate2> s_root = new(NitroRoot.Load);
+        private static readonly ConcurrentDictionary<string, NitroChain> s_chains = new(StringComparer.Ordinal);
+
+        private NitroChain(VerificationProblem? loadProblem)
+        {
+            LoadProblem = loadProblem;
+        }
+
+        public VerificationProblem? LoadProblem { get; }
+
+        public List<VerificationProblem> Problems { get; } = [];
+
+        /// <summary>The leaf's key when it is an ECDSA key (shared: used only to verify).</summary>
+        public ECDsa? LeafKey { get; private set; }
+
+        public int Count => Subjects.Length;
+
+        public string[] Subjects { get; private set; } = [];
+
+        public DateTimeOffset[] NotBefore { get; private set; } = [];
+
+        public DateTimeOffset[] NotAfter { get; private set; } = [];
+
+        public string Name(int i) => i == Count - 1 ? "the leaf certificate" : $"cabundle[{i}]";
+
+        public string DescribeValidity(int i) =>
+            $"{NotBefore[i].UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}..{NotAfter[i].UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}";
+
+        public static NitroChain For(UnverifiedNitroDocument document)
+        {
+            using IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            foreach (byte[] der in document.CaBundle.Append(document.Certificate))
+            {
+                hash.AppendData(BitConverter.GetBytes(der.Length));
+                hash.AppendData(der);
+            }
+
+            string key = Convert.ToHexString(hash.GetHashAndReset());
+            if (s_chains.TryGetValue(key, out NitroChain? chain))
+            {
+                return chain;
+            }
+
+            chain = Create(document);
+            if (s_chains.Count >= Capacity)
+            {
+                s_chains.Clear();
+            }
+
+            s_chains.TryAdd(key, chain);
+            return chain;
+        }
+
+        private static NitroChain Create(UnverifiedNitroDocument document)
+        {
+            // cabundle (root first) followed by the leaf.
+            List<X509Certificate2> certificates = [];
+            try
+            {
+                for (int i = 0; i <= document.CaBundle.Count; i++)
+                {
+                    byte[] der = i < document.CaBundle.Count ? document.CaBundle[i] : document.Certificate;
+                    try
+                    {
+                        certificates.Add(X509CertificateLoader.LoadCertificate(der));
+                    }
+                    catch (CryptographicException)
+                    {
+                        string name = i < document.CaBundle.Count ? $"cabundle[{i}]" : "certificate";
+                        return new NitroChain(new VerificationProblem(VerificationCodes.Malformed, $"{name} is not a DER X.509 certificate"));
+                    }
+                }
+
+                var chain = new NitroChain(null);
+                try
+                {
+                    chain.Subjects = [.. certificates.Select(c => c.Subject)];
+                    chain.NotBefore = [.. certificates.Select(c => new DateTimeOffset(c.NotBefore.ToUniversalTime()))];
+                    chain.NotAfter = [.. certificates.Select(c => new DateTimeOffset(c.NotAfter.ToUniversalTime()))];
+                    chain.CheckPath(certificates);
+                    chain.LeafKey = certificates[^1].GetECDsaPublicKey();
+                }
+                catch (CryptographicException e)
+                {
+                    return new NitroChain(new VerificationProblem(VerificationCodes.Malformed, $"a certificate's contents could not be decoded: {e.Message}"));
+                }
+
+                return chain;
+            }
+            finally
+            {
+                foreach (X509Certificate2 certificate in certificates)
+                {
+                    certificate.Dispose();
+                }
+            }
+        }
+
+        private void CheckPath(List<X509Certificate2> certificates)
+        {
+            X509Certificate2 root = s_root.Value;
+            if (!NitroRoot.IsRoot(certificates[0].RawData))
+            {
+                Problems.Add(new VerificationProblem(
+                    VerificationCodes.UntrustedRoot,
+                    $"cabundle[0] ({certificates[0].Subject}) is not the AWS Nitro Enclaves Root-G1 (DER SHA-256 {NitroRoot.DerSha256})"));
+                return;
+            }
+
+            X509Certificate2 leaf = certificates[^1];
+            List<X509Certificate2> issuers = [.. certificates.Take(certificates.Count - 1).Reverse()];
+            CertificatePath path = CertificateChain.Build(leaf, issuers.Take(issuers.Count - 1), root, new ChainRules(MaxCaBundle + 1, ExactPath: issuers));
+            if (!path.IsValid)
+            {
+                // The path is leaf first; certificates are root first.
+                int index = Math.Clamp(certificates.Count - 1 - path.FailedIndex, 0, certificates.Count - 1);
+                Problems.Add(new VerificationProblem(
+                    path.Failure == ChainFailure.UntrustedRoot ? VerificationCodes.UntrustedRoot : VerificationCodes.ChainInvalid,
+                    $"{Name(index)} ({certificates[index].Subject}): {path.Message}"));
+            }
+        }
     }
 }
