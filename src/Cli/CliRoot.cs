@@ -24,7 +24,6 @@ internal static class CliRoot
         root.Subcommands.Add(MeasureCommand.Create());
         root.Subcommands.Add(AuditCommands.Create());
         root.Subcommands.Add(AttestCommands.Create());
-        root.Subcommands.Add(BenchCommands.Create());
         return root;
     }
 }

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using Enclave.Cli.Bench;
+using Enclave.Bench;
 using Enclave.Crypto;
 using Enclave.KeyBroker.Audit;
 using Enclave.KeyBroker.Keys;

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
-using Enclave.Cli.Bench;
+using Enclave.Bench;
 using Enclave.KeyBroker.Audit;
 using Enclave.KeyBroker.Storage;
 using Enclave.Protocol.Broker;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using Enclave.Cli.Bench;
+using Enclave.Bench;
 using Enclave.Crypto;
 using Enclave.KeyBroker.Audit;
 using Enclave.Protocol.Broker;

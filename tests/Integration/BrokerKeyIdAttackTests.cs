@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
-using Enclave.Cli.Bench;
+using Enclave.Bench;
 using Enclave.Crypto;
 using Enclave.KeyBroker.Keys;
 using Enclave.KeyBroker.Policy;

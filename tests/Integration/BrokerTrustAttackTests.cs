@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using Enclave.Cli.Bench;
+using Enclave.Bench;
 using Enclave.Crypto;
 using Enclave.KeyBroker.Audit;
 using Enclave.Protocol.Broker;

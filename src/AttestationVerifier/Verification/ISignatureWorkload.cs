@@ -3,7 +3,7 @@ using Enclave.AttestationVerifier.Endorsements;
 namespace Enclave.AttestationVerifier.Verification;
 
 /// <summary>
-/// Implemented by a hardware verifier to let `enclave bench verify` time the bare signature checks one
+/// Implemented by a hardware verifier to let `scripts/bench.sh verify` time the bare signature checks one
 /// <see cref="IHardwareVerifier.Verify"/> call performs with warm collateral, side by side with the full call,
 /// so the benchmark can report how close verification is to its cryptographic cost.
 /// </summary>

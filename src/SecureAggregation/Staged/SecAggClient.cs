@@ -150,7 +150,7 @@ public sealed class SecAggClient : IDisposable
         return Guard(() =>
         {
             ReceiveShares(message);
-            ApplyMasks(vector, omitPairwise: null);
+            ApplyMasks(vector);
             var unsigned = new MaskedInput(_round.RoundId, Self, _round.RingBits, vector, []);
             _state = State.AwaitSurvivors;
             return unsigned with { Signature = SecAggRound.Sign(_signingKey, unsigned) };
@@ -291,28 +291,6 @@ public sealed class SecAggClient : IDisposable
         _held.Clear();
     }
 
-    /// <summary>
-    /// For in-process simulation of many clients only: masks like <see cref="HandleShares"/> but leaves out the
-    /// pairwise masks with <paramref name="omitPairwise"/>, which cancel in the server's sum when all of those
-    /// clients survive. The result is not safe to send anywhere.
-    /// </summary>
-    internal MaskedInput HandleSharesForSimulation(ShareDelivery message, ReadOnlySpan<uint> input, IReadOnlySet<int> omitPairwise)
-    {
-        Check(message, State.AwaitShares, message.Recipient);
-        uint[] vector = input.ToArray();
-        return Guard(() =>
-        {
-            ReceiveShares(message);
-            ApplyMasks(vector, omitPairwise);
-            var unsigned = new MaskedInput(_round.RoundId, Self, _round.RingBits, vector, []);
-            _state = State.AwaitSurvivors;
-            return unsigned with { Signature = SecAggRound.Sign(_signingKey, unsigned) };
-        });
-    }
-
-    /// <summary>Number of pairwise masks the client applied (its neighbours that shared), for measurements.</summary>
-    internal int PairwiseMaskCount => _held.Count - 1;
-
     private void ReceiveShares(ShareDelivery message)
     {
         foreach (EncryptedShare share in message.Shares)
@@ -350,13 +328,13 @@ public sealed class SecAggClient : IDisposable
         _shareKeys.Clear();
     }
 
-    private void ApplyMasks(uint[] vector, IReadOnlySet<int>? omitPairwise)
+    private void ApplyMasks(uint[] vector)
     {
         // Only neighbours that shared their secrets (and so can be unmasked if they drop) get a pairwise mask.
         var masks = new List<MaskSeed>(_held.Count) { new(_selfSeed!, Add: true) };
         foreach (int peer in _held.Keys.Order())
         {
-            if (peer != Self && !(omitPairwise?.Contains(peer) ?? false))
+            if (peer != Self)
             {
                 masks.Add(new MaskSeed(_pairSeeds[peer], Add: Self < peer));
             }

@@ -1,4 +1,4 @@
-// `enclave bench broker`: release throughput and latency of a key broker served in this process on
+// `scripts/bench.sh broker`: release throughput and latency of a key broker served in this process on
 // loopback gRPC, with its real store (SQLite or PostgreSQL), audit log and token validation. N clients
 // each run the enclave cycle (nonce, token, ReleaseKey) for --seconds, taking each nonce from the previous
 // release's response (GetNonce only for the first, or for every one with --fetch-nonce); then the same clients call the
@@ -19,7 +19,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Enclave.Cli.Bench;
 using Enclave.KeyBroker;
 using Enclave.KeyBroker.Audit;
 using Enclave.KeyBroker.Tokens;
@@ -30,9 +29,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Enclave.Cli.Commands;
+namespace Enclave.Bench;
 
-internal static class BenchBrokerCommand
+internal static class BrokerBench
 {
     private const string KeyName = "bench-key";
 
@@ -43,7 +42,7 @@ internal static class BenchBrokerCommand
         var store = new Option<KeyBrokerStoreKind>("--store") { Description = "sqlite or postgres", DefaultValueFactory = _ => KeyBrokerStoreKind.Sqlite };
         var postgres = new Option<string>("--postgres") { Description = "PostgreSQL connection string for --store postgres" };
         var dataDir = new Option<string>("--data-dir") { Description = "broker data folder (default: a temporary folder, removed afterwards)" };
-        var json = new Option<bool>("--json") { Description = "print the result as JSON" };
+        Option<string?> json = BenchJson.Option();
         var fetchNonce = new Option<bool>("--fetch-nonce") { Description = "call GetNonce before every release instead of using the nonce the previous release returned" };
         var rate = new Option<double?>("--rate")
         {
@@ -54,43 +53,43 @@ internal static class BenchBrokerCommand
         {
             clients, seconds, store, postgres, dataDir, json, fetchNonce, rate, enclaveKey,
         };
-        command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
+        command.SetAction((parse, cancellationToken) => BenchErrors.RunAsync(async () =>
         {
             int clientCount = parse.GetValue(clients);
             int duration = parse.GetValue(seconds);
             if (clientCount is < 1 or > 1024)
             {
-                throw new CliException("--clients must be between 1 and 1024");
+                throw new BenchException("--clients must be between 1 and 1024");
             }
 
             if (duration is < 1 or > 3600)
             {
-                throw new CliException("--seconds must be between 1 and 3600");
+                throw new BenchException("--seconds must be between 1 and 3600");
             }
 
             double? offered = parse.GetValue(rate);
             if (offered is { } r && (double.IsNaN(r) || r < 1 || r > 1_000_000))
             {
-                throw new CliException("--rate must be between 1 and 1000000 releases per second");
+                throw new BenchException("--rate must be between 1 and 1000000 releases per second");
             }
 
             string keyKind = parse.GetValue(enclaveKey) ?? "ec";
             if (keyKind is not ("ec" or "rsa"))
             {
-                throw new CliException($"--enclave-key must be ec or rsa, not \"{keyKind}\"");
+                throw new BenchException($"--enclave-key must be ec or rsa, not \"{keyKind}\"");
             }
 
             KeyBrokerStoreKind kind = parse.GetValue(store);
             var settings = new BenchSettings(clientCount, TimeSpan.FromSeconds(duration), kind,
-                ServeBroker.StoreConnectionString(kind, parse.GetValue(postgres)), parse.GetValue(dataDir), parse.GetValue(fetchNonce))
+                BenchErrors.StoreConnectionString(kind, parse.GetValue(postgres)), parse.GetValue(dataDir), parse.GetValue(fetchNonce))
             {
                 Rate = offered,
                 RsaEnclaveKey = keyKind == "rsa",
             };
             BenchResult result = await RunAsync(settings, cancellationToken).ConfigureAwait(false);
-            if (parse.GetValue(json))
+            if (BenchJson.Requested(parse, json))
             {
-                Console.WriteLine(result.ToJson().ToJsonString());
+                BenchJson.Write(parse, json, result.ToJson());
             }
             else
             {
@@ -346,7 +345,7 @@ internal static class BenchBrokerCommand
     }
 }
 
-/// <summary>What `enclave bench broker` runs.</summary>
+/// <summary>What `scripts/bench.sh broker` runs.</summary>
 internal sealed record BenchSettings(int Clients, TimeSpan Duration, KeyBrokerStoreKind Store, string? ConnectionString, string? DataDirectory, bool FetchNonce = false)
 {
     /// <summary>Open loop at this many releases due per second; null for the closed loop.</summary>

@@ -2,7 +2,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 
-namespace Enclave.Cli.Commands;
+namespace Enclave.Bench;
 
 [SupportedOSPlatform("linux")]
 internal static class ThreadCpu

@@ -2,14 +2,14 @@ using System.Globalization;
 using System.Text.Json;
 using Enclave.AttestationVerifier.Endorsements;
 
-namespace Enclave.Cli.Commands;
+namespace Enclave.Testing;
 
 /// <summary>
 /// One sample of hardware evidence in the layout of the attestation test vectors: a folder holding the evidence
 /// (quote.bin, report.bin, attestation_doc.cbor or token.jwt), its endorsements, and expected.json with the
 /// kind, the instant to verify at and the expected outcome.
 /// </summary>
-internal sealed record HardwareSample(string Name, string VectorKind, byte[] Evidence, EndorsementSet Endorsements, DateTimeOffset At, bool ExpectAccept)
+public sealed record HardwareSample(string Name, string VectorKind, byte[] Evidence, EndorsementSet Endorsements, DateTimeOffset At, bool ExpectAccept)
 {
     private static readonly string[] s_evidenceFiles = ["quote.bin", "report.bin", "attestation_doc.cbor", "token.jwt"];
 

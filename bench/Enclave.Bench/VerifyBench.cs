@@ -3,44 +3,50 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Enclave.AttestationVerifier.Verification;
+using Enclave.Testing;
 
-namespace Enclave.Cli.Commands;
+namespace Enclave.Bench;
 
 /// <summary>
-/// `enclave bench verify`: verifications per second and p99 latency per hardware kind with warm collateral,
+/// `scripts/bench.sh verify`: verifications per second and p99 latency per hardware kind with warm collateral,
 /// and the ratio of the bare signature checks' cost to the full verification's, timed interleaved in the same
 /// run (so machine noise affects both alike).
 /// </summary>
-internal static class BenchVerifyCommand
+internal static class VerifyBench
 {
     public static Command Create()
     {
         var samples = new Option<string?>("--samples") { Description = "folder of evidence samples in the test-vector layout (kind/sample/expected.json); default: the repository's verifier test data" };
         var seconds = new Option<double>("--seconds") { DefaultValueFactory = _ => 3, Description = "measuring time per kind" };
-        var json = new Option<bool>("--json") { Description = "print the result as JSON" };
+        Option<string?> json = BenchJson.Option();
         var command = new Command("verify", "Benchmark hardware evidence verification per kind.") { samples, seconds, json };
-        command.SetAction(parse => CliErrors.RunAsync(() =>
+        command.SetAction(parse => BenchErrors.RunAsync(() =>
         {
             string root = parse.GetValue(samples) ?? FindDefaultSamples();
+            if (!Directory.Exists(root))
+            {
+                throw new BenchException($"--samples {root}: no such folder");
+            }
+
             double perKind = parse.GetValue(seconds);
             if (perKind is <= 0 or > 600)
             {
-                throw new CliException("--seconds must be within (0, 600]");
+                throw new BenchException("--seconds must be within (0, 600]");
             }
 
             JsonArray kinds = [];
             foreach (KindResult result in Run(HardwareSample.LoadAll(root), TimeSpan.FromSeconds(perKind)))
             {
                 kinds.Add(result.ToJson());
-                if (!parse.GetValue(json))
+                if (!BenchJson.Requested(parse, json))
                 {
                     Console.WriteLine($"{result.Kind,-8} {result.PerSecond,10:F0}/s  p50 {result.P50Ms,7:F3} ms  p99 {result.P99Ms,7:F3} ms  crypto-bound ratio {result.CryptoBoundRatio:F2}  ({result.Sample})");
                 }
             }
 
-            if (parse.GetValue(json))
+            if (BenchJson.Requested(parse, json))
             {
-                Console.WriteLine(new JsonObject { ["kinds"] = kinds }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                BenchJson.Write(parse, json, new JsonObject { ["kinds"] = kinds });
             }
 
             return Task.FromResult(kinds.Count > 0 ? 0 : 1);
@@ -68,15 +74,15 @@ internal static class BenchVerifyCommand
         HardwareVerificationReport first = verifier.Verify(sample.Evidence, sample.Endorsements, sample.At);
         if (!first.Verified)
         {
-            throw new CliException($"{sample.Name} does not verify: {string.Join("; ", first.Errors)}");
+            throw new BenchException($"{sample.Name} does not verify: {string.Join("; ", first.Errors)}");
         }
 
         Func<bool> crypto = verifier is ISignatureWorkload workload
             ? workload.CreateSignatureWorkload(sample.Evidence, sample.Endorsements, sample.At)
-            : throw new CliException($"the {verifier.Kind} verifier does not describe its signature checks");
+            : throw new BenchException($"the {verifier.Kind} verifier does not describe its signature checks");
         if (!crypto())
         {
-            throw new CliException($"the {verifier.Kind} signature workload does not verify {sample.Name}");
+            throw new BenchException($"the {verifier.Kind} signature workload does not verify {sample.Name}");
         }
 
         // Warm up both paths (JIT, caches), then interleave rounds of each until the time is spent.
@@ -100,7 +106,7 @@ internal static class BenchVerifyCommand
                 long elapsed = Stopwatch.GetTimestamp() - start;
                 if (!report.Verified)
                 {
-                    throw new CliException($"{sample.Name} stopped verifying: {string.Join("; ", report.Errors)}");
+                    throw new BenchException($"{sample.Name} stopped verifying: {string.Join("; ", report.Errors)}");
                 }
 
                 verifyTicks += elapsed;
@@ -148,7 +154,7 @@ internal static class BenchVerifyCommand
             }
         }
 
-        throw new CliException("no evidence samples found; pass --samples DIR (for example ../shared/vectors)");
+        throw new BenchException("no evidence samples found; pass --samples DIR (for example ../shared/vectors)");
     }
 
     internal sealed record KindResult(string Kind, string Sample, double PerSecond, double P50Ms, double P99Ms, double CryptoBoundRatio, int Verifications)

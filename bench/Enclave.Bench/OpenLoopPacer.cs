@@ -1,4 +1,4 @@
-// The open-loop schedule of `enclave bench broker --rate R`: release i (counting over all clients) is due at
+// The open-loop schedule of `scripts/bench.sh broker --rate R`: release i (counting over all clients) is due at
 // i / R seconds after the start and belongs to client i mod clients. One thread of its own hands each release to
 // its client when it falls due, never before, so an early wake-up cannot shorten a measured latency and a late
 // one is counted (latency runs from the due time). Per-client timers would not do: a timer continuation waits
@@ -11,7 +11,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace Enclave.Cli.Bench;
+namespace Enclave.Bench;
 
 internal sealed class OpenLoopPacer : IDisposable
 {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using Enclave.Cli.Bench;
+using Enclave.Bench;
 
-namespace Enclave.Cli.Tests;
+namespace Enclave.Bench.Tests;
 
 /// <summary>The open-loop schedule: every release due is handed out once, to its client, never before it is due.</summary>
 public sealed class OpenLoopPacerTests

@@ -1,15 +1,13 @@
-// `enclave bench secagg`: one staged secure-aggregation round with every client simulated in process.
-// One client (index 1, a survivor) is timed through all its stages with the full protocol. The server is timed
-// whole and accumulates masked inputs as they arrive (one vector held at a time). Clients drop after sharing
-// their keys and before sending their masked input, the case that costs the server the most. To keep the
-// simulation tractable, the other survivors leave out the pairwise masks among themselves (they cancel in the
-// sum either way); masks with the timed client and with dropped clients are applied as in the real protocol, so
-// the server's work and the check of the unmasked sum are unaffected. Times are CPU seconds of the measuring
-// thread (Linux; process CPU seconds elsewhere), since the machine may be shared; a full collection runs before
-// each timed span so that no simulated client's garbage is collected inside it; clientThroughputRatio compares the client's masking stage (mask seeds, PRG, add, and
-// signing the masked vector) with the raw rate, clientFullThroughputRatio all five stages of that client. The baselines run in the same process:
-// AES-256-ECB (one persistent context) over prepared counter blocks plus a vectorised add, and the plaintext
-// float32 upload.
+// `scripts/bench.sh secagg`: one staged secure-aggregation round with every client simulated in process, each
+// through the public protocol API exactly as an enclave runs it. One client (index 1, a survivor) is timed
+// through all its stages. The server is timed whole and accumulates masked inputs as they arrive (one vector held
+// at a time). Clients drop after sharing their keys and before sending their masked input, the case that costs
+// the server the most. Times are CPU seconds of the measuring thread (Linux; process CPU seconds elsewhere),
+// since the machine may be shared; a full collection runs before each timed span so that no simulated client's
+// garbage is collected inside it; clientThroughputRatio compares the client's masking stage (mask seeds, PRG,
+// add, and signing the masked vector) with the raw rate, clientFullThroughputRatio all five stages of that
+// client. The baselines run in the same process: AES-256-ECB (one persistent context) over prepared counter
+// blocks plus a vectorised add, and the plaintext float32 upload.
 using System.CommandLine;
 using System.Diagnostics;
 using System.Security.Cryptography;
@@ -17,9 +15,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Enclave.SecureAggregation.Staged;
 
-namespace Enclave.Cli.Commands;
+namespace Enclave.Bench;
 
-internal static class BenchSecAggCommand
+internal static class SecAggBench
 {
     private const int RingBits = 32;
 
@@ -29,17 +27,25 @@ internal static class BenchSecAggCommand
         var parameters = new Option<int>("--params") { Description = "model parameters (vector length)", DefaultValueFactory = _ => 100_000 };
         var dropout = new Option<double>("--dropout") { Description = "fraction of clients that drop after sharing keys", DefaultValueFactory = _ => 0.3 };
         var corruption = new Option<double>("--corruption") { Description = "corruption fraction the threshold withstands", DefaultValueFactory = _ => 0.05 };
-        var json = new Option<bool>("--json") { Description = "print the result as JSON" };
+        Option<string?> json = BenchJson.Option();
         var command = new Command("secagg", "Time one staged secure-aggregation round: one client, the whole server, bytes on the wire.")
         {
             clients, parameters, dropout, corruption, json,
         };
-        command.SetAction(parse => CliErrors.RunAsync(() =>
+        command.SetAction(parse => BenchErrors.RunAsync(() =>
         {
             // Warm-up round so that compilation does not count against the measured one.
             Run(5, 4096, 0.2, 0, null);
-            JsonObject result = Run(parse.GetValue(clients), parse.GetValue(parameters), parse.GetValue(dropout), parse.GetValue(corruption), parse.GetValue(json) ? null : Console.Error);
-            Console.WriteLine(parse.GetValue(json) ? result.ToJsonString() : result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            JsonObject result = Run(parse.GetValue(clients), parse.GetValue(parameters), parse.GetValue(dropout), parse.GetValue(corruption), BenchJson.Requested(parse, json) ? null : Console.Error);
+            if (BenchJson.Requested(parse, json))
+            {
+                BenchJson.Write(parse, json, result);
+            }
+            else
+            {
+                Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            }
+
             return Task.FromResult(0);
         }));
         return command;
@@ -49,7 +55,7 @@ internal static class BenchSecAggCommand
     {
         if (n < 3 || length < 1 || length > SecAggCodecLimits.MaxVectorLength)
         {
-            throw new CliException($"--clients must be at least 3 and --params within 1..{SecAggCodecLimits.MaxVectorLength}");
+            throw new BenchException($"--clients must be at least 3 and --params within 1..{SecAggCodecLimits.MaxVectorLength}");
         }
 
         SecAggParameters p;
@@ -61,7 +67,7 @@ internal static class BenchSecAggCommand
         }
         catch (ArgumentOutOfRangeException ex)
         {
-            throw new CliException(ex.Message);
+            throw new BenchException(ex.Message);
         }
 
         var elapsed = Stopwatch.StartNew();
@@ -71,7 +77,6 @@ internal static class BenchSecAggCommand
         int dropCount = (int)Math.Round(dropout * n);
         var dropped = new HashSet<int>(Enumerable.Range(2, n - 1).OrderBy(_ => random.Next()).Take(dropCount));
         var survivors = new HashSet<int>(Enumerable.Range(1, n).Where(i => !dropped.Contains(i)));
-        var omit = new HashSet<int>(survivors.Where(s => s != 1));
 
         ECDsa[] signing = [.. Enumerable.Range(0, n).Select(_ => ECDsa.Create(ECCurve.NamedCurves.nistP256))];
         byte[] graphSeed = RandomNumberGenerator.GetBytes(32);
@@ -140,6 +145,7 @@ internal static class BenchSecAggCommand
         var input = new uint[length];
         float[] timedValues = [.. Enumerable.Range(0, length).Select(_ => (float)((random.NextDouble() * 2) - 1))];
         long clipped = 0;
+        int pairwise = 0; // masks the timed client applies with its neighbours, which all shared their keys
         foreach (ShareDelivery d in deliveries)
         {
             int u = d.Recipient;
@@ -161,6 +167,7 @@ internal static class BenchSecAggCommand
             MaskedInput masked;
             if (u == 1)
             {
+                pairwise = d.Shares.Count;
                 long bytes = (d.Shares.Count + 1L) * length * 4;
                 double before = RawPrgRate(length, bytes);
                 masked = Timed(u, () => clients[0].HandleShares(d, input));
@@ -168,7 +175,7 @@ internal static class BenchSecAggCommand
             }
             else
             {
-                masked = clients[u - 1].HandleSharesForSimulation(d, input, omit);
+                masked = clients[u - 1].HandleShares(d, input);
             }
 
             Serve(() => server.Receive(masked));
@@ -207,7 +214,6 @@ internal static class BenchSecAggCommand
         double rawRateServer = (rawBefore + RawPrgRate(length, serverBytes)) / 2;
 
         double applyRate = MaskPrgRate(length);
-        int pairwise = clients[0].PairwiseMaskCount;
         double clientSeconds = clientTime.CpuSeconds;
         double maskingSeconds = (double)stageSeconds[nameof(SecAggStage.MaskedInput)]!;
         double clientRate = (pairwise + 1.0) * length * 4 / maskingSeconds;

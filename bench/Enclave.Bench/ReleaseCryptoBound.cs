@@ -1,4 +1,4 @@
-// The cryptography one release cannot do without, on its own: the yardstick `enclave bench broker` sets the
+// The cryptography one release cannot do without, on its own: the yardstick `scripts/bench.sh broker` sets the
 // measured release rate against. One unit is what a release costs in public-key operations and the JWE, on
 // both sides, as the bench's load clients and broker do them: the client signs a token (ES256, the load
 // client's own claims), the broker verifies that signature with a key imported once (as the broker pools
@@ -12,7 +12,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Enclave.Crypto;
 
-namespace Enclave.Cli.Bench;
+namespace Enclave.Bench;
 
 internal static class ReleaseCryptoBound
 {

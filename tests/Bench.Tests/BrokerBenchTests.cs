@@ -1,11 +1,11 @@
-using Enclave.Cli.Commands;
+using Enclave.Bench;
 using Enclave.KeyBroker;
 using Enclave.Testing;
 
-namespace Enclave.Cli.Tests;
+namespace Enclave.Bench.Tests;
 
-/// <summary>`enclave bench broker` in both load shapes, briefly: what it reports must come from what ran.</summary>
-public sealed class BenchBrokerTests
+/// <summary>`scripts/bench.sh broker` in both load shapes, briefly: what it reports must come from what ran.</summary>
+public sealed class BrokerBenchTests
 {
     [Fact]
     public async Task An_open_loop_run_offers_releases_at_the_rate_and_times_them_from_when_they_were_due()
@@ -18,7 +18,7 @@ public sealed class BenchBrokerTests
             MaxWarmup = TimeSpan.FromMilliseconds(500),
         };
 
-        BenchResult result = await BenchBrokerCommand.RunAsync(settings, CancellationToken.None);
+        BenchResult result = await BrokerBench.RunAsync(settings, CancellationToken.None);
 
         // 50 per second for 2 seconds: exactly 100 releases were due, and each was granted and audited.
         Assert.Equal(0, result.Errors);
@@ -47,7 +47,7 @@ public sealed class BenchBrokerTests
             MaxWarmup = TimeSpan.FromMilliseconds(500),
         };
 
-        BenchResult result = await BenchBrokerCommand.RunAsync(settings, CancellationToken.None);
+        BenchResult result = await BrokerBench.RunAsync(settings, CancellationToken.None);
 
         Assert.Equal(0, result.Errors);
         Assert.True(result.Releases > 0);

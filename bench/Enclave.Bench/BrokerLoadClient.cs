@@ -12,7 +12,7 @@ using Enclave.KeyBroker.Tokens;
 using Enclave.Protocol.Broker;
 using Grpc.Core;
 
-namespace Enclave.Cli.Bench;
+namespace Enclave.Bench;
 
 /// <summary>What one release attempt returned.</summary>
 /// <param name="TokenId">The token's <c>jti</c>, which the broker writes into the audit record.</param>
