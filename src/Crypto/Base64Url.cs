@@ -1,6 +1,11 @@
 // Base64url without padding (RFC 4648 section 5, as profiled by RFC 7515 section 2 and appendix C).
 // Decoding is strict: no padding, no whitespace, only the 64 alphabet characters, and unused trailing
 // bits must be zero, so every byte string has exactly one accepted encoding.
+// The codec is System.Buffers.Text.Base64Url, which already refuses non-zero unused bits and impossible
+// lengths; it also skips whitespace and accepts padding, so those are refused here before decoding.
+
+using System.Buffers;
+using SystemBase64Url = System.Buffers.Text.Base64Url;
 
 namespace Enclave.Crypto;
 
@@ -9,27 +14,17 @@ public static class Base64Url
 {
     private const string Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-    private static readonly sbyte[] s_decodeMap = BuildDecodeMap();
+    private static readonly SearchValues<char> s_alphabet = SearchValues.Create(Alphabet);
+    private static readonly SearchValues<byte> s_alphabetUtf8 = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"u8);
 
-    public static string Encode(ReadOnlySpan<byte> data)
-    {
-        if (data.IsEmpty)
-        {
-            return string.Empty;
-        }
-
-        int length = GetEncodedLength(data.Length);
-        char[] buffer = new char[length];
-        EncodeCore(data, buffer);
-        return new string(buffer);
-    }
+    public static string Encode(ReadOnlySpan<byte> data) => SystemBase64Url.EncodeToString(data);
 
     /// <summary>Number of characters <see cref="Encode"/> produces for <paramref name="byteCount"/> bytes.</summary>
     public static int GetEncodedLength(int byteCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(byteCount);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(byteCount, int.MaxValue / 4 * 3);
-        return (int)(((long)byteCount * 4 + 2) / 3);
+        return SystemBase64Url.GetEncodedLength(byteCount);
     }
 
     /// <exception cref="FormatException">The text contains padding, whitespace, a character outside the
@@ -46,114 +41,40 @@ public static class Base64Url
 
     public static bool TryDecode(ReadOnlySpan<char> text, out byte[] data)
     {
-        if (text.Length % 4 == 1)
+        data = [];
+        if (text.ContainsAnyExcept(s_alphabet))
         {
-            data = [];
             return false;
         }
 
-        byte[] result = new byte[text.Length / 4 * 3 + Math.Max(0, text.Length % 4 - 1)];
-        if (!TryDecodeCore(text, result))
+        byte[] result = new byte[SystemBase64Url.GetMaxDecodedLength(text.Length)];
+        if (SystemBase64Url.DecodeFromChars(text, result, out int consumed, out int written) != OperationStatus.Done
+            || consumed != text.Length)
         {
-            data = [];
             return false;
         }
 
-        data = result;
+        data = written == result.Length ? result : result[..written];
         return true;
     }
 
-    private static void EncodeCore(ReadOnlySpan<byte> data, Span<char> destination)
+    /// <summary>As <see cref="TryDecode(ReadOnlySpan{char}, out byte[])"/>, for ASCII text held as bytes.</summary>
+    public static bool TryDecode(ReadOnlySpan<byte> utf8Text, out byte[] data)
     {
-        int full = data.Length / 3 * 3;
-        int o = 0;
-        for (int i = 0; i < full; i += 3)
+        data = [];
+        if (utf8Text.ContainsAnyExcept(s_alphabetUtf8))
         {
-            int v = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
-            destination[o++] = Alphabet[(v >> 18) & 0x3F];
-            destination[o++] = Alphabet[(v >> 12) & 0x3F];
-            destination[o++] = Alphabet[(v >> 6) & 0x3F];
-            destination[o++] = Alphabet[v & 0x3F];
+            return false;
         }
 
-        int rest = data.Length - full;
-        if (rest == 1)
+        byte[] result = new byte[SystemBase64Url.GetMaxDecodedLength(utf8Text.Length)];
+        if (SystemBase64Url.DecodeFromUtf8(utf8Text, result, out int consumed, out int written) != OperationStatus.Done
+            || consumed != utf8Text.Length)
         {
-            int v = data[full] << 16;
-            destination[o++] = Alphabet[(v >> 18) & 0x3F];
-            destination[o] = Alphabet[(v >> 12) & 0x3F];
-        }
-        else if (rest == 2)
-        {
-            int v = (data[full] << 16) | (data[full + 1] << 8);
-            destination[o++] = Alphabet[(v >> 18) & 0x3F];
-            destination[o++] = Alphabet[(v >> 12) & 0x3F];
-            destination[o] = Alphabet[(v >> 6) & 0x3F];
-        }
-    }
-
-    private static bool TryDecodeCore(ReadOnlySpan<char> text, Span<byte> destination)
-    {
-        int full = text.Length / 4 * 4;
-        int o = 0;
-        for (int i = 0; i < full; i += 4)
-        {
-            int a = Map(text[i]);
-            int b = Map(text[i + 1]);
-            int c = Map(text[i + 2]);
-            int d = Map(text[i + 3]);
-            if ((a | b | c | d) < 0)
-            {
-                return false;
-            }
-
-            int v = (a << 18) | (b << 12) | (c << 6) | d;
-            destination[o++] = (byte)(v >> 16);
-            destination[o++] = (byte)(v >> 8);
-            destination[o++] = (byte)v;
+            return false;
         }
 
-        int rest = text.Length - full;
-        if (rest == 2)
-        {
-            int a = Map(text[full]);
-            int b = Map(text[full + 1]);
-            if ((a | b) < 0 || (b & 0x0F) != 0)
-            {
-                return false;
-            }
-
-            destination[o] = (byte)((a << 2) | (b >> 4));
-        }
-        else if (rest == 3)
-        {
-            int a = Map(text[full]);
-            int b = Map(text[full + 1]);
-            int c = Map(text[full + 2]);
-            if ((a | b | c) < 0 || (c & 0x03) != 0)
-            {
-                return false;
-            }
-
-            int v = (a << 18) | (b << 12) | (c << 6);
-            destination[o++] = (byte)(v >> 16);
-            destination[o] = (byte)(v >> 8);
-        }
-
+        data = written == result.Length ? result : result[..written];
         return true;
-    }
-
-    private static int Map(char c) => c < 128 ? s_decodeMap[c] : -1;
-
-    private static sbyte[] BuildDecodeMap()
-    {
-        var map = new sbyte[128];
-        Array.Fill(map, (sbyte)-1);
-        for (int i = 0; i < Alphabet.Length; i++)
-        {
-            map[Alphabet[i]] = (sbyte)i;
-        }
-
-        return map;
     }
 }

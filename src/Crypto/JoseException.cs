@@ -36,5 +36,9 @@ public sealed class JoseException : Exception
 
     public JoseError Code { get; }
 
+    /// <summary>For a compact JWS that could not be read (<see cref="CompactJws"/>): which rule it broke, in
+    /// which part, at which offset; null otherwise.</summary>
+    public JwsFormatError? FormatError { get; init; }
+
     public override string ToString() => $"{nameof(JoseException)} ({Code}): {base.ToString()}";
 }

@@ -10,7 +10,8 @@ internal static class JoseJson
 {
     public const int MaxDepth = 32;
 
-    private static readonly JsonDocumentOptions s_documentOptions = new()
+    /// <summary>The one set of reader options for JOSE headers, JWT claims, JWKs and JWK sets.</summary>
+    public static readonly JsonDocumentOptions DocumentOptions = new()
     {
         MaxDepth = MaxDepth,
         AllowTrailingCommas = false,
@@ -36,7 +37,7 @@ internal static class JoseJson
     {
         try
         {
-            var document = JsonDocument.Parse(utf8.ToArray(), s_documentOptions);
+            var document = JsonDocument.Parse(utf8.ToArray(), DocumentOptions);
             try
             {
                 EnsureValidText(document.RootElement, what);
@@ -61,7 +62,7 @@ internal static class JoseJson
     {
         try
         {
-            var document = JsonDocument.Parse(json, s_documentOptions);
+            var document = JsonDocument.Parse(json, DocumentOptions);
             try
             {
                 EnsureValidText(document.RootElement, what);
@@ -80,6 +81,49 @@ internal static class JoseJson
             // names holding an unpaired surrogate.
             throw new JoseException(JoseError.Malformed, $"The {what} is not valid JSON.", ex);
         }
+    }
+
+    /// <summary>Parses UTF-8 JSON that must be one object, without duplicate member names (the reader options
+    /// refuse them at every depth, escaped or not) and with only valid Unicode text; null with the reason otherwise.</summary>
+    /// <remarks>Text can hold an unpaired surrogate only through a "\u" escape, so the element walk of
+    /// <see cref="JsonText.IsValid(JsonElement)"/> runs only when the bytes hold one; raw bytes are checked as UTF-8 at once.</remarks>
+    public static JsonElement? TryParseObject(ReadOnlySpan<byte> utf8, out JwsFormatFault fault, out string reason)
+    {
+        fault = JwsFormatFault.InvalidJson;
+        if (!System.Text.Unicode.Utf8.IsValid(utf8))
+        {
+            reason = "is not valid UTF-8";
+            return null;
+        }
+
+        JsonElement root;
+        try
+        {
+            root = JsonElement.Parse(utf8, DocumentOptions);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            // The duplicate-name check decodes member names, which throws InvalidOperationException for a name
+            // holding an unpaired surrogate.
+            reason = $"is not valid JSON ({e.Message})";
+            return null;
+        }
+
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            fault = JwsFormatFault.NotAnObject;
+            reason = "is not a JSON object";
+            return null;
+        }
+
+        if (utf8.IndexOf("\\u"u8) >= 0 && !JsonText.IsValid(root))
+        {
+            reason = "holds text that is not valid UTF-8 or has an unpaired surrogate";
+            return null;
+        }
+
+        reason = string.Empty;
+        return root;
     }
 
     /// <summary>Rejects names and strings that are invalid UTF-8 or hold unpaired surrogates, whatever parsed the element.</summary>

@@ -4,7 +4,7 @@
 // The verification key comes only from the caller's resolver: "jwk", "jku", "x5u", "x5c", "x5t",
 // "x5t#S256" in a header are refused, "none" and HMAC algorithms are refused, and no "crit" extension
 // (RFC 7515 section 4.1.11) is understood. ECDSA r and s are checked to lie in [1, n − 1]
-// before verifying. Tokens are at most 64 KiB.
+// before verifying. Tokens are at most 64 KiB and are read by CompactJws, the one compact-JWS reader.
 
 using System.Security.Cryptography;
 using System.Text;
@@ -85,6 +85,18 @@ public static class Jws
             ?? throw new JoseException(JoseError.UnsupportedKey, "Only P-256 and P-384 signing keys are supported.");
     }
 
+    /// <summary>Verifies an already read compact JWS (see <see cref="CompactJws"/>) and returns its header and payload.</summary>
+    /// <exception cref="JoseException">Any fault; <see cref="JoseException.Code"/> names it.</exception>
+    public static JwsVerified Verify(
+        CompactJws jws,
+        Func<string?, Jwk?> keyResolver,
+        IReadOnlyCollection<string>? allowedAlgorithms = null)
+    {
+        ArgumentNullException.ThrowIfNull(jws);
+        ArgumentNullException.ThrowIfNull(keyResolver);
+        return VerifyCore(jws, keyResolver, allowedAlgorithms ?? s_defaultAlgorithms);
+    }
+
     private static JwsVerified VerifyCore(
         string compact,
         Func<string?, Jwk?> keyResolver,
@@ -95,32 +107,44 @@ public static class Jws
             throw new JoseException(JoseError.Malformed, $"The JWS is longer than {MaxTokenLength} characters.");
         }
 
-        CompactParts parts = CompactParts.Split(compact, 3, "JWS");
-        ReadOnlySpan<char> encodedHeader = parts.Get(compact, 0);
-        ReadOnlySpan<char> encodedPayload = parts.Get(compact, 1);
-        ReadOnlySpan<char> encodedSignature = parts.Get(compact, 2);
-        if (encodedHeader.IsEmpty)
+        return VerifyCore(CompactJws.Parse(compact), keyResolver, allowedAlgorithms);
+    }
+
+    private static JwsVerified VerifyCore(
+        CompactJws jws,
+        Func<string?, Jwk?> keyResolver,
+        IReadOnlyCollection<string> allowedAlgorithms)
+    {
+        // Both parts are decoded before the header is judged, so a malformed token is Malformed whatever it claims.
+        byte[] payload = jws.Payload;
+        byte[] signature = jws.Signature;
+
+        foreach (string name in s_keyCarryingHeaders)
         {
-            throw new JoseException(JoseError.Malformed, "The JWS header is empty.");
+            if (jws.HasHeader(name))
+            {
+                throw new JoseException(
+                    JoseError.ForbiddenHeader,
+                    $"The JWS header carries \"{name}\"; keys are taken only from configuration.");
+            }
         }
 
-        byte[] headerBytes = JoseJson.DecodeBase64Url(encodedHeader, "JWS header");
-        JsonObject header = JoseJson.ParseObject(headerBytes, "JWS header");
-        byte[] payload = JoseJson.DecodeBase64Url(encodedPayload, "JWS payload");
-        byte[] signature = JoseJson.DecodeBase64Url(encodedSignature, "JWS signature");
+        if (jws.HasHeader("crit"))
+        {
+            throw new JoseException(JoseError.ForbiddenHeader, "The JWS header has \"crit\"; no critical extensions are understood.");
+        }
 
-        CheckForbiddenHeaders(header, "JWS");
-        if (header.ContainsKey("b64"))
+        if (jws.HasHeader("b64"))
         {
             throw new JoseException(JoseError.ForbiddenHeader, "The JWS header parameter \"b64\" (RFC 7797) is not supported.");
         }
 
-        string alg = JoseJson.GetOptionalString(header, "alg", "JWS header")
+        string alg = jws.GetHeaderString("alg")
             ?? throw new JoseException(JoseError.Malformed, "The JWS header has no \"alg\".");
         CheckAlgorithm(alg, allowedAlgorithms);
-        string? kid = JoseJson.GetOptionalString(header, "kid", "JWS header");
-        JoseJson.GetOptionalString(header, "typ", "JWS header");
-        JoseJson.GetOptionalString(header, "cty", "JWS header");
+        string? kid = jws.GetHeaderString("kid");
+        jws.GetHeaderString("typ");
+        jws.GetHeaderString("cty");
 
         Jwk key = keyResolver(kid)
             ?? throw new JoseException(
@@ -131,9 +155,7 @@ public static class Jws
             throw new JoseException(JoseError.UnsupportedKey, $"The key for kid \"{kid}\" is not a signing key (use \"{key.Use}\").");
         }
 
-        ReadOnlySpan<char> signedPart = compact.AsSpan(0, encodedHeader.Length + 1 + encodedPayload.Length);
-        byte[] signingInput = new byte[signedPart.Length];
-        Encoding.ASCII.GetBytes(signedPart, signingInput);
+        ReadOnlySpan<byte> signingInput = jws.SigningInput.Span;
         bool valid = alg switch
         {
             "ES256" or "ES384" => VerifyEcdsa(alg, key, signingInput, signature),
@@ -144,7 +166,7 @@ public static class Jws
             throw new JoseException(JoseError.BadSignature, "The JWS signature does not verify.");
         }
 
-        return new JwsVerified(header, payload, alg, kid);
+        return new JwsVerified(JsonObject.Create(jws.Header)!, payload, alg, kid);
     }
 
     internal static void CheckForbiddenHeaders(JsonObject header, string what)
@@ -200,7 +222,7 @@ public static class Jws
         }
     }
 
-    private static bool VerifyEcdsa(string alg, Jwk key, byte[] signingInput, byte[] signature)
+    private static bool VerifyEcdsa(string alg, Jwk key, ReadOnlySpan<byte> signingInput, byte[] signature)
     {
         EcCurve curve = EcCurve.FromSignatureAlgorithm(alg)!;
         if (!key.IsEc || key.EcCurve != curve)
@@ -218,7 +240,7 @@ public static class Jws
                 $"An {alg} signature is {2 * size} bytes, not {signature.Length}.");
         }
 
-        if (!curve.IsValidScalar(signature.AsSpan(0, size)) || !curve.IsValidScalar(signature.AsSpan(size)))
+        if (CompactJws.IsEcdsaScalarOutOfRange(signature))
         {
             throw new JoseException(JoseError.BadSignature, "The ECDSA signature has r or s outside [1, n - 1].");
         }
@@ -226,7 +248,7 @@ public static class Jws
         return key.VerifyEcdsa(signingInput, signature, curve.Hash);
     }
 
-    private static bool VerifyRsa(string alg, Jwk key, byte[] signingInput, byte[] signature)
+    private static bool VerifyRsa(string alg, Jwk key, ReadOnlySpan<byte> signingInput, byte[] signature)
     {
         if (!key.IsRsa)
         {

@@ -65,25 +65,41 @@ public static class Jwt
         return ValidateCore(token, parameters);
     }
 
+    /// <summary>As <see cref="Validate(string, JwtValidationParameters)"/>, for a token already read with <see cref="CompactJws.Parse(string)"/>.</summary>
+    /// <exception cref="JoseException">The first fault found; <see cref="JoseException.Code"/> names it.</exception>
+    public static JwtValidated Validate(CompactJws token, JwtValidationParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(parameters.ValidIssuers);
+        ArgumentNullException.ThrowIfNull(parameters.KeyResolver);
+        ArgumentNullException.ThrowIfNull(parameters.Time);
+        ArgumentOutOfRangeException.ThrowIfLessThan(parameters.ClockSkew, TimeSpan.Zero);
+        return ValidateCore(token, parameters);
+    }
+
     /// <summary>Decodes the claims WITHOUT checking the signature or any claim: for display and audit only.</summary>
-    /// <exception cref="JoseException">The token is not a compact JWS with a JSON object payload (<see cref="JoseError.Malformed"/>).</exception>
+    /// <exception cref="JoseException">The token is not a compact JWS with a JSON object header and payload (<see cref="JoseError.Malformed"/>).</exception>
     public static JsonObject ReadUnverifiedClaims(string token)
     {
         ArgumentNullException.ThrowIfNull(token);
-        if (token.Length > Jws.MaxTokenLength)
-        {
-            throw new JoseException(JoseError.Malformed, $"The JWT is longer than {Jws.MaxTokenLength} characters.");
-        }
-
-        CompactParts parts = CompactParts.Split(token, 3, "JWT");
-        byte[] payload = JoseJson.DecodeBase64Url(parts.Get(token, 1), "JWT payload");
-        return JoseJson.ParseObject(payload, "JWT claims set");
+        return JsonObject.Create(CompactJws.Parse(token).ParsePayloadObject())!;
     }
 
     private static JwtValidated ValidateCore(string token, JwtValidationParameters parameters)
     {
+        if (token.Length > Jws.MaxTokenLength)
+        {
+            throw new JoseException(JoseError.Malformed, $"The JWS is longer than {Jws.MaxTokenLength} characters.");
+        }
+
+        return ValidateCore(CompactJws.Parse(token), parameters);
+    }
+
+    private static JwtValidated ValidateCore(CompactJws token, JwtValidationParameters parameters)
+    {
         JwsVerified verified = Jws.Verify(token, parameters.KeyResolver, parameters.AllowedAlgorithms);
-        string? typ = JoseJson.GetOptionalString(verified.Header, "typ", "JWT header");
+        string? typ = token.GetHeaderString("typ");
         if (typ is not null
             && !typ.Equals("JWT", StringComparison.OrdinalIgnoreCase)
             && !typ.Equals("application/jwt", StringComparison.OrdinalIgnoreCase))
@@ -91,7 +107,7 @@ public static class Jwt
             throw new JoseException(JoseError.Malformed, $"The token type \"{typ}\" is not JWT.");
         }
 
-        JsonObject claims = JoseJson.ParseObject(verified.Payload, "JWT claims set");
+        JsonObject claims = JsonObject.Create(token.ParsePayloadObject())!;
 
         string issuer = JoseJson.GetOptionalString(claims, "iss", "JWT claims set")
             ?? throw new JoseException(JoseError.MissingClaim, "The JWT has no \"iss\" claim.");

@@ -21,11 +21,6 @@ public sealed class TokenValidator
     private static readonly string[] s_algorithms = ["ES256", "ES384"];
     private static readonly string[] s_keyCarryingHeaders = ["jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"];
 
-    // Curve orders (SEC 2 section 2.4.2 and 2.5.1), big-endian.
-    private static readonly byte[] s_p256Order = Convert.FromHexString("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551");
-    private static readonly byte[] s_p384Order = Convert.FromHexString(
-        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973");
-
     private readonly TokenValidatorOptions _options;
     private readonly IVerifierKeySource _keys;
     private readonly NonceStore _nonces;
@@ -53,7 +48,18 @@ public sealed class TokenValidator
             return TokenValidationResult.Invalid(ReasonCode.TokenInvalid, "the token is empty or longer than 64 KiB");
         }
 
-        if (InspectHeader(token) is TokenValidationResult headerProblem)
+        // One read of the token (Enclave.Crypto's CompactJws) serves every check below and the signature check.
+        CompactJws jws;
+        try
+        {
+            jws = CompactJws.Parse(token);
+        }
+        catch (JoseException e)
+        {
+            return TokenValidationResult.Invalid(ReasonCode.TokenInvalid, $"the token is not a compact JWS with a JSON object header: {e.Message}");
+        }
+
+        if (InspectHeader(jws) is TokenValidationResult headerProblem)
         {
             return headerProblem;
         }
@@ -61,14 +67,13 @@ public sealed class TokenValidator
         string issuer;
         try
         {
-            JsonObject unverified = Jwt.ReadUnverifiedClaims(token);
-            if (!unverified.TryGetPropertyValue(KnownClaims.Issuer, out JsonNode? iss)
-                || iss is not JsonValue issValue || issValue.GetValueKind() != JsonValueKind.String)
+            JsonElement unverified = jws.ParsePayloadObject();
+            if (!unverified.TryGetProperty(KnownClaims.Issuer, out JsonElement iss) || iss.ValueKind != JsonValueKind.String)
             {
                 return TokenValidationResult.Invalid(ReasonCode.TokenInvalid, "the token has no \"iss\" string");
             }
 
-            issuer = issValue.GetValue<string>();
+            issuer = iss.GetString()!;
         }
         catch (JoseException e)
         {
@@ -80,7 +85,7 @@ public sealed class TokenValidator
             return TokenValidationResult.Invalid(ReasonCode.WrongIssuer, $"the issuer \"{Clip(issuer)}\" is not a trusted verifier");
         }
 
-        if (InspectSignatureScalars(token) is TokenValidationResult scalarProblem)
+        if (InspectSignatureScalars(jws) is TokenValidationResult scalarProblem)
         {
             return scalarProblem;
         }
@@ -88,7 +93,7 @@ public sealed class TokenValidator
         JwtValidated validated;
         try
         {
-            validated = await ValidateSignedAsync(token, issuer, cancellationToken).ConfigureAwait(false);
+            validated = await ValidateSignedAsync(jws, issuer, cancellationToken).ConfigureAwait(false);
         }
         catch (VerifierKeysUnavailableException e)
         {
@@ -96,7 +101,7 @@ public sealed class TokenValidator
         }
         catch (JoseException e)
         {
-            return TokenValidationResult.Invalid(MapJoseError(e.Code, token), $"{e.Code}: {e.Message}");
+            return TokenValidationResult.Invalid(MapJoseError(e.Code, jws), $"{e.Code}: {e.Message}");
         }
 
         string? nonce = GetString(validated.Claims, KnownClaims.Nonce);
@@ -123,7 +128,7 @@ public sealed class TokenValidator
         }
     }
 
-    private async ValueTask<JwtValidated> ValidateSignedAsync(string token, string issuer, CancellationToken cancellationToken)
+    private async ValueTask<JwtValidated> ValidateSignedAsync(CompactJws token, string issuer, CancellationToken cancellationToken)
     {
         JwkSet keys = await _keys.GetKeysAsync(issuer, refresh: false, cancellationToken).ConfigureAwait(false);
         try
@@ -148,7 +153,7 @@ public sealed class TokenValidator
         Time = _options.Time,
     };
 
-    private ReasonCode MapJoseError(JoseError error, string token) => error switch
+    private ReasonCode MapJoseError(JoseError error, CompactJws token) => error switch
     {
         JoseError.Expired => ReasonCode.TokenExpired,
         JoseError.NotYetValid => ReasonCode.TokenNotYetValid,
@@ -165,44 +170,24 @@ public sealed class TokenValidator
 
     /// <summary>Checks the protected header before anything else is trusted: no key may come from the token
     /// itself, no extension may be critical, and only the allowed algorithms are considered.</summary>
-    private static TokenValidationResult? InspectHeader(string token)
+    private static TokenValidationResult? InspectHeader(CompactJws token)
     {
-        int dot = token.IndexOf('.', StringComparison.Ordinal);
-        if (dot <= 0 || !Base64Url.TryDecode(token.AsSpan(0, dot), out byte[] headerBytes))
-        {
-            return TokenValidationResult.Invalid(ReasonCode.TokenInvalid, "the token has no base64url header");
-        }
-
-        JsonObject header;
-        try
-        {
-            header = JsonNode.Parse(headerBytes, documentOptions: new JsonDocumentOptions { MaxDepth = 16, AllowDuplicateProperties = false }) as JsonObject
-                ?? throw new JsonException("not an object");
-            if (!Enclave.Crypto.JsonText.IsValid(header))
-            {
-                throw new JsonException("a member name or string is not valid UTF-8");
-            }
-        }
-        catch (JsonException)
-        {
-            return TokenValidationResult.Invalid(ReasonCode.TokenInvalid, "the token header is not a JSON object");
-        }
-
         foreach (string name in s_keyCarryingHeaders)
         {
-            if (header.ContainsKey(name))
+            if (token.HasHeader(name))
             {
                 return TokenValidationResult.Invalid(ReasonCode.KeyInTokenHeader,
                     $"the token header carries \"{name}\"; keys are taken only from the configured verifiers' published key sets");
             }
         }
 
-        if (header.ContainsKey("crit") || header.ContainsKey("b64"))
+        if (token.HasHeader("crit") || token.HasHeader("b64"))
         {
             return TokenValidationResult.Invalid(ReasonCode.UnsupportedTokenHeader, "the token header has \"crit\" or \"b64\", which this broker does not understand");
         }
 
-        string? alg = GetString(header, "alg");
+        // An alg that is not a string counts as missing.
+        string? alg = token.TryGetHeaderString("alg", out string? value) ? value : null;
         if (alg is null || !s_algorithms.Contains(alg, StringComparer.Ordinal))
         {
             return TokenValidationResult.Invalid(ReasonCode.AlgorithmNotAllowed,
@@ -214,38 +199,29 @@ public sealed class TokenValidator
 
     /// <summary>Refuses ECDSA signatures whose r or s is 0 or not below the curve order, before any
     /// verification (a verifier that skips this accepts r = s = 0 for every message: CVE-2022-21449).</summary>
-    private static TokenValidationResult? InspectSignatureScalars(string token)
+    private static TokenValidationResult? InspectSignatureScalars(CompactJws token)
     {
-        int last = token.LastIndexOf('.');
-        if (last < 0 || !Base64Url.TryDecode(token.AsSpan(last + 1), out byte[] signature))
+        byte[] signature;
+        try
+        {
+            signature = token.Signature;
+        }
+        catch (JoseException)
         {
             return TokenValidationResult.Invalid(ReasonCode.TokenInvalid, "the token's signature is not base64url");
         }
 
-        byte[]? order = signature.Length switch
-        {
-            64 => s_p256Order,
-            96 => s_p384Order,
-            _ => null,
-        };
-        if (order is null)
-        {
-            return null;
-        }
-
-        int size = order.Length;
-        ReadOnlySpan<byte> r = signature.AsSpan(0, size);
-        ReadOnlySpan<byte> s = signature.AsSpan(size);
-        bool Invalid(ReadOnlySpan<byte> scalar) => !scalar.ContainsAnyExcept((byte)0) || scalar.SequenceCompareTo(order) >= 0;
-        return Invalid(r) || Invalid(s)
+        return CompactJws.IsEcdsaScalarOutOfRange(signature)
             ? TokenValidationResult.Invalid(ReasonCode.SignatureScalarInvalid, "the ECDSA signature has r or s equal to zero or not below the curve order")
             : null;
     }
 
-    private static bool LacksAudienceOnly(string token)
+    private static bool LacksAudienceOnly(CompactJws token)
     {
-        JsonObject claims = Jwt.ReadUnverifiedClaims(token);
-        return claims.ContainsKey("exp") && (claims.ContainsKey("iat") || claims.ContainsKey("nbf")) && !claims.ContainsKey("aud");
+        JsonElement claims = token.ParsePayloadObject();
+        return claims.TryGetProperty("exp", out _)
+            && (claims.TryGetProperty("iat", out _) || claims.TryGetProperty("nbf", out _))
+            && !claims.TryGetProperty("aud", out _);
     }
 
     private static string? GetString(JsonObject obj, string name) =>

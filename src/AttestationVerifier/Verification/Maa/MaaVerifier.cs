@@ -20,6 +20,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using Enclave.Crypto;
 using Enclave.AttestationVerifier.Endorsements;
 using Enclave.AttestationVerifier.Evidence;
 using Enclave.AttestationVerifier.Evidence.Maa;
@@ -32,7 +33,6 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
     public const string KindName = "maa";
 
     private const int MaxJwksKeys = 64;
-    private const int MaxCachedKeys = 256;
     private const int MaxX5cCertificates = 8;
     private const int MinRsaBits = 2048;
     private const string NistP256Oid = "1.2.840.10045.3.1.7";
@@ -41,14 +41,9 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
     private static readonly string[] s_allowedAlgorithms = ["RS256", "PS256", "ES256", "ES384"];
     private static readonly string[] s_keyCarryingHeaders = ["jwk", "x5c", "x5u", "x5t", "x5t#S256"];
 
-    // Orders n of P-256 and P-384 (FIPS 186-4 appendix D.1.2), big-endian.
-    private static readonly byte[] s_p256Order = Convert.FromHexString("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
-    private static readonly byte[] s_p384Order = Convert.FromHexString(
-        "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973");
-
-    // Warm collateral: a JWKS document is parsed once per endorsement set, not once per token.
+    // Warm collateral: each endorsement document is parsed once, and a JWKS's keys are read once (parameters, x5c
+    // path, key import: everything that does not depend on the instant), not once per token.
     private static readonly ConditionalWeakTable<EndorsementDocument, ParsedDocument> s_parsedDocuments = new();
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, CachedKey> s_keys = new(StringComparer.Ordinal);
 
     private readonly MaaVerifierOptions _options;
 
@@ -139,7 +134,7 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
             return Fail().ToReport(tcbStatus);
         }
 
-        using TrustedKey? key = ResolveKey(token, endorsements, at, errors);
+        TrustedKey? key = ResolveKey(token, endorsements, at, errors);
         if (key is null)
         {
             return Fail().ToReport(tcbStatus);
@@ -228,10 +223,10 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
         issuer = null;
         foreach (EndorsementDocument document in endorsements.Documents)
         {
-            JsonDocument? json = s_parsedDocuments.GetValue(document, d => new ParsedDocument(TryParse(d.Bytes))).Json;
-            if (json is null || json.RootElement.ValueKind != JsonValueKind.Object
-                || !json.RootElement.TryGetProperty("issuer", out JsonElement value)
-                || !json.RootElement.TryGetProperty("jwks_uri", out _))
+            JsonElement? json = Parsed(document).Json;
+            if (json is not { ValueKind: JsonValueKind.Object } root
+                || !root.TryGetProperty("issuer", out JsonElement value)
+                || !root.TryGetProperty("jwks_uri", out _))
             {
                 continue;
             }
@@ -259,32 +254,26 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
         }
 
         bool anyJwks = false;
-        List<JsonElement> matches = [];
+        List<CachedKey> matches = [];
         foreach (EndorsementDocument document in endorsements.Documents)
         {
-            JsonDocument? json = s_parsedDocuments.GetValue(document, d => new ParsedDocument(TryParse(d.Bytes))).Json;
-            if (json is null || json.RootElement.ValueKind != JsonValueKind.Object || !json.RootElement.TryGetProperty("keys", out JsonElement keys))
+            ParsedDocument parsed = Parsed(document);
+            if (parsed.Keys is not { } keys)
             {
                 continue;
             }
 
             anyJwks = true;
-            if (keys.ValueKind != JsonValueKind.Array || keys.GetArrayLength() > MaxJwksKeys)
+            if (keys.Invalid)
             {
                 errors.Add(new VerificationProblem(
                     VerificationCodes.CollateralInvalid, $"the JWKS '{document.Name}' has no \"keys\" array of at most {MaxJwksKeys} keys"));
                 return null;
             }
 
-            foreach (JsonElement key in keys.EnumerateArray())
+            if (keys.ByKid.TryGetValue(token.KeyId, out List<CachedKey>? found))
             {
-                if (key.ValueKind == JsonValueKind.Object
-                    && key.TryGetProperty("kid", out JsonElement kid)
-                    && kid.ValueKind == JsonValueKind.String
-                    && string.Equals(kid.GetString(), token.KeyId, StringComparison.Ordinal))
-                {
-                    matches.Add(key.Clone());
-                }
+                matches.AddRange(found);
             }
         }
 
@@ -301,43 +290,31 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
         }
 
         TrustedKey? chosen = null;
-        foreach (JsonElement match in matches)
+        foreach (CachedKey match in matches)
         {
             TrustedKey? key = ReadKey(match, at, errors);
             if (key is null)
             {
-                chosen?.Dispose();
                 return null;
             }
 
             if (chosen is not null && !chosen.SubjectPublicKeyInfo.AsSpan().SequenceEqual(key.SubjectPublicKeyInfo))
             {
-                key.Dispose();
-                chosen.Dispose();
                 errors.Add(new VerificationProblem(VerificationCodes.CollateralInvalid, $"two different JWKS keys have kid \"{Clip(token.KeyId)}\""));
                 return null;
             }
 
-            if (chosen is null)
-            {
-                chosen = key;
-            }
-            else
-            {
-                key.Dispose();
-            }
+            chosen ??= key;
         }
 
         if (!FitsAlgorithm(chosen!, token.Algorithm, out string why))
         {
-            chosen!.Dispose();
             errors.Add(new VerificationProblem(VerificationCodes.AlgorithmNotAllowed, why));
             return null;
         }
 
         if (chosen!.JwkAlgorithm is { } jwkAlg && !string.Equals(jwkAlg, token.Algorithm, StringComparison.Ordinal))
         {
-            chosen.Dispose();
             errors.Add(new VerificationProblem(
                 VerificationCodes.AlgorithmNotAllowed, $"the JWKS key is for \"{Clip(jwkAlg)}\", the token uses \"{Clip(token.Algorithm)}\""));
             return null;
@@ -346,25 +323,10 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
         return chosen;
     }
 
-    // A JWKS key's time-independent verdict (parameters, x5c path, key import) is kept per exact key JSON; the
-    // x5c validity is checked at each call's instant.
-    private static TrustedKey? ReadKey(JsonElement jwk, DateTimeOffset at, List<VerificationProblem> errors)
+    // A JWKS key's time-independent verdict (parameters, x5c path, key import) is read once with its document;
+    // the x5c validity is checked at each call's instant.
+    private static TrustedKey? ReadKey(CachedKey cached, DateTimeOffset at, List<VerificationProblem> errors)
     {
-        string text = jwk.GetRawText();
-        if (!s_keys.TryGetValue(text, out CachedKey? cached))
-        {
-            List<VerificationProblem> problems = [];
-            TrustedKey? key = ReadKeyUncached(jwk, problems, out CertificatePath? path);
-            key?.Share();
-            cached = new CachedKey(key, problems, path);
-            if (s_keys.Count >= MaxCachedKeys)
-            {
-                s_keys.Clear();
-            }
-
-            s_keys.TryAdd(text, cached);
-        }
-
         errors.AddRange(cached.Problems);
         if (cached.Path is { } x5cPath)
         {
@@ -381,6 +343,9 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
 
         return cached.Key;
     }
+
+    private static ParsedDocument Parsed(EndorsementDocument document) =>
+        s_parsedDocuments.GetValue(document, static d => ParsedDocument.Read(d.Bytes));
 
     private static TrustedKey? ReadKeyUncached(JsonElement jwk, List<VerificationProblem> errors, out CertificatePath? path)
     {
@@ -462,8 +427,8 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
             using RSA rsa = RSA.Create();
             rsa.ImportParameters(new RSAParameters
             {
-                Modulus = StripLeadingZeros(MaaToken.DecodeBase64Url(System.Text.Encoding.ASCII.GetBytes(n), "n", 0)),
-                Exponent = StripLeadingZeros(MaaToken.DecodeBase64Url(System.Text.Encoding.ASCII.GetBytes(e), "e", 0)),
+                Modulus = StripLeadingZeros(Base64Url.Decode(n)),
+                Exponent = StripLeadingZeros(Base64Url.Decode(e)),
             });
             return rsa.ExportSubjectPublicKeyInfo();
         }
@@ -481,8 +446,8 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
                 Curve = curve,
                 Q = new ECPoint
                 {
-                    X = MaaToken.DecodeBase64Url(System.Text.Encoding.ASCII.GetBytes(x), "x", 0),
-                    Y = MaaToken.DecodeBase64Url(System.Text.Encoding.ASCII.GetBytes(y), "y", 0),
+                    X = Base64Url.Decode(x),
+                    Y = Base64Url.Decode(y),
                 },
             });
             return ecdsa.ExportSubjectPublicKeyInfo();
@@ -574,7 +539,7 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
                 return true;
             default:
                 string curve = alg == "ES256" ? NistP256Oid : NistP384Oid;
-                if (key.Ecdsa is null || !string.Equals(key.Ecdsa.ExportParameters(false).Curve.Oid?.Value, curve, StringComparison.Ordinal))
+                if (key.Ecdsa is null || !string.Equals(key.CurveOid, curve, StringComparison.Ordinal))
                 {
                     why = $"{alg} needs an EC {(alg == "ES256" ? "P-256" : "P-384")} key; the JWKS key is not one";
                     return false;
@@ -586,46 +551,18 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
 
     private static void CheckSignature(UnverifiedMaaToken token, TrustedKey key, List<VerificationProblem> errors)
     {
-        bool valid;
-        if (key.Rsa is { } rsa)
+        string? problem = token.Jws.VerifySignature(token.Algorithm, (AsymmetricAlgorithm?)key.Rsa ?? key.Ecdsa!) switch
         {
-            if (token.Signature.Length != (rsa.KeySize + 7) / 8)
-            {
-                errors.Add(new VerificationProblem(
-                    VerificationCodes.EvidenceSignatureInvalid, $"the signature is {token.Signature.Length} bytes; this key's signatures are {(rsa.KeySize + 7) / 8}"));
-                return;
-            }
-
-            RSASignaturePadding padding = token.Algorithm == "PS256" ? RSASignaturePadding.Pss : RSASignaturePadding.Pkcs1;
-            valid = rsa.VerifyData(token.SigningInput, token.Signature, HashAlgorithmName.SHA256, padding);
-        }
-        else
+            JwsSignatureStatus.Valid => null,
+            JwsSignatureStatus.WrongLength => key.Rsa is { } rsa
+                ? $"the signature is {token.Signature.Length} bytes; this key's signatures are {(rsa.KeySize + 7) / 8}"
+                : $"an {token.Algorithm} signature is {(token.Algorithm == "ES256" ? 64 : 96)} bytes, not {token.Signature.Length}",
+            JwsSignatureStatus.ScalarOutOfRange => "the ECDSA signature has r or s outside [1, n - 1]",
+            _ => "the token signature does not verify with the JWKS key",
+        };
+        if (problem is not null)
         {
-            bool p256 = token.Algorithm == "ES256";
-            int size = p256 ? 32 : 48;
-            byte[] order = p256 ? s_p256Order : s_p384Order;
-            if (token.Signature.Length != 2 * size)
-            {
-                errors.Add(new VerificationProblem(
-                    VerificationCodes.EvidenceSignatureInvalid, $"an {token.Algorithm} signature is {2 * size} bytes, not {token.Signature.Length}"));
-                return;
-            }
-
-            ReadOnlySpan<byte> r = token.Signature.AsSpan(0, size);
-            ReadOnlySpan<byte> s = token.Signature.AsSpan(size);
-            if (!r.ContainsAnyExcept((byte)0) || !s.ContainsAnyExcept((byte)0) || r.SequenceCompareTo(order) >= 0 || s.SequenceCompareTo(order) >= 0)
-            {
-                errors.Add(new VerificationProblem(VerificationCodes.EvidenceSignatureInvalid, "the ECDSA signature has r or s outside [1, n - 1]"));
-                return;
-            }
-
-            valid = key.Ecdsa!.VerifyData(
-                token.SigningInput, token.Signature, p256 ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA384, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
-        }
-
-        if (!valid)
-        {
-            errors.Add(new VerificationProblem(VerificationCodes.EvidenceSignatureInvalid, "the token signature does not verify with the JWKS key"));
+            errors.Add(new VerificationProblem(VerificationCodes.EvidenceSignatureInvalid, problem));
         }
     }
 
@@ -690,18 +627,6 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
     }
 
 
-    private static JsonDocument? TryParse(byte[] bytes)
-    {
-        try
-        {
-            return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = MaaToken.MaxJsonDepth });
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
     private static string? GetString(JsonElement element, string name) =>
         element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
@@ -726,7 +651,8 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
             new(KindName, Errors.Count == 0, Errors.Count == 0 ? tcbStatus : null, Claims, Errors, Identity);
     }
 
-    /// <summary>The key that signs, from the JWKS: exactly one of <see cref="Rsa"/> and <see cref="Ecdsa"/>.</summary>
+    /// <summary>The key that signs, from the JWKS: exactly one of <see cref="Rsa"/> and <see cref="Ecdsa"/>; shared
+    /// by every verification with the same endorsement document (verification only, so safe across threads).</summary>
     private sealed class TrustedKey : IDisposable
     {
         private TrustedKey(byte[] subjectPublicKeyInfo, RSA? rsa, ECDsa? ecdsa, string? jwkAlgorithm)
@@ -735,6 +661,7 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
             Rsa = rsa;
             Ecdsa = ecdsa;
             JwkAlgorithm = jwkAlgorithm;
+            CurveOid = ecdsa?.ExportParameters(false).Curve.Oid?.Value;
         }
 
         public byte[] SubjectPublicKeyInfo { get; }
@@ -745,7 +672,8 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
 
         public string? JwkAlgorithm { get; }
 
-        private bool _shared;
+        /// <summary>The EC key's named-curve OID, read once; null for RSA.</summary>
+        public string? CurveOid { get; }
 
         public static TrustedKey FromSubjectPublicKeyInfo(byte[] spki, string? jwkAlgorithm)
         {
@@ -753,22 +681,75 @@ public sealed class MaaVerifier : IHardwareVerifier, ISignatureWorkload
             return new TrustedKey(spki, key.GetRSAPublicKey(), key.GetECDsaPublicKey(), jwkAlgorithm);
         }
 
-        /// <summary>Makes <see cref="Dispose"/> a no-op: the key is kept and shared (verification only).</summary>
-        public void Share() => _shared = true;
-
+        /// <summary>Only for a key that is refused while it is read; a key that is kept lives as long as its document.</summary>
         public void Dispose()
         {
-            if (_shared)
-            {
-                return;
-            }
-
             Rsa?.Dispose();
             Ecdsa?.Dispose();
         }
     }
 
-    private sealed record ParsedDocument(JsonDocument? Json);
+    /// <summary>An endorsement document as JSON (null when it is not JSON) and, when it is a JWKS, its keys.</summary>
+    private sealed record ParsedDocument(JsonElement? Json, JwksKeys? Keys)
+    {
+        public static ParsedDocument Read(byte[] bytes)
+        {
+            JsonElement root;
+            try
+            {
+                root = JsonElement.Parse(bytes, CompactJws.JsonOptions);
+            }
+            catch (Exception e) when (e is JsonException or InvalidOperationException)
+            {
+                return new ParsedDocument(null, null);
+            }
+
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("keys", out JsonElement keys))
+            {
+                return new ParsedDocument(root, null);
+            }
+
+            if (keys.ValueKind != JsonValueKind.Array || keys.GetArrayLength() > MaxJwksKeys)
+            {
+                return new ParsedDocument(root, new JwksKeys(true, []));
+            }
+
+            Dictionary<string, List<CachedKey>> byKid = new(StringComparer.Ordinal);
+            foreach (JsonElement key in keys.EnumerateArray())
+            {
+                if (key.ValueKind == JsonValueKind.Object
+                    && key.TryGetProperty("kid", out JsonElement kid)
+                    && kid.ValueKind == JsonValueKind.String)
+                {
+                    List<VerificationProblem> problems = [];
+                    TrustedKey? trusted = null;
+                    CertificatePath? path = null;
+                    try
+                    {
+                        trusted = ReadKeyUncached(key, problems, out path);
+                    }
+                    catch (Exception e) when (e is InvalidOperationException or FormatException or CryptographicException or ArgumentException)
+                    {
+                        // As in Verify: a value of an unexpected shape, reported only if a token names this key.
+                        problems.Add(new VerificationProblem(VerificationCodes.Malformed, $"the token or its JWKS could not be processed: {e.Message}"));
+                    }
+
+                    string name = kid.GetString()!;
+                    if (!byKid.TryGetValue(name, out List<CachedKey>? list))
+                    {
+                        byKid[name] = list = [];
+                    }
+
+                    list.Add(new CachedKey(trusted, problems, path));
+                }
+            }
+
+            return new ParsedDocument(root, new JwksKeys(false, byKid));
+        }
+    }
+
+    /// <summary>A JWKS's keys by kid; <see cref="Invalid"/> when "keys" is not an array of at most <see cref="MaxJwksKeys"/>.</summary>
+    private sealed record JwksKeys(bool Invalid, Dictionary<string, List<CachedKey>> ByKid);
 
     private sealed record CachedKey(TrustedKey? Key, List<VerificationProblem> Problems, CertificatePath? Path);
 }
