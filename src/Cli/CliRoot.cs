@@ -17,6 +17,7 @@ internal static class CliRoot
         root.Subcommands.Add(DataCommands.Create());
         root.Subcommands.Add(KeyCommands.Create());
         root.Subcommands.Add(ImageCommands.Create());
+        root.Subcommands.Add(PlanCommands.Create());
         root.Subcommands.Add(PkiCommands.Create());
         root.Subcommands.Add(ProvisionCommands.Create());
         root.Subcommands.Add(RoundCommands.Create());

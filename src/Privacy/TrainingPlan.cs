@@ -14,13 +14,14 @@
 //            | {"kind":"record","samplingRate":0.01,"noiseMultiplier":1.1,"exampleClipNorm":1,"stepsPerRound":100,"delta":1e-5},
 //    "seed":1}
 //
-// Parsing is strict (no other members, no duplicates, every bound checked) and the plan's bytes are its canonical
-// serialisation, so two files that say the same thing have the same hash whatever their whitespace or member order.
+// Parsing is strict (no other members, no duplicates, every bound checked) and the plan's bytes are its RFC 8785
+// (JCS) serialisation, so two files that say the same thing have the same hash whatever their whitespace or member
+// order, and the hash can be recomputed with any JCS library.
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Enclave.Crypto;
 
 namespace Enclave.Privacy;
 
@@ -96,7 +97,7 @@ public sealed class TrainingPlan
         UpdateClipNorm = updateClipNorm;
         Privacy = privacy;
         Seed = seed;
-        _canonical = Encoding.UTF8.GetBytes(ToJson().ToJsonString());
+        _canonical = JsonCanonical.Serialize(ToJson());
         Sha256 = SHA256.HashData(_canonical);
     }
 
@@ -132,7 +133,7 @@ public sealed class TrainingPlan
 
     public string Sha256Hex => Convert.ToHexStringLower(Sha256);
 
-    /// <summary>The canonical UTF-8 JSON: fixed member order, shortest round-trip numbers, no whitespace.</summary>
+    /// <summary>The canonical UTF-8 JSON: RFC 8785 (JCS) of <see cref="ToJson"/>.</summary>
     public ReadOnlySpan<byte> CanonicalBytes => _canonical;
 
     /// <summary>What one round spends of a dataset's privacy budget; null when the plan has no differential privacy.</summary>
@@ -232,11 +233,11 @@ public sealed class TrainingPlan
         };
 
         double clip = r.Double("updateClipNorm", 0, 1e9, minExclusive: true);
-        ulong seed = r.UInt64("seed");
+        ulong seed = r.UInt53("seed");
         return new TrainingPlan(id, purpose, model, optimizer, localEpochs, batchSize, rounds, new PlanAlgorithm(mu, server), clip, privacy, seed);
     }
 
-    /// <summary>The plan as its canonical JSON object.</summary>
+    /// <summary>The plan as a JSON object (members in the order of docs/formats.md section 14).</summary>
     public JsonObject ToJson()
     {
         JsonObject model = Model.Kind == PlanModelKind.Mlp
@@ -341,12 +342,14 @@ public sealed class TrainingPlan
             throw new TrainingPlanException($"{path}.{name} must be an integer in {min}..{max}");
         }
 
-        public ulong UInt64(string name)
+        /// <summary>An integer in 0..2^53 − 1, the integers a JSON number holds exactly everywhere (RFC 8785, I-JSON).</summary>
+        public ulong UInt53(string name)
         {
+            const ulong max = (1UL << 53) - 1;
             JsonNode? node = Get(name);
-            return node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out ulong u)
+            return node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out ulong u) && u <= max
                 ? u
-                : throw new TrainingPlanException($"{path}.{name} must be an integer in 0..{ulong.MaxValue}");
+                : throw new TrainingPlanException($"{path}.{name} must be an integer in 0..{max}");
         }
 
         public double Double(string name, double min, double max, bool minExclusive = false, bool maxExclusive = false)
