@@ -3,6 +3,7 @@
 // enclaves that fetch a nonce, obtain a token for it and ask for the key. Tokens carry the claims of
 // docs/formats.md section 4 (attestation type "sgx"), signed ES256 by the stand-in verifier, so the broker
 // validates them exactly as production tokens; only a broker configured to trust this issuer accepts them.
+// By default neither the key nor the tokens involve a privacy budget; Budget and RoundPrivacy add them (crash tests).
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -21,6 +22,19 @@ namespace Enclave.Bench;
 /// <summary>One release: the token's id, the grant's audit receipt (null when denied), the release call's latency,
 /// and the nonce the broker handed back for the next attestation (null if it sent none).</summary>
 public sealed record ReleaseAttempt(string TokenId, string? ReceiptId, TimeSpan Latency, string? NextNonce = null);
+
+/// <summary>What a token says its round spends of a dataset's privacy budget (<c>x-ms-runtime.privacy</c>, docs/formats.md
+/// section 3): Poisson sampling rate, noise multiplier, steps and the plan's δ.</summary>
+public sealed record RoundPrivacyClaim(double SamplingRate, double NoiseMultiplier, long Steps, double Delta)
+{
+    public JsonObject ToJson() => new()
+    {
+        ["samplingRate"] = SamplingRate,
+        ["noiseMultiplier"] = NoiseMultiplier,
+        ["steps"] = Steps,
+        ["delta"] = Delta,
+    };
+}
 
 public sealed class BrokerLoadClient : IDisposable
 {
@@ -65,6 +79,12 @@ public sealed class BrokerLoadClient : IDisposable
 
     public JwkSet VerifierKeys => new([VerifierJwk]);
 
+    /// <summary>When set, <see cref="PolicyJson"/> gives the key this privacy budget (<c>x-enclave-privacy</c>).</summary>
+    public PrivacyBudget? Budget { get; init; }
+
+    /// <summary>When set, every token says its round spends this (<c>x-ms-runtime.privacy</c>).</summary>
+    public RoundPrivacyClaim? RoundPrivacy { get; init; }
+
     /// <summary>The RFC 7638 thumbprint of this client's data-owner key, the owner part of its key ids.</summary>
     public string OwnerThumbprint => Jwk.FromEcPublic(_ownerKey.ExportParameters(false)).ComputeThumbprint();
 
@@ -72,14 +92,20 @@ public sealed class BrokerLoadClient : IDisposable
     public string KeyId(string name) => KeyBroker.Keys.KeyId.Compose(OwnerThumbprint, name);
 
     /// <summary>The release policy the registered key carries: this issuer, the bench measurement, SGX,
-    /// SVN at least 2, TCB up to date, the bench region.</summary>
-    public string PolicyJson => new EnclaveReleasePolicyBuilder(Issuer)
-        .AllowMeasurement(Measurement)
-        .AllowAttestationType("sgx")
-        .RequireMinimumSvn(2)
-        .AllowTcbStatus("UpToDate")
-        .AllowRegion(Region)
-        .ToJson();
+    /// SVN at least 2, TCB up to date, the bench region, and <see cref="Budget"/> when set.</summary>
+    public string PolicyJson
+    {
+        get
+        {
+            EnclaveReleasePolicyBuilder builder = new EnclaveReleasePolicyBuilder(Issuer)
+                .AllowMeasurement(Measurement)
+                .AllowAttestationType("sgx")
+                .RequireMinimumSvn(2)
+                .AllowTcbStatus("UpToDate")
+                .AllowRegion(Region);
+            return (Budget is null ? builder : builder.LimitPrivacy(Budget.MaxEpsilon, Budget.Delta)).ToJson();
+        }
+    }
 
     /// <summary>A signed owner request registering <paramref name="dataKey"/> under <paramref name="keyName"/> with
     /// <paramref name="policyJson"/> (default: <see cref="PolicyJson"/>).</summary>
@@ -144,6 +170,11 @@ public sealed class BrokerLoadClient : IDisposable
             ["x-enclave-region"] = Region,
             ["x-enclave-tcb-status"] = "UpToDate",
         };
+        if (RoundPrivacy is not null)
+        {
+            claims["x-ms-runtime"]!["privacy"] = RoundPrivacy.ToJson();
+        }
+
         return signer is null
             ? Jwt.Issue(claims, _verifierKey, VerifierJwk.Kid)
             : Jwt.Issue(claims, signer, Jwk.FromEcPublic(signer.ExportParameters(false)).ComputeThumbprint());

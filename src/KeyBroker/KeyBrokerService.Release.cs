@@ -2,10 +2,11 @@
 //
 // Release order: validate the token (issuer, signature, lifetime, audience, nonce authentic and fresh) ->
 // refuse simulated tokens outside simulated mode -> pick the enclave's encryption key -> look up the key ->
-// evaluate its policy -> unwrap -> encrypt to the enclave -> in one write transaction check that the key is
-// still as the decision saw it, consume the nonce and append the grant to the audit log -> return once that
-// is durable. A nonce that is already consumed turns the outcome into a NonceReplayed denial. Every denial is
-// audited too, in the same way.
+// evaluate its policy (a budgeted key also needs the round's privacy spend) -> unwrap -> encrypt to the
+// enclave -> in one write transaction check that the key is still as the decision saw it, consume the nonce,
+// charge a budgeted key's privacy budget (KeyBrokerService.Privacy.cs) and append the grant to the audit log ->
+// return once that is durable. A nonce that is already consumed turns the outcome into a NonceReplayed denial.
+// Every denial is audited too, in the same way.
 //
 // The key record a decision starts from comes from a per-process cache (or a read of committed state), so it
 // may be older than the store: another broker on the same database, or an owner request committed meanwhile,
@@ -140,6 +141,11 @@ public sealed partial class KeyBrokerService
             return Decision.Deny(evaluation.Reason!.Value, tokenStage: false, string.Join("; ", evaluation.Failures), record.Version, evaluation.Failures);
         }
 
+        if (RequirePrivacy(policy, token, record.Version, out RoundPrivacy? spend) is { } privacyDenial)
+        {
+            return privacyDenial;
+        }
+
         byte[] dataKey = new byte[KeyStore.DataKeySize];
         try
         {
@@ -151,7 +157,8 @@ public sealed partial class KeyBrokerService
 
             try
             {
-                return Decision.Grant(record.Version, Jwe.Encrypt(dataKey, encryptionKey), encryptionKey.ComputeThumbprint());
+                return Decision.Grant(record.Version, Jwe.Encrypt(dataKey, encryptionKey), encryptionKey.ComputeThumbprint())
+                    .Charging(policy.PrivacyBudget, spend);
             }
             catch (JoseException e)
             {
@@ -203,6 +210,12 @@ public sealed partial class KeyBrokerService
                 }
             }
 
+            JsonObject? privacy = null;
+            if (final.Granted && final.Budget is not null)
+            {
+                final = ChargeBudget(transaction, keyName, final, out privacy);
+            }
+
             JsonObject body = ReleaseBody(keyName, final.Version, token,
                 final.Granted ? "Granted" : final.Reason.ToString(), final.Granted ? "policy satisfied" : final.Detail);
             if (final.Granted)
@@ -212,6 +225,11 @@ public sealed partial class KeyBrokerService
             else if (token is null && unverifiedTokenId is not null)
             {
                 body["unverifiedJti"] = Clip(unverifiedTokenId, MaxAuditFieldLength);
+            }
+
+            if (privacy is not null)
+            {
+                body["privacy"] = privacy;
             }
 
             return (final, _audit.Append(transaction, final.Granted ? AuditEntryKind.ReleaseGranted : AuditEntryKind.ReleaseDenied, body), again);
@@ -381,6 +399,17 @@ public sealed partial class KeyBrokerService
         public bool KeyConsulted { get; private set; }
 
         public KeyVersionRecord? Key { get; private set; }
+
+        /// <summary>A grant of a budgeted key: the budget and what the round spends (charged when it is recorded).</summary>
+        public PrivacyBudget? Budget { get; private set; }
+
+        public RoundPrivacy? Spend { get; private set; }
+
+        public Decision Charging(PrivacyBudget? budget, RoundPrivacy? spend)
+        {
+            (Budget, Spend) = (budget, spend);
+            return this;
+        }
 
         /// <summary>Marks this decision as made against <paramref name="record"/>.</summary>
         public Decision Against(KeyVersionRecord? record)

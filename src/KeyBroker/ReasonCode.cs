@@ -98,4 +98,11 @@ public enum ReasonCode
 
     /// <summary>The nonce was issued by this broker but has expired.</summary>
     NonceExpired,
+
+    /// <summary>The key's policy sets a privacy budget (<c>x-enclave-privacy</c>) and the token carries no well-formed
+    /// <c>x-ms-runtime.privacy</c>: the round does not train with differential privacy, or does not say what it spends.</summary>
+    PrivacyRequired,
+
+    /// <summary>Granting would take the key's ε, at the policy's δ, above the policy's <c>maxEpsilon</c>; nothing is spent.</summary>
+    PrivacyBudgetExhausted,
 }

@@ -62,7 +62,7 @@ public sealed class ReleaseOutcome
     /// TokenNotYetValid, TokenLifetimeTooLong, WrongAudience, NonceMissing, NonceMismatch,
     /// NonceUnknownOrReused, NonceExpired, NonceReplayed, NoEncryptionKey, and AttestationTypeNotAllowed for simulated tokens on a
     /// production broker) are reported as such; every later denial (unknown or disabled key, any policy
-    /// failure, integrity failure) is <see cref="CoarseDenial"/>, so a caller cannot tell an unknown key
+    /// failure, privacy budget, integrity failure) is <see cref="CoarseDenial"/>, so a caller cannot tell an unknown key
     /// from a policy mismatch. Granted: "Granted".</summary>
     public string WireReason { get; }
 

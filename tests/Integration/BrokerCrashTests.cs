@@ -4,7 +4,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Enclave.Bench;
 using Enclave.KeyBroker.Audit;
+using Enclave.KeyBroker.Policy;
 using Enclave.KeyBroker.Storage;
+using Enclave.Privacy;
 using Enclave.Protocol.Broker;
 using Enclave.Testing;
 using Grpc.Core;
@@ -15,12 +17,20 @@ namespace Enclave.Integration.Tests;
 
 /// <summary>A broker process killed with SIGKILL in the middle of a burst of releases loses nothing a
 /// client saw: after a restart on the same store the audit log verifies (`enclave audit verify`) and
-/// every grant a client received has its audit record, found by receipt id and token id.</summary>
+/// every grant a client received has its audit record, found by receipt id and token id. The key has a privacy
+/// budget and every release spends a DP round of it, so the kill also falls between budget spends and replies:
+/// afterwards the stored budget is exactly what the audit log's grants imply, no more (a spend whose grant was
+/// not committed) and no less (a committed grant whose spend was lost).</summary>
 public abstract class BrokerCrashTests
 {
     private const string KeyName = "crash-key";
     private const int Clients = 16;
     private const int GrantsBeforeKill = 40;
+
+    // Each release spends 100 steps at q = 0.01, σ = 1 (ε ≈ 0.8 at δ = 1e-5 alone); the budget holds far more rounds
+    // than the burst sends, so every release here is granted.
+    private static readonly RoundPrivacyClaim s_round = new(0.01, 1.0, 100, 1e-5);
+    private static readonly PrivacyBudget s_budget = new(maxEpsilon: 60, delta: 1e-5);
 
     private readonly bool _postgres;
 
@@ -34,7 +44,7 @@ public abstract class BrokerCrashTests
     {
         using var directory = new TempDirectory("enclave-crash");
         using var jwks = new JwksEndpoint();
-        using var load = new BrokerLoadClient(jwks.Issuer);
+        using var load = new BrokerLoadClient(jwks.Issuer) { Budget = s_budget, RoundPrivacy = s_round };
         jwks.Keys = load.VerifierKeys.ToJson();
         using var database = _postgres ? new PostgresSchema() : null;
         string dataDir = directory.Combine("broker");
@@ -147,6 +157,24 @@ public abstract class BrokerCrashTests
             Assert.Equal(grant.TokenId, body["jti"]!.GetValue<string>());
             Assert.Equal(load.KeyId(KeyName), body["key"]!.GetValue<string>());
         });
+
+        // The budget is the sum of the rounds of every grant the log holds (some committed grants' replies were lost
+        // to the kill, so there may be more than the clients saw), recomputed from the log alone; ε stays in budget.
+        List<AuditEntry> entries = [.. new AuditLog(store, auditKey, TimeProvider.System).ReadEntries()];
+        int loggedGrants = entries.Count(e => e.Kind == nameof(AuditEntryKind.ReleaseGranted));
+        Assert.True(loggedGrants >= granted.Count);
+        double[] expected = new double[RdpAccountant.Orders.Length];
+        for (int i = 0; i < loggedGrants; i++)
+        {
+            RdpAccountant.AddRdp(s_round.SamplingRate, s_round.NoiseMultiplier, s_round.Steps, expected);
+        }
+
+        double[]? stored = PrivacyLedger.ReadStored(store, load.KeyId(KeyName));
+        PrivacyLedgerReplay replay = PrivacyLedger.Replay(entries);
+        Assert.Empty(replay.Faults);
+        Assert.Equal(expected, stored);
+        Assert.Equal(expected, replay.Spent[load.KeyId(KeyName)]);
+        Assert.InRange(PrivacyLedger.Epsilon(stored, s_budget.Delta), 0.5, s_budget.MaxEpsilon);
     }
 
     /// <summary>The audited reason of each denied attempt, found by its token id.</summary>

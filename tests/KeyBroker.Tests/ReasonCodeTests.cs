@@ -105,6 +105,16 @@ public sealed class ReasonCodeTests
             h.Time.Advance(TimeSpan.FromMinutes(6));
             return h.ReleaseAsync(token);
         },
+        [ReasonCode.PrivacyRequired] = h =>
+        {
+            Assert.True(h.UpdatePolicy(BrokerHarness.KeyName, BrokerHarness.BudgetedPolicy(8)).Succeeded);
+            return h.ReleaseAsync(h.Token());
+        },
+        [ReasonCode.PrivacyBudgetExhausted] = h =>
+        {
+            Assert.True(h.UpdatePolicy(BrokerHarness.KeyName, BrokerHarness.BudgetedPolicy(1)).Succeeded);
+            return h.ReleaseAsync(h.Token(BrokerHarness.Spending(0.1, 0.8, 10_000)));
+        },
         [ReasonCode.KeyIntegrityFailure] = h =>
         {
             ReleaseTests.Execute(h.DatabasePath,
@@ -143,7 +153,8 @@ public sealed class ReasonCodeTests
                 "RegionNotAllowed", "PolicyNotSatisfied", "KeyNotFound", "KeyDisabled", "NoEncryptionKey",
                 "TokenNotYetValid", "KeyIntegrityFailure", "KeyInTokenHeader", "AlgorithmNotAllowed", "SignatureInvalid",
                 "SignatureScalarInvalid", "UnknownSigningKey", "VerifierKeysUnavailable", "TokenLifetimeTooLong",
-                "NonceMismatch", "UnsupportedTokenHeader", "NonceReplayed", "NonceExpired",
+                "NonceMismatch", "UnsupportedTokenHeader", "NonceReplayed", "NonceExpired", "PrivacyRequired",
+                "PrivacyBudgetExhausted",
             ],
             Enum.GetNames<ReasonCode>());
     }

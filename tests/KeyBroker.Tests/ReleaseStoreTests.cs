@@ -254,6 +254,10 @@ public abstract class ReleaseStoreTests : IDisposable
 
             public void UpdateKeyVersion(KeyVersionRecord record) => inner.UpdateKeyVersion(record);
 
+            public byte[]? GetPrivacyBudget(string name) => inner.GetPrivacyBudget(name);
+
+            public void SetPrivacyBudget(string name, byte[] rdp) => inner.SetPrivacyBudget(name, rdp);
+
             public AuditEntryRecord? GetLastAuditEntry() => inner.GetLastAuditEntry();
 
             public IReadOnlyList<byte[]> ReadAuditLeafHashes(long upToSequence) => inner.ReadAuditLeafHashes(upToSequence);

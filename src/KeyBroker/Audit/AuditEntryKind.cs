@@ -12,7 +12,7 @@ public enum AuditEntryKind
     /// <summary>The owner disabled or re-enabled the latest version.</summary>
     KeyStateChanged,
 
-    /// <summary>A grant: reason, token id, key version, encryption key thumbprint.</summary>
+    /// <summary>A grant: reason, token id, key version, encryption key thumbprint; for a budgeted key, the privacy spend.</summary>
     ReleaseGranted,
 
     /// <summary>A denial: reason code, token id (verified or not), detail.</summary>

@@ -13,7 +13,9 @@ public sealed class EnclaveReleasePolicyBuilder
     private readonly List<string> _attestationTypes = [];
     private readonly List<string> _tcbStatuses = [];
     private readonly List<string> _regions = [];
+    private readonly List<string> _plans = [];
     private long? _minimumSvn;
+    private PrivacyBudget? _privacy;
 
     /// <param name="authority">The issuer URL of a trusted verifier.</param>
     public EnclaveReleasePolicyBuilder(string authority)
@@ -81,6 +83,30 @@ public sealed class EnclaveReleasePolicyBuilder
         return this;
     }
 
+    /// <summary>Give the key a privacy budget: a release for a round with differential privacy spends the round's ε
+    /// (at <paramref name="delta"/>) up to <paramref name="maxEpsilon"/> in total, and one without it is denied.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxEpsilon"/> is not in (0, 100] or
+    /// <paramref name="delta"/> not in (0, 0.01].</exception>
+    public EnclaveReleasePolicyBuilder LimitPrivacy(double maxEpsilon, double delta)
+    {
+        _privacy = new PrivacyBudget(maxEpsilon, delta);
+        return this;
+    }
+
+    /// <summary>Allow a training plan by its SHA-256 (64 hex digits, docs/formats.md section 14): once any plan is
+    /// allowed, only enclaves whose token binds one of the allowed plans (<c>x-ms-runtime.plan</c>) get the key.</summary>
+    public EnclaveReleasePolicyBuilder AllowPlan(string planSha256Hex)
+    {
+        ArgumentNullException.ThrowIfNull(planSha256Hex);
+        if (planSha256Hex.Length != 64 || !planSha256Hex.All(char.IsAsciiHexDigit))
+        {
+            throw new ArgumentException("A plan hash is 64 hex digits (enclave plan hash).", nameof(planSha256Hex));
+        }
+
+        _plans.Add(planSha256Hex.ToLowerInvariant());
+        return this;
+    }
+
     /// <exception cref="InvalidOperationException">No measurement was allowed.</exception>
     public string ToJson()
     {
@@ -112,6 +138,11 @@ public sealed class EnclaveReleasePolicyBuilder
                 conditions.Add(AnyOf(KnownClaims.TcbStatus, _tcbStatuses));
             }
 
+            if (_plans.Count > 0)
+            {
+                conditions.Add(AnyOf(KnownClaims.Runtime + ".plan", _plans));
+            }
+
             rules.Add(new JsonObject { ["authority"] = authority, ["allOf"] = conditions });
         }
 
@@ -123,6 +154,11 @@ public sealed class EnclaveReleasePolicyBuilder
         if (_regions.Count > 0)
         {
             policy["x-enclave-regions"] = new JsonArray(_regions.Select(r => (JsonNode?)JsonValue.Create(r)).ToArray());
+        }
+
+        if (_privacy is not null)
+        {
+            policy["x-enclave-privacy"] = new JsonObject { ["maxEpsilon"] = _privacy.MaxEpsilon, ["delta"] = _privacy.Delta };
         }
 
         return policy.ToJsonString();

@@ -2,16 +2,18 @@
 // learn.microsoft.com, policy version 1.0.0; version 0.2 documents have the same shape):
 //
 //   policy    = { "version": "1.0.0" | "0.2", ("anyOf" | "allOf"): [ authority, ... ],
-//                 ["x-enclave-regions": [ region, ... ]] }
+//                 ["x-enclave-regions": [ region, ... ]], ["x-enclave-privacy": budget] }
 //   authority = { "authority": string, ("anyOf" | "allOf"): [ condition, ... ] }
 //   condition = { "claim": "a.b.c", operator: value } | { "anyOf": [condition, ...] } | { "allOf": [...] }
 //   operator  = equals | notEquals | less | lessOrEquals | greater | greaterOrEquals | exists
+//   budget    = { "maxEpsilon": number in (0, 100], "delta": number in (0, 0.01] }   (both required)
 //
 // The published grammar puts "anyOf" at the top; a top-level "allOf" (seen in Microsoft's own examples)
 // is accepted and means every listed authority must hold. Keywords match case-insensitively (the EBNF
 // writes "anyof", the examples "anyOf"); a member given twice in any spelling is an error, and so is
 // any member or operator not listed above. Operands: equals/notEquals take a string, number or boolean;
-// the ordering operators a number; exists a boolean. "x-enclave-regions" is this product's extension.
+// the ordering operators a number; exists a boolean. "x-enclave-regions" and "x-enclave-privacy" are this
+// product's extensions (a key whose policy has the latter is budgeted: see KeyBrokerService.Privacy.cs).
 using System.Text.Json;
 using Enclave.Crypto;
 
@@ -32,11 +34,15 @@ internal static class PolicyParser
     private const string Authority = "authority";
     private const string Claim = "claim";
     private const string Regions = "x-enclave-regions";
+    private const string Privacy = "x-enclave-privacy";
+    private const string MaxEpsilon = "maxEpsilon";
+    private const string Delta = "delta";
 
     private static readonly string[] s_operatorNames =
         ["equals", "notEquals", "less", "lessOrEquals", "greater", "greaterOrEquals", "exists"];
 
-    private static readonly string[] s_policyMembers = [Version, AnyOf, AllOf, Regions];
+    private static readonly string[] s_policyMembers = [Version, AnyOf, AllOf, Regions, Privacy];
+    private static readonly string[] s_privacyMembers = [MaxEpsilon, Delta];
     private static readonly string[] s_authorityMembers = [Authority, AnyOf, AllOf];
     private static readonly string[] s_conditionMembers = [Claim, AnyOf, AllOf, Authority, .. s_operatorNames];
 
@@ -109,7 +115,8 @@ internal static class PolicyParser
             regions = ParseRegions(regionMember);
         }
 
-        return new ParsedPolicy(version.Value.GetString()!, requireAll, authorities, regions);
+        PrivacyBudget? privacy = members.TryGetValue(Privacy, out Member privacyMember) ? ParsePrivacy(privacyMember) : null;
+        return new ParsedPolicy(version.Value.GetString()!, requireAll, authorities, regions, privacy);
     }
 
     private static AuthorityRule ParseAuthority(JsonElement element, string path, ParseState state)
@@ -299,6 +306,35 @@ internal static class PolicyParser
         return regions;
     }
 
+    private static PrivacyBudget ParsePrivacy(Member member)
+    {
+        Dictionary<string, Member> members = ReadMembers(member.Value, member.Path, s_privacyMembers, "privacy budget");
+        double maxEpsilon = ReadBudgetNumber(members, member.Path, MaxEpsilon, PrivacyBudget.IsValidEpsilon, "(0, 100]");
+        double delta = ReadBudgetNumber(members, member.Path, Delta, PrivacyBudget.IsValidDelta, "(0, 0.01]");
+        return new PrivacyBudget(maxEpsilon, delta);
+    }
+
+    private static double ReadBudgetNumber(
+        Dictionary<string, Member> members, string path, string name, Func<double, bool> isValid, string range)
+    {
+        if (!members.TryGetValue(name, out Member member))
+        {
+            throw new PolicyFormatException(path, $"\"{Privacy}\" needs \"{name}\"");
+        }
+
+        if (member.Value.ValueKind != JsonValueKind.Number)
+        {
+            throw new PolicyFormatException(member.Path, $"\"{member.Name}\" must be a number");
+        }
+
+        if (!member.Value.TryGetDouble(out double value) || !double.IsFinite(value) || !isValid(value))
+        {
+            throw new PolicyFormatException(member.Path, $"\"{member.Name}\" must be in {range}");
+        }
+
+        return value;
+    }
+
     private static (bool RequireAll, Member List) ReadSelector(Dictionary<string, Member> members, string path, string what)
     {
         bool hasAny = members.TryGetValue(AnyOf, out Member any);
@@ -388,4 +424,5 @@ internal sealed record ParsedPolicy(
     string Version,
     bool RequireAllAuthorities,
     IReadOnlyList<AuthorityRule> Authorities,
-    IReadOnlyList<string>? Regions);
+    IReadOnlyList<string>? Regions,
+    PrivacyBudget? Privacy);

@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace Enclave.KeyBroker.Policy;
 
-/// <summary>A validated secure-key-release policy (Key Vault grammar plus <c>x-enclave-regions</c>).
+/// <summary>A validated secure-key-release policy (Key Vault grammar plus <c>x-enclave-regions</c> and <c>x-enclave-privacy</c>).
 /// Everything that can be wrong with a document is found by <see cref="Parse"/>; evaluation never
 /// throws for any claims object.</summary>
 public sealed class ReleasePolicy
@@ -29,6 +29,9 @@ public sealed class ReleasePolicy
 
     /// <summary>The allowed regions, or null when the policy allows any region.</summary>
     public IReadOnlyList<string>? Regions => _parsed.Regions;
+
+    /// <summary>The key's privacy budget (<c>x-enclave-privacy</c>), or null when releases spend none.</summary>
+    public PrivacyBudget? PrivacyBudget => _parsed.Privacy;
 
     /// <exception cref="PolicyFormatException">The document is not a valid policy; the exception names
     /// the JSON path of the first fault.</exception>

@@ -1,13 +1,9 @@
-// Group commit for the relational stores' WriteAsync (every release goes through it).
-//
-// One thread takes the writes queued, waits for the store's writer lock, and runs everything queued by then (up to
-// MaxBatch) in one physical transaction: each write in a savepoint of its own, then one COMMIT. A write whose work
-// throws is rolled back to its savepoint and fails alone; a failed commit (or any failure of the transaction itself)
-// fails every write of the batch with KeyBrokerStoreException, and none of them is stored. A write's task completes
-// only after the COMMIT that holds it returned, so a release answers only once its audit record is durable.
-//
-// There is no timer and no waiting for company: the batch is whatever queued while the previous one was committing.
-// One release alone costs one transaction; under load each fsync (SQLite WAL, synchronous=FULL) or synchronous
+// Group commit for the relational stores' WriteAsync (every release goes through it). One thread takes the writes
+// queued, waits for the store's writer lock, and runs everything queued by then (up to MaxBatch) in one physical
+// transaction, each write in a savepoint of its own, then one COMMIT: a write whose work throws is rolled back to its
+// savepoint and fails alone; a failed commit fails every write of the batch with KeyBrokerStoreException, and none is
+// stored. A write's task completes only after the COMMIT that holds it returned. No timer: the batch is whatever
+// queued while the previous one was committing, so under load one fsync (SQLite WAL, synchronous=FULL) or synchronous
 // PostgreSQL commit is shared by the releases that arrived during the last one.
 using System.Collections.Concurrent;
 

@@ -9,19 +9,17 @@ public interface IKeyBrokerStore : IDisposable
     void Initialize();
 
     /// <summary>Starts a serialised write transaction; dispose without <see cref="IKeyBrokerTransaction.Commit"/> to roll back.
-    /// Blocks the calling thread while it waits for the writer and (in Commit) for durability: for tools and tests.
-    /// A server uses <see cref="BeginWriteAsync"/> and <see cref="IKeyBrokerTransaction.CommitAsync"/>, since many
-    /// threads blocked here starve the thread pool.</summary>
+    /// Blocks while it waits for the writer and (in Commit) for durability, so it is for tools and tests: threads blocked
+    /// here starve a server's pool (it uses <see cref="BeginWriteAsync"/> and <see cref="IKeyBrokerTransaction.CommitAsync"/>).</summary>
     IKeyBrokerTransaction BeginWrite();
 
     /// <summary>As <see cref="BeginWrite"/>, waiting for the writer without holding a thread.</summary>
     Task<IKeyBrokerTransaction> BeginWriteAsync(CancellationToken cancellationToken = default) => Task.FromResult(BeginWrite());
 
-    /// <summary>Runs <paramref name="work"/> in a serialised write transaction and completes, with its result, once
-    /// the write is durable; if <paramref name="work"/> throws, nothing of it is stored and the exception is the
-    /// task's. The relational stores commit the writes queued together in one transaction (group commit), each in
-    /// a savepoint of its own, so <paramref name="work"/> must be short and synchronous (statements and their
-    /// bookkeeping). Cancellation is honoured until the work starts.</summary>
+    /// <summary>Runs <paramref name="work"/> in a serialised write transaction and completes, with its result, once the
+    /// write is durable; if <paramref name="work"/> throws, nothing of it is stored and the exception is the task's. The
+    /// relational stores group-commit (<see cref="GroupCommit"/>), so <paramref name="work"/> must be short and
+    /// synchronous (statements and their bookkeeping). Cancellation is honoured until the work starts.</summary>
     /// <exception cref="KeyBrokerStoreException">The write could not be made durable (then none of it is stored).</exception>
     async Task<T> WriteAsync<T>(Func<IKeyBrokerTransaction, T> work, CancellationToken cancellationToken = default)
     {
@@ -69,14 +67,17 @@ public interface IKeyBrokerTransaction : IDisposable
     /// <summary>Replaces the wrapped key, policy and enabled flag of an existing version.</summary>
     void UpdateKeyVersion(KeyVersionRecord record);
 
-    /// <summary>Records that the node enrolment <paramref name="enrollmentId"/> (its <c>jti</c>) of
-    /// <paramref name="platformId"/> with sequence <paramref name="sequence"/> is being recorded, unless an
-    /// enrolment with that id was recorded before (<see cref="Audit.EnrollmentRecording.Replayed"/>) or one of the
-    /// platform with a sequence not lower than <paramref name="sequence"/> was (<see cref="Audit.EnrollmentRecording.Superseded"/>).
-    /// Kept for good (never purged), so a captured enrolment is refused however late it is resent. A store that
-    /// cannot keep these refuses every enrolment (the default).</summary>
+    /// <summary>Records enrolment <paramref name="enrollmentId"/> (its <c>jti</c>) of <paramref name="platformId"/> at
+    /// <paramref name="sequence"/> unless that id was recorded (<see cref="Audit.EnrollmentRecording.Replayed"/>) or one of the
+    /// platform at a sequence not lower (<see cref="Audit.EnrollmentRecording.Superseded"/>). Never purged, so a captured
+    /// enrolment is refused however late it is resent; a store that cannot keep these refuses every one (the default).</summary>
     Audit.EnrollmentRecording TryRecordEnrollment(string enrollmentId, string platformId, long sequence) =>
         throw new NotSupportedException("This store cannot record node enrolments.");
+
+    /// <summary>The RDP spent by key <paramref name="name"/>'s releases (all versions) as last set, or null.</summary>
+    byte[]? GetPrivacyBudget(string name);
+
+    void SetPrivacyBudget(string name, byte[] rdp);
 
     /// <summary>The last audit entry, including this transaction's own appends.</summary>
     AuditEntryRecord? GetLastAuditEntry();

@@ -34,10 +34,7 @@ public sealed class PostgresKeyBrokerStore : RelationalStore
         }
 
         builder.Pooling = true;
-        if (builder.MaxPoolSize < 16)
-        {
-            builder.MaxPoolSize = 16;
-        }
+        builder.MaxPoolSize = Math.Max(builder.MaxPoolSize, 16);
 
         _dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
     }

@@ -2,11 +2,10 @@ using System.Data.Common;
 
 namespace Enclave.KeyBroker.Storage;
 
-/// <summary>What the SQLite and PostgreSQL stores share: reads on pooled connections (committed, durable state only)
-/// and writes serialised twice, by an in-process lock (so a waiting writer holds no connection) and by the database's
-/// writer lock that each subclass takes when a transaction begins (so writers of every process on one database are
-/// serialised too). A transaction from <see cref="BeginWrite"/> is one physical transaction; writes from
-/// <see cref="WriteAsync{T}"/> are group-committed (<see cref="GroupCommit"/>).</summary>
+/// <summary>What the SQLite and PostgreSQL stores share: reads on pooled connections (committed, durable state only) and
+/// writes serialised twice, by an in-process lock (so a waiting writer holds no connection) and by the database's writer
+/// lock each subclass takes when a transaction begins (so writers of every process on one database are serialised too).
+/// <see cref="BeginWrite"/> is one physical transaction; <see cref="WriteAsync{T}"/> group-commits (<see cref="GroupCommit"/>).</summary>
 public abstract class RelationalStore : IKeyBrokerStore
 {
     internal const string AuditColumns = "seq, time_ms, kind, body, prev_hash, entry_hash";

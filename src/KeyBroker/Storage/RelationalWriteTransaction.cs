@@ -121,6 +121,16 @@ internal sealed class RelationalWriteTransaction : IKeyBrokerTransaction
         }
     }
 
+    public byte[]? GetPrivacyBudget(string name)
+    {
+        using DbCommand command = Command("SELECT rdp FROM privacy_budgets WHERE key_name = @name", ("@name", name));
+        return command.ExecuteScalar() as byte[];
+    }
+
+    public void SetPrivacyBudget(string name, byte[] rdp) => Execute(
+        "INSERT INTO privacy_budgets (key_name, rdp) VALUES (@name, @rdp) ON CONFLICT (key_name) DO UPDATE SET rdp = excluded.rdp",
+        ("@name", name), ("@rdp", rdp));
+
     public AuditEntryRecord? GetLastAuditEntry()
     {
         if (!_lastEntryKnown)

@@ -51,6 +51,9 @@ internal static class Schema
             PRIMARY KEY (name, version)
         ){withoutRowId};
 
+        -- Per key id (all its versions): the RDP its grants spent at each order of the accountant, float64 little-endian.
+        CREATE TABLE IF NOT EXISTS privacy_budgets (key_name text PRIMARY KEY, rdp {bytes} NOT NULL){withoutRowId};
+
         -- On SQLite "INTEGER PRIMARY KEY" makes seq the rowid.
         CREATE TABLE IF NOT EXISTS audit_entries (
             seq {int64} PRIMARY KEY CHECK (seq >= 1),

@@ -21,10 +21,7 @@ public sealed class SqliteKeyBrokerStore : RelationalStore
             Pooling = true,
             ForeignKeys = true,
         };
-        if (builder.DefaultTimeout < 30)
-        {
-            builder.DefaultTimeout = 30;
-        }
+        builder.DefaultTimeout = Math.Max(builder.DefaultTimeout, 30);
 
         _connectionString = builder.ToString();
     }

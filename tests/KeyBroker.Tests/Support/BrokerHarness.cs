@@ -91,15 +91,30 @@ internal sealed class BrokerHarness : IDisposable
 
     public static string PublicJwkJson(ECDsa key) => Jwk.FromEcPublic(key.ExportParameters(false)).ToJson();
 
-    public static string DefaultPolicy(string authority = Issuer) =>
+    public static string DefaultPolicy(string authority = Issuer) => DefaultPolicyBuilder(authority).ToJson();
+
+    /// <summary>The default policy with a privacy budget of <paramref name="maxEpsilon"/> at <paramref name="delta"/>.</summary>
+    public static string BudgetedPolicy(double maxEpsilon, double delta = 1e-5) =>
+        DefaultPolicyBuilder(Issuer).LimitPrivacy(maxEpsilon, delta).ToJson();
+
+    private static EnclaveReleasePolicyBuilder DefaultPolicyBuilder(string authority) =>
         new EnclaveReleasePolicyBuilder(authority)
             .AllowMeasurement(Measurement)
             .AllowAttestationType("sgx")
             .AllowAttestationType("simulated")
             .RequireMinimumSvn(2)
             .AllowTcbStatus("UpToDate")
-            .AllowRegion(Region)
-            .ToJson();
+            .AllowRegion(Region);
+
+    /// <summary>Makes a token's claims say the round spends (q, σ, T) at δ (<c>x-ms-runtime.privacy</c>).</summary>
+    public static Action<JsonObject> Spending(double samplingRate, double noiseMultiplier, long steps, double delta = 1e-5) =>
+        claims => claims["x-ms-runtime"]!["privacy"] = new JsonObject
+        {
+            ["samplingRate"] = samplingRate,
+            ["noiseMultiplier"] = noiseMultiplier,
+            ["steps"] = steps,
+            ["delta"] = delta,
+        };
 
     public static byte[] NewDataKey() => RandomNumberGenerator.GetBytes(32);
 
