@@ -1,32 +1,34 @@
 using System.Runtime.InteropServices;
 using Enclave.EnclaveApp.Data;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Enclave.EnclaveApp.Training;
 
 /// <summary>
-/// Trains the regional copy of the global model on the enclave's local examples with TorchSharp.
+/// Trains the regional copy of the global model on the enclave's local examples with TorchSharp, as a
+/// <see cref="LocalTrainingPlan"/> says.
 /// </summary>
 /// <remarks>
-/// The model is the MLP <c>784 → H → 10</c> with ReLU whose parameters travel as the flat float32 vector of
-/// docs/formats.md section 7: <c>W1[H,784]</c>, <c>b1[H]</c>, <c>W2[10,H]</c>, <c>b2[10]</c>, row-major.
-/// Training is plain mini-batch SGD with momentum on the cross-entropy loss, pixels scaled to [0, 1].
-/// Torch runs on one intra-op thread (several enclaves share the host's cores) and the result depends only on
-/// the inputs: examples are shuffled by a generator seeded with <see cref="TrainingOptions.Seed"/>.
+/// The model is a <see cref="ModelSpec"/> whose parameters travel as the flat float32 vector of docs/formats.md
+/// section 7. Training is mini-batch SGD with momentum on the cross-entropy loss, pixels scaled to [0, 1], optionally
+/// with FedProx's proximal term, and either over shuffled epochs or as DP-SGD (<see cref="DpSgdSettings"/>). The
+/// local change is then scaled to the plan's update clip norm. Torch runs on one intra-op thread (several enclaves
+/// share the host's cores). Without DP the result depends only on the inputs: examples are shuffled by a generator
+/// seeded with <see cref="LocalTrainingPlan.Seed"/>; with DP the sample and the noise are secret and fresh each run.
 /// </remarks>
 public static class LocalTrainer
 {
-    /// <summary>Pixels per image the model takes (28 × 28).</summary>
+    /// <summary>Pixels per image the MLP of <see cref="Train(float[], ExampleSet, TrainingOptions, IProgress{double})"/> takes (28 × 28).</summary>
     public const int InputSize = 784;
 
     /// <summary>Number of output classes.</summary>
     public const int OutputSize = 10;
 
-    private const int EvaluationBatchSize = 1024;
+    /// <summary>Examples per per-example-gradient pass in DP-SGD (bounds memory; the step's sample may be larger).</summary>
+    private const int DpMicrobatch = 128;
 
-    /// <summary>Length of the model vector for a hidden width: <c>795·H + 10</c>.</summary>
+    /// <summary>Length of the MLP's model vector for a hidden width: <c>795·H + 10</c>.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="hidden"/> is outside 1..<see cref="TrainingOptions.MaxHidden"/>.</exception>
     public static int ParameterCount(int hidden)
     {
@@ -39,13 +41,16 @@ public static class LocalTrainer
     }
 
     /// <summary>
-    /// Trains from <paramref name="globalModel"/> on <paramref name="data"/> and returns the local change.
+    /// Trains the 28×28 MLP from <paramref name="globalModel"/> with plain SGD and returns the local change: the plan
+    /// <c>(Mlp(Hidden), Epochs, BatchSize, LearningRate, Momentum, Seed)</c> without FedProx, clipping or DP.
     /// </summary>
     /// <param name="globalModel">The global model vector (section 7 layout, length <see cref="ParameterCount"/>); not modified.</param>
     /// <param name="data">The local examples; images must have 784 pixels and there must be at least one.</param>
     /// <param name="options">Hyper-parameters.</param>
     /// <param name="progress">Receives the fraction of SGD steps done, from 0 to 1.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     /// <exception cref="ArgumentException">The model, data or options do not fit together.</exception>
+    /// <exception cref="ArithmeticException">Training diverged: the local model holds a non-finite value.</exception>
     public static TrainingResult Train(
         float[] globalModel,
         ExampleSet data,
@@ -56,151 +61,90 @@ public static class LocalTrainer
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        var plan = new LocalTrainingPlan(
+            ModelSpec.Mlp(options.Hidden), options.Epochs, options.BatchSize, options.LearningRate, options.Momentum, Seed: options.Seed);
+        return TrainCore(globalModel, data, plan, noiseSeed: null, progress);
+    }
 
-        int hidden = options.Hidden;
-        int parameterCount = ParameterCount(hidden);
-        if (globalModel.Length != parameterCount)
+    /// <summary>
+    /// Trains from <paramref name="globalModel"/> on <paramref name="data"/> as <paramref name="plan"/> says and returns
+    /// the local change.
+    /// </summary>
+    /// <param name="globalModel">The global model vector (length <see cref="ModelSpec.ParameterCount"/>); not modified.</param>
+    /// <param name="data">The local examples, shaped as the plan's model takes them; there must be at least one.</param>
+    /// <param name="plan">What to run.</param>
+    /// <param name="progress">Receives the fraction of optimiser steps done, from 0 to 1.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value of the plan is out of range.</exception>
+    /// <exception cref="ArgumentException">The model, data or plan do not fit together.</exception>
+    /// <exception cref="ArithmeticException">Training diverged: the local model holds a non-finite value.</exception>
+    public static TrainingResult Train(
+        float[] globalModel,
+        ExampleSet data,
+        LocalTrainingPlan plan,
+        IProgress<double>? progress = null) => TrainCore(globalModel, data, plan, noiseSeed: null, progress);
+
+    /// <summary>
+    /// As <see cref="Train(float[], ExampleSet, LocalTrainingPlan, IProgress{double})"/>, but DP-SGD's sample and noise
+    /// come from <paramref name="noiseSeed"/> so that a run repeats. Tests only: whoever knows the seed knows the noise.
+    /// </summary>
+    internal static TrainingResult TrainWithFixedNoise(
+        float[] globalModel,
+        ExampleSet data,
+        LocalTrainingPlan plan,
+        ulong noiseSeed,
+        IProgress<double>? progress = null) => TrainCore(globalModel, data, plan, noiseSeed, progress);
+
+    /// <summary>Throws unless <paramref name="model"/> is a finite vector of <paramref name="spec"/>'s length.</summary>
+    internal static void CheckModel(ModelSpec spec, float[] model, string parameterName)
+    {
+        int parameterCount = spec.ParameterCount;
+        if (model.Length != parameterCount)
         {
-            throw new ArgumentException(
-                $"The model vector has {globalModel.Length} values; hidden width {hidden} needs {parameterCount}.",
-                nameof(globalModel));
+            string shape = spec.Kind == ModelKind.Mlp ? $"hidden width {spec.Hidden}" : $"the {spec.Kind} of hidden width {spec.Hidden}";
+            throw new ArgumentException($"The model vector has {model.Length} values; {shape} needs {parameterCount}.", parameterName);
         }
 
-        for (int i = 0; i < globalModel.Length; i++)
+        for (int i = 0; i < model.Length; i++)
         {
-            if (!float.IsFinite(globalModel[i]))
+            if (!float.IsFinite(model[i]))
             {
-                throw new ArgumentException($"The model vector holds a non-finite value at index {i}.", nameof(globalModel));
+                throw new ArgumentException($"The model vector holds a non-finite value at index {i}.", parameterName);
             }
         }
+    }
 
-        if (data.PixelsPerExample != InputSize)
+    /// <summary>Throws unless <paramref name="data"/> is a non-empty set of images and labels <paramref name="spec"/> takes.</summary>
+    internal static void CheckData(ModelSpec spec, ExampleSet data, string parameterName)
+    {
+        bool fits = spec.Kind == ModelKind.Mlp
+            ? data.PixelsPerExample == spec.InputSize
+            : data.Rows == spec.Rows && data.Cols == spec.Cols;
+        if (!fits)
         {
             throw new ArgumentException(
-                $"The model takes {InputSize}-pixel images; the examples are {data.Rows}x{data.Cols}.", nameof(data));
+                $"The model takes {spec.Rows}x{spec.Cols} ({spec.InputSize}-pixel) images; the examples are {data.Rows}x{data.Cols}.",
+                parameterName);
         }
 
         if (data.Count == 0)
         {
-            throw new ArgumentException("There are no examples to train on.", nameof(data));
+            throw new ArgumentException("There are no examples.", parameterName);
         }
 
-        torch.set_num_threads(1);
-        torch.random.manual_seed(unchecked((long)options.Seed));
-
-        var local = new float[parameterCount];
-        double finalLoss;
-        double accuracy;
-        using (NewDisposeScope())
+        if (spec.Classes < ExampleSet.ClassCount && data.Labels.Span.IndexOfAnyInRange((byte)spec.Classes, byte.MaxValue) is int at and >= 0)
         {
-            var parameters = new MlpParameters(globalModel, hidden);
-            Tensor pixels = ToPixelTensor(data);
-            Tensor labels = ToLabelTensor(data);
-
-            if (options.Epochs > 0)
-            {
-                RunSgd(parameters, pixels, labels, data.Count, options, progress);
-            }
-
-            (finalLoss, accuracy) = Evaluate(parameters, pixels, labels, data.Count);
-            parameters.WriteTo(local);
-        }
-
-        progress?.Report(1.0);
-
-        var delta = new float[parameterCount];
-        for (int i = 0; i < delta.Length; i++)
-        {
-            delta[i] = local[i] - globalModel[i];
-        }
-
-        return new TrainingResult(delta, data.Count, finalLoss, accuracy);
-    }
-
-    private static void RunSgd(
-        MlpParameters parameters,
-        Tensor pixels,
-        Tensor labels,
-        int count,
-        TrainingOptions options,
-        IProgress<double>? progress)
-    {
-        using SGD optimizer = optim.SGD(parameters.All, options.LearningRate, options.Momentum);
-        var order = new long[count];
-        for (int i = 0; i < count; i++)
-        {
-            order[i] = i;
-        }
-
-        Tensor permutation = empty(count, ScalarType.Int64);
-        var shuffle = new ShuffleGenerator(options.Seed);
-        int batchesPerEpoch = (count + options.BatchSize - 1) / options.BatchSize;
-        long totalSteps = (long)batchesPerEpoch * options.Epochs;
-        long step = 0;
-        double reported = 0;
-        progress?.Report(0.0);
-
-        for (int epoch = 0; epoch < options.Epochs; epoch++)
-        {
-            shuffle.Shuffle(order);
-            order.AsSpan().CopyTo(MemoryMarshal.Cast<byte, long>(permutation.bytes));
-
-            for (int start = 0; start < count; start += options.BatchSize)
-            {
-                int length = Math.Min(options.BatchSize, count - start);
-                using (NewDisposeScope())
-                {
-                    Tensor indices = permutation.narrow(0, start, length);
-                    Tensor x = pixels.index_select(0, indices).to_type(ScalarType.Float32).div_(255.0f);
-                    Tensor y = labels.index_select(0, indices);
-                    Tensor loss = nn.functional.cross_entropy(parameters.Forward(x), y);
-                    optimizer.zero_grad();
-                    loss.backward();
-                    optimizer.step();
-                }
-
-                step++;
-                double fraction = (double)step / totalSteps;
-                if (progress is not null && fraction - reported >= 0.01)
-                {
-                    reported = fraction;
-                    progress.Report(fraction);
-                }
-            }
+            throw new ArgumentException($"Example {at} has label {data.Labels.Span[at]}; the model has {spec.Classes} classes.", parameterName);
         }
     }
 
-    private static (double Loss, double Accuracy) Evaluate(MlpParameters parameters, Tensor pixels, Tensor labels, int count)
+    internal static Tensor ToPixelTensor(ExampleSet data)
     {
-        double lossSum = 0;
-        long correct = 0;
-        using (no_grad())
-        {
-            for (int start = 0; start < count; start += EvaluationBatchSize)
-            {
-                int length = Math.Min(EvaluationBatchSize, count - start);
-                using (NewDisposeScope())
-                {
-                    Tensor x = pixels.narrow(0, start, length).to_type(ScalarType.Float32).div_(255.0f);
-                    Tensor y = labels.narrow(0, start, length);
-                    Tensor logits = parameters.Forward(x);
-                    lossSum += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
-                    correct += logits.argmax(1).eq(y).sum().item<long>();
-                }
-            }
-        }
-
-        return (lossSum / count, (double)correct / count);
-    }
-
-    private static Tensor ToPixelTensor(ExampleSet data)
-    {
-        Tensor pixels = empty(data.Count, InputSize, ScalarType.Byte);
+        Tensor pixels = empty(data.Count, data.PixelsPerExample, ScalarType.Byte);
         data.Pixels.Span.CopyTo(pixels.bytes);
         return pixels;
     }
 
-    private static Tensor ToLabelTensor(ExampleSet data)
+    internal static Tensor ToLabelTensor(ExampleSet data)
     {
         Tensor labels = empty(data.Count, ScalarType.Int64);
         Span<long> target = MemoryMarshal.Cast<byte, long>(labels.bytes);
@@ -213,80 +157,327 @@ public static class LocalTrainer
         return labels;
     }
 
-    /// <summary>The four parameter tensors of the MLP, loaded from and stored to the section 7 layout.</summary>
-    private sealed class MlpParameters
+    /// <summary>Mean cross-entropy and accuracy of the network over all examples.</summary>
+    internal static (double Loss, double Accuracy) Evaluate(Network network, Tensor pixels, Tensor labels, int count)
     {
-        private readonly int _hidden;
-        private readonly Parameter _w1;
-        private readonly Parameter _b1;
-        private readonly Parameter _w2;
-        private readonly Parameter _b2;
-
-        public MlpParameters(ReadOnlySpan<float> vector, int hidden)
+        int batchSize = network.Spec.Kind == ModelKind.Mlp ? 1024 : 256;
+        double lossSum = 0;
+        long correct = 0;
+        using (no_grad())
         {
-            _hidden = hidden;
-            int offset = 0;
-            _w1 = Load(vector, ref offset, hidden, InputSize);
-            _b1 = Load(vector, ref offset, hidden);
-            _w2 = Load(vector, ref offset, OutputSize, hidden);
-            _b2 = Load(vector, ref offset, OutputSize);
-        }
-
-        public IEnumerable<Parameter> All => [_w1, _b1, _w2, _b2];
-
-        public Tensor Forward(Tensor x)
-        {
-            using Tensor hiddenLayer = nn.functional.linear(x, _w1, _b1);
-            return nn.functional.linear(hiddenLayer.relu_(), _w2, _b2);
-        }
-
-        public void WriteTo(Span<float> vector)
-        {
-            int offset = 0;
-            Store(_w1, vector, ref offset, (long)_hidden * InputSize);
-            Store(_b1, vector, ref offset, _hidden);
-            Store(_w2, vector, ref offset, (long)OutputSize * _hidden);
-            Store(_b2, vector, ref offset, OutputSize);
-        }
-
-        private static Parameter Load(ReadOnlySpan<float> vector, ref int offset, params long[] shape)
-        {
-            Tensor values = empty(shape, ScalarType.Float32);
-            int length = (int)values.numel();
-            vector.Slice(offset, length).CopyTo(MemoryMarshal.Cast<byte, float>(values.bytes));
-            offset += length;
-            return nn.Parameter(values, requires_grad: true);
-        }
-
-        private static void Store(Parameter parameter, Span<float> vector, ref int offset, long length)
-        {
-            using Tensor values = parameter.detach().contiguous();
-            MemoryMarshal.Cast<byte, float>(values.bytes).CopyTo(vector.Slice(offset, (int)length));
-            offset += (int)length;
-        }
-    }
-
-    /// <summary>SplitMix64: a small, fixed generator so that shuffles never change with the runtime.</summary>
-    private struct ShuffleGenerator(ulong seed)
-    {
-        private ulong _state = seed;
-
-        public void Shuffle(Span<long> values)
-        {
-            for (int i = values.Length - 1; i > 0; i--)
+            for (int start = 0; start < count; start += batchSize)
             {
-                int j = (int)Math.BigMul(Next(), (ulong)(i + 1), out _);
-                (values[i], values[j]) = (values[j], values[i]);
+                int length = Math.Min(batchSize, count - start);
+                using (NewDisposeScope())
+                {
+                    Tensor x = network.Input(pixels.narrow(0, start, length));
+                    Tensor y = labels.narrow(0, start, length);
+                    Tensor logits = network.Forward(x);
+                    lossSum += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
+                    correct += logits.argmax(1).eq(y).sum().item<long>();
+                }
             }
         }
 
-        private ulong Next()
+        return (lossSum / count, (double)correct / count);
+    }
+
+    private static TrainingResult TrainCore(
+        float[] globalModel,
+        ExampleSet data,
+        LocalTrainingPlan plan,
+        ulong? noiseSeed,
+        IProgress<double>? progress)
+    {
+        ArgumentNullException.ThrowIfNull(globalModel);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(plan);
+        plan.Validate();
+        CheckModel(plan.Model, globalModel, nameof(globalModel));
+        CheckData(plan.Model, data, nameof(data));
+
+        torch.set_num_threads(1);
+        torch.random.manual_seed(unchecked((long)plan.Seed));
+
+        int parameterCount = globalModel.Length;
+        var local = new float[parameterCount];
+        float[] delta;
+        double updateNorm;
+        long steps = 0;
+        double finalLoss;
+        double accuracy;
+        using (NewDisposeScope())
         {
-            _state += 0x9E3779B97F4A7C15UL;
-            ulong z = _state;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            return z ^ (z >> 31);
+            var network = new Network(plan.Model, globalModel, requiresGrad: true);
+            Tensor pixels = ToPixelTensor(data);
+            Tensor labels = ToLabelTensor(data);
+            Tensor[] global = plan.ProximalMu > 0 ? new Network(plan.Model, globalModel, requiresGrad: false).Parameters : [];
+            var step = new StepRunner(network, global, plan);
+
+            if (plan.Dp is { } dp)
+            {
+                using DpRandom random = noiseSeed is { } seed ? DpRandom.CreateForTests(seed) : DpRandom.CreateSecret();
+                steps = RunDpSgd(step, pixels, labels, data.Count, dp, random, progress);
+            }
+            else if (plan.Epochs > 0)
+            {
+                steps = RunSgd(step, pixels, labels, data.Count, plan, progress);
+            }
+
+            network.WriteTo(local);
+            (delta, updateNorm, bool clipped) = ClippedDelta(local, globalModel, plan.UpdateClipNorm);
+            if (clipped)
+            {
+                var returned = new float[parameterCount];
+                for (int i = 0; i < returned.Length; i++)
+                {
+                    returned[i] = globalModel[i] + delta[i];
+                }
+
+                network.Load(returned);
+            }
+
+            (finalLoss, accuracy) = Evaluate(network, pixels, labels, data.Count);
+        }
+
+        progress?.Report(1.0);
+        return new TrainingResult(delta, data.Count, finalLoss, accuracy, steps, updateNorm);
+    }
+
+    private static long RunSgd(
+        StepRunner step,
+        Tensor pixels,
+        Tensor labels,
+        int count,
+        LocalTrainingPlan plan,
+        IProgress<double>? progress)
+    {
+        var order = new long[count];
+        for (int i = 0; i < count; i++)
+        {
+            order[i] = i;
+        }
+
+        Tensor permutation = empty(count, ScalarType.Int64);
+        var shuffle = new SplitMix64(plan.Seed);
+        int batchesPerEpoch = (count + plan.BatchSize - 1) / plan.BatchSize;
+        var reporter = new ProgressReporter(progress, (long)batchesPerEpoch * plan.Epochs);
+
+        for (int epoch = 0; epoch < plan.Epochs; epoch++)
+        {
+            shuffle.Shuffle(order);
+            order.AsSpan().CopyTo(MemoryMarshal.Cast<byte, long>(permutation.bytes));
+
+            for (int start = 0; start < count; start += plan.BatchSize)
+            {
+                int length = Math.Min(plan.BatchSize, count - start);
+                using (NewDisposeScope())
+                {
+                    Tensor indices = permutation.narrow(0, start, length);
+                    Network network = step.Network;
+                    Tensor x = network.Input(pixels.index_select(0, indices));
+                    Tensor y = labels.index_select(0, indices);
+                    Tensor loss = nn.functional.cross_entropy(network.Forward(x), y);
+                    step.Apply([.. torch.autograd.grad([loss], network.Parameters)]);
+                }
+
+                reporter.Step();
+            }
+        }
+
+        return reporter.Steps;
+    }
+
+    private static long RunDpSgd(
+        StepRunner step,
+        Tensor pixels,
+        Tensor labels,
+        int count,
+        DpSgdSettings dp,
+        DpRandom random,
+        IProgress<double>? progress)
+    {
+        Network network = step.Network;
+        double expectedBatch = dp.SamplingRate * count;
+        double noiseStd = dp.NoiseMultiplier * dp.ExampleClipNorm;
+        var sample = new List<long>();
+        var reporter = new ProgressReporter(progress, dp.StepsPerRound);
+
+        for (int t = 0; t < dp.StepsPerRound; t++)
+        {
+            random.PoissonSample(count, dp.SamplingRate, sample);
+            using (NewDisposeScope())
+            {
+                Tensor[] gradient = [.. network.Parameters.Select(p => zeros_like(p, requires_grad: false))];
+                for (int start = 0; start < sample.Count; start += DpMicrobatch)
+                {
+                    using (NewDisposeScope())
+                    {
+                        Tensor indices = tensor(sample.GetRange(start, Math.Min(DpMicrobatch, sample.Count - start)).ToArray());
+                        Tensor x = network.Input(pixels.index_select(0, indices));
+                        Tensor y = labels.index_select(0, indices);
+                        (_, Tensor[] clippedSum) = PerExampleGradients.ClipAndSum(network, x, y, dp.ExampleClipNorm);
+                        for (int i = 0; i < gradient.Length; i++)
+                        {
+                            gradient[i].add_(clippedSum[i]);
+                        }
+                    }
+                }
+
+                if (noiseStd > 0)
+                {
+                    foreach (Tensor g in gradient)
+                    {
+                        Tensor noise = empty_like(g);
+                        random.FillGaussian(MemoryMarshal.Cast<byte, float>(noise.bytes), noiseStd);
+                        g.add_(noise);
+                    }
+                }
+
+                step.Apply(gradient, expectedBatch);
+            }
+
+            reporter.Step();
+        }
+
+        return reporter.Steps;
+    }
+
+    /// <summary>
+    /// Local minus global, and its norm; scaled so that its norm is at most <paramref name="clipNorm"/> when that is
+    /// positive (re-measured after rounding to float, so the bound holds exactly).
+    /// </summary>
+    private static (float[] Delta, double Norm, bool Clipped) ClippedDelta(float[] local, float[] global, double clipNorm)
+    {
+        var raw = new float[local.Length];
+        for (int i = 0; i < raw.Length; i++)
+        {
+            if (!float.IsFinite(local[i]))
+            {
+                throw new ArithmeticException($"Local training diverged: the local model holds a non-finite value at index {i}.");
+            }
+
+            raw[i] = local[i] - global[i];
+        }
+
+        double norm = Norm(raw);
+        if (!double.IsFinite(norm))
+        {
+            throw new ArithmeticException("Local training diverged: the local change has no finite norm.");
+        }
+
+        if (clipNorm <= 0 || norm <= clipNorm)
+        {
+            return (raw, norm, false);
+        }
+
+        var clipped = new float[raw.Length];
+        double scale = clipNorm / norm;
+        while (true)
+        {
+            for (int i = 0; i < raw.Length; i++)
+            {
+                clipped[i] = (float)(raw[i] * scale);
+            }
+
+            if (Norm(clipped) <= clipNorm)
+            {
+                return (clipped, norm, true);
+            }
+
+            scale *= 1 - 1e-7;
+        }
+    }
+
+    private static double Norm(ReadOnlySpan<float> values)
+    {
+        double sum = 0;
+        foreach (float v in values)
+        {
+            sum += (double)v * v;
+        }
+
+        return Math.Sqrt(sum);
+    }
+
+    /// <summary>One optimiser step: FedProx's gradient, then torch's SGD with momentum, on every parameter.</summary>
+    private sealed class StepRunner(Network network, Tensor[] global, LocalTrainingPlan plan)
+    {
+        private readonly Tensor[] _buffers = plan.Momentum != 0
+            ? [.. network.Parameters.Select(p => zeros_like(p, requires_grad: false))]
+            : [];
+
+        private bool _first = true;
+
+        public Network Network => network;
+
+        /// <summary>Applies a step for the data gradient <paramref name="gradients"/> divided by <paramref name="divisor"/>.</summary>
+        public void Apply(Tensor[] gradients, double divisor = 1)
+        {
+            using (no_grad())
+            {
+                Tensor[] parameters = network.Parameters;
+                for (int i = 0; i < parameters.Length; i++)
+                {
+                    Tensor g = gradients[i];
+                    if (divisor != 1)
+                    {
+                        g.div_(divisor);
+                    }
+
+                    if (plan.ProximalMu > 0)
+                    {
+                        g = g.add(parameters[i].sub(global[i]), alpha: plan.ProximalMu);
+                    }
+
+                    // torch.optim.SGD without dampening, weight decay or Nesterov, step for step.
+                    if (plan.Momentum != 0)
+                    {
+                        if (_first)
+                        {
+                            _buffers[i].copy_(g);
+                        }
+                        else
+                        {
+                            _buffers[i].mul_(plan.Momentum).add_(g, alpha: 1.0);
+                        }
+
+                        g = _buffers[i];
+                    }
+
+                    parameters[i].add_(g, alpha: -plan.LearningRate);
+                }
+            }
+
+            _first = false;
+        }
+    }
+
+    /// <summary>Reports 0 first, then the fraction of steps done whenever it has grown by at least 1%.</summary>
+    private sealed class ProgressReporter
+    {
+        private readonly IProgress<double>? _progress;
+        private readonly long _total;
+        private double _reported;
+
+        public ProgressReporter(IProgress<double>? progress, long total)
+        {
+            _progress = progress;
+            _total = total;
+            progress?.Report(0.0);
+        }
+
+        public long Steps { get; private set; }
+
+        public void Step()
+        {
+            Steps++;
+            double fraction = (double)Steps / _total;
+            if (_progress is not null && fraction - _reported >= 0.01)
+            {
+                _reported = fraction;
+                _progress.Report(fraction);
+            }
         }
     }
 }
