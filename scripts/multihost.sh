@@ -150,6 +150,20 @@ measurement=$(enclave image configure --out "$team/enclave-image" --verifier-iss
 for region in "${regions[@]}"; do cp -a "$team/enclave-image" "$work/$region/enclave-image"; done
 say "image measurement $measurement"
 
+# Step 3b. The model owner signs the training plan; data owners pin its hash.
+model_owner=$work/model-owner
+mkdir -p "$model_owner"
+enclave node keygen --out "$model_owner/owner.key" >/dev/null
+cat > "$model_owner/plan.json" <<PLAN
+{"type":"enclave-training-plan/1","id":"multihost-fashion-mlp","purpose":"fashion-classification",
+ "model":{"kind":"mlp","hidden":128},"optimizer":{"learningRate":0.05,"momentum":0.9},
+ "localEpochs":$epochs,"batchSize":32,"rounds":1000,
+ "algorithm":{"proximalMu":0,"server":{"kind":"sgd","learningRate":1,"momentum":0}},
+ "updateClipNorm":100,"privacy":{"kind":"none"},"seed":7}
+PLAN
+plan_hash=$(enclave plan sign "$model_owner/plan.json" --key "$model_owner/owner.key" --out "$model_owner/plan.jws")
+say "model owner: plan $plan_hash"
+
 # Step 4. Each data owner, in its region: encrypt its shard into its host's data folder, an owner key, a policy.
 declare -A key_id
 for i in "${!regions[@]}"; do
@@ -158,7 +172,7 @@ for i in "${!regions[@]}"; do
   at "$region" data encrypt --dataset-id "fmnist-$region" --region "$region" --shard "$i/3" --limit "$samples" \
     --out "$work/$region/data/fmnist-$region.encds" --key-out "$owner/data.key" >/dev/null
   enclave node keygen --out "$owner/owner.key" >/dev/null
-  enclave key policy --verifier-issuer "$issuer" --measurement "$measurement" --region "$region" --allow-simulated --out "$owner/policy.json"
+  enclave key policy --verifier-issuer "$issuer" --measurement "$measurement" --region "$region" --allow-simulated --allow-plan "$plan_hash" --out "$owner/policy.json"
   key_id[$region]=$("$python" "$root/scripts/multihost/keyid.py" "$owner/owner.key.jwk" "$region-data")
 done
 say "data owners: ${samples} examples per region encrypted; key ids ${key_id[*]}"
@@ -187,7 +201,7 @@ done
 say "starting the coordinator, the three hosts, the broker and the verifier (in that order)"
 start aggregator central serve aggregator --listen "${ip[central]}" --port 7005 --data-dir "$central/aggregator" \
   --verifier-issuer "$issuer" --verifier-keys "$central/verifier/verifier-keys.jwks" --measurement "$measurement" \
-  --broker "$broker_url" --allow-simulated --epochs "$epochs" "${aggregator_args[@]}" $(tls "$central/tls" aggregator)
+  --broker "$broker_url" --allow-simulated --plan "$model_owner/plan.jws" --plan-owner-key "$model_owner/owner.key.jwk" "${aggregator_args[@]}" $(tls "$central/tls" aggregator)
 for region in "${regions[@]}"; do
   start "host-$region" "$region" serve host --region "$region" --listen "${ip[$region]}" --port 7010 \
     --data-dir "$work/$region/data" --enclave-dir "$work/$region/enclave-image" --platform-dir "$work/$region/platform" \

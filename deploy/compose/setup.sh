@@ -37,6 +37,19 @@ enclave node keygen --out "$trial/team/team.key"
 cp "$trial/team/team.key.jwk" "$trial/trust/team.jwk"
 enclave node keygen --out "$trial/owner/owner.key"
 
+# The model owner signs the training plan every round carries; data owners pin its hash (enclave plan hash).
+mkdir -p "$trial/model-owner"
+enclave node keygen --out "$trial/model-owner/owner.key"
+cat > "$trial/model-owner/plan.json" <<'PLAN'
+{"type":"enclave-training-plan/1","id":"trial-fashion-mlp","purpose":"fashion-classification",
+ "model":{"kind":"mlp","hidden":128},"optimizer":{"learningRate":0.05,"momentum":0.9},
+ "localEpochs":1,"batchSize":32,"rounds":1000,
+ "algorithm":{"proximalMu":0,"server":{"kind":"sgd","learningRate":1,"momentum":0}},
+ "updateClipNorm":100,"privacy":{"kind":"none"},"seed":7}
+PLAN
+enclave plan sign "$trial/model-owner/plan.json" --key "$trial/model-owner/owner.key" --out "$trial/trust/plan.jws" > "$trial/trust/plan.sha256"
+cp "$trial/model-owner/owner.key.jwk" "$trial/trust/model-owner.jwk"
+
 # The verifier's and the coordinator's signing keys, created before they first start so that their public halves
 # can be pinned in the enclave image and the broker.
 enclave provision verifier --data-dir "$trial/verifier"

@@ -198,7 +198,9 @@ internal static class Seeds
             RoundId = "round-1",
             Round = 1,
             GlobalModelSha256 = ByteString.CopyFrom(System.Security.Cryptography.SHA256.HashData(model)),
-            Training = new TrainingConfig { Hidden = 8, Epochs = 1, BatchSize = 4, LearningRate = 0.1, Momentum = 0.9, Seed = 1 },
+            // A plan-shaped JWS (the signature is not valid: the seed drives parsing, not the signature check).
+            Plan = "eyJhbGciOiJFUzI1NiIsImtpZCI6Im93bmVyIiwidHlwIjoiZW5jbGF2ZS1wbGFuK2p3cyJ9.e30.AAAA",
+            PlanOwnerKey = "{\"kty\":\"EC\",\"crv\":\"P-256\"}",
             Secagg = new SecAggSpecification { Quantization = new QuantizationConfig { Clip = 8, ScaleBits = 20 }, RingBits = 32, MinimumCohort = 3 },
             Cohort = { new CohortMember { Region = "eu-west", DatasetId = CryptoTargets.DatasetId, KeyId = "fuzz-owner/fuzz-key", MaxSamples = 1000 } },
             IssuedAt = 1_800_000_000,

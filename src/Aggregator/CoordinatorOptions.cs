@@ -27,17 +27,11 @@ public sealed class CoordinatorOptions
 
     public string TestDataDirectory { get; init; } = "/usr/share/datasets/fashion-mnist";
 
-    public int Hidden { get; init; } = 128;
+    /// <summary>The model owner's signed training plan every round carries (docs/formats.md section 14).</summary>
+    public required Privacy.SignedPlan Plan { get; init; }
 
-    public int Epochs { get; init; } = 1;
-
-    public int BatchSize { get; init; } = 32;
-
-    public double LearningRate { get; init; } = 0.05;
-
-    public double Momentum { get; init; } = 0.9;
-
-    public ulong Seed { get; init; } = 7;
+    /// <summary>The model owner's public key, whose thumbprint is the plan's kid; sent with the plan.</summary>
+    public required Crypto.Jwk PlanOwnerKey { get; init; }
 
     public double Clip { get; init; } = 8.0;
 

@@ -12,6 +12,7 @@ using Enclave.EnclaveApp.Data;
 using Enclave.EnclaveApp.Keys;
 using Enclave.EnclaveApp.Rounds;
 using Enclave.EnclaveApp.Training;
+using Enclave.Privacy;
 using Enclave.Protocol.Boundary;
 using Enclave.Protocol.Round;
 using Enclave.SecureAggregation;
@@ -111,7 +112,7 @@ internal sealed class EnclaveRuntime
 
             Remember(spec.Hex);
             keys = RoundKeys.Create();
-            Attested attested = await _attestor.AttestAsync(keys, spec.RoundId, spec.Hex, cancellationToken).ConfigureAwait(false);
+            Attested attested = await _attestor.AttestAsync(keys, spec.RoundId, spec.Hex, spec.Plan, cancellationToken).ConfigureAwait(false);
             CohortMember member = spec.MemberFor(attested.Region);
             await _channel.LogAsync("info", $"attested as {attested.TokenId} in region {attested.Region}{(Simulated ? " (SIMULATED evidence)" : string.Empty)}; round {spec.RoundId}, dataset {member.DatasetId}", cancellationToken).ConfigureAwait(false);
             (byte[] dataKey, ReleasedKey released) = await _attestor.ObtainDataKeyAsync(member.KeyId, attested.Token, keys, cancellationToken).ConfigureAwait(false);
@@ -126,16 +127,22 @@ internal sealed class EnclaveRuntime
             }
 
             float[] global = MemoryMarshal.Cast<byte, float>(request.GlobalModel.Span).ToArray();
-            TrainingConfig t = spec.Specification.Training;
-            var options = new TrainingOptions(t.Hidden, t.Epochs, t.BatchSize, t.LearningRate, t.Momentum, t.Seed + spec.Specification.Round);
-            if (LocalTrainer.ParameterCount(options.Hidden) != global.Length)
+            TrainingPlan plan = spec.Plan.Plan;
+            LocalTrainingPlan local = LocalPlan(plan, spec.Specification.Round);
+            if (local.Model.ParameterCount != global.Length)
             {
-                throw new EnclaveFailure("ModelShapeMismatch", $"global model has {global.Length} parameters; hidden size {options.Hidden} needs {LocalTrainer.ParameterCount(options.Hidden)}");
+                throw new EnclaveFailure("ModelShapeMismatch", $"global model has {global.Length} parameters; plan {plan.Id}'s {plan.Model.Kind} has {local.Model.ParameterCount}");
             }
 
-            TrainingResult result = LocalTrainer.Train(global, examples, options);
+            TrainingResult result = LocalTrainer.Train(global, examples, local);
             long weight = Math.Min(result.SampleCount, member.MaxSamples);
-            await _channel.LogAsync("info", $"trained on {result.SampleCount} examples (FedAvg weight {weight}): loss {result.FinalLoss:F4}, train accuracy {result.TrainAccuracy:F4}", cancellationToken).ConfigureAwait(false);
+
+            // Under record-level DP only the noised update may leave: loss, accuracy and the update's norm before the
+            // clip are exact functions of the records, so neither the host's log nor the advertisement carries them.
+            bool privateRound = plan.Privacy is not null;
+            await _channel.LogAsync("info", privateRound
+                ? $"trained with DP-SGD ({result.Steps} steps) on {result.SampleCount} examples (FedAvg weight {weight})"
+                : $"trained on {result.SampleCount} examples (FedAvg weight {weight}): loss {result.FinalLoss:F4}, train accuracy {result.TrainAccuracy:F4}", cancellationToken).ConfigureAwait(false);
 
             var advertisement = new Advertisement
             {
@@ -145,11 +152,13 @@ internal sealed class EnclaveRuntime
                 SampleCount = weight,
                 KeyReceiptId = released.ReceiptId,
                 KeyVersion = released.KeyVersion,
-                TrainLoss = result.FinalLoss,
-                TrainAccuracy = result.TrainAccuracy,
+                TrainLoss = privateRound ? 0 : result.FinalLoss,
+                TrainAccuracy = privateRound ? 0 : result.TrainAccuracy,
                 SpecificationSha256 = ByteString.CopyFrom(spec.Sha256),
                 DatasetId = member.DatasetId,
                 KeyId = member.KeyId,
+                PlanSha256 = ByteString.CopyFrom(plan.Sha256),
+                UpdateNorm = privateRound ? 0 : result.UpdateNorm,
             };
             _round = new RoundState(spec, keys, attested, result.Delta) { SampleCount = weight };
             keys = null;
@@ -300,7 +309,7 @@ internal sealed class EnclaveRuntime
         var response = new ProbeReleaseResponse();
         try
         {
-            Attested attested = await _attestor.AttestAsync(keys, "probe-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), null, cancellationToken).ConfigureAwait(false);
+            Attested attested = await _attestor.AttestAsync(keys, "probe-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)), null, null, cancellationToken).ConfigureAwait(false);
             response.Region = attested.Region;
             response.Measurement = attested.Measurement;
             response.TokenId = attested.TokenId;
@@ -332,8 +341,23 @@ internal sealed class EnclaveRuntime
         return new SignedMessage { Kind = kind, Payload = ByteString.CopyFrom(bytes), Signature = ByteString.CopyFrom(MessageSignature.Sign(keys.Signing, kind, bytes)) };
     }
 
+    // What the enclave trains for a round of the plan: its model, local optimiser, FedProx term, update bound and
+    // DP-SGD settings, seeded per round (the seed drives initialisation-free shuffling only; DP sampling and noise
+    // come from a secret generator inside the trainer).
+    private static LocalTrainingPlan LocalPlan(TrainingPlan plan, uint round) => new(
+        plan.Model.Kind == PlanModelKind.Mlp ? ModelSpec.Mlp(plan.Model.Hidden) : ModelSpec.Cnn(),
+        Epochs: plan.LocalEpochs,
+        BatchSize: Math.Max(plan.BatchSize, 1),
+        LearningRate: plan.Optimizer.LearningRate,
+        Momentum: plan.Optimizer.Momentum,
+        ProximalMu: plan.Algorithm.ProximalMu,
+        UpdateClipNorm: plan.UpdateClipNorm,
+        Dp: plan.Privacy is { } dp ? new DpSgdSettings(dp.SamplingRate, dp.NoiseMultiplier, dp.ExampleClipNorm, dp.StepsPerRound) : null,
+        Seed: plan.Seed + round);
+
     private static Failure? ToFailure(Exception ex) => ex switch
     {
+        ArithmeticException d => new Failure { Code = "TrainingDiverged", Message = d.Message },
         EnclaveFailure f => new Failure { Code = f.Code, Message = f.Message },
         OcallFailedException o => new Failure { Code = o.Code, Message = o.Message },
         EncryptedDatasetException d => new Failure { Code = "Dataset" + d.Code, Message = d.Message },

@@ -79,4 +79,26 @@ public sealed class PlanCommandTests
         Assert.Equal(2, missing.ExitCode);
         Assert.Contains("does not exist", missing.Error);
     }
+
+    [Fact]
+    public async Task A_data_owner_writes_a_policy_that_pins_the_plan_and_caps_epsilon()
+    {
+        string measurement = new('a', 64);
+        string plan = new('b', 64);
+
+        CliResult pinned = await CliRunner.RunAsync(s_timeout, "key", "policy", "--verifier-issuer", "https://verifier.example", "--measurement", measurement,
+            "--region", "eu-west", "--allow-plan", plan, "--max-epsilon", "8", "--delta", "1e-5");
+        CliResult badPlan = await CliRunner.RunAsync(s_timeout, "key", "policy", "--verifier-issuer", "https://verifier.example", "--measurement", measurement,
+            "--region", "eu-west", "--allow-plan", "not-a-hash");
+        CliResult badBudget = await CliRunner.RunAsync(s_timeout, "key", "policy", "--verifier-issuer", "https://verifier.example", "--measurement", measurement,
+            "--region", "eu-west", "--max-epsilon", "0");
+
+        Assert.Equal(0, pinned.ExitCode);
+        JsonObject policy = JsonNode.Parse(pinned.Output)!.AsObject();
+        Assert.Contains($"{{\"claim\":\"x-ms-runtime.plan\",\"equals\":\"{plan}\"}}", policy.ToJsonString());
+        Assert.Equal(8, policy["x-enclave-privacy"]!["maxEpsilon"]!.GetValue<double>());
+        Assert.Equal((2, 2), (badPlan.ExitCode, badBudget.ExitCode));
+        Assert.Contains("--allow-plan", badPlan.Error);
+        Assert.Contains("--max-epsilon", badBudget.Error);
+    }
 }

@@ -73,6 +73,14 @@ public sealed partial class ByHandDeploymentTests : IDisposable
         string measurement = JsonNode.Parse(await Cli("image", "configure", "--out", image, "--verifier-issuer", issuer,
             "--verifier-keys", verifierKeys, "--coordinator-key", coordinatorKey, "--simulated", "--link", "--json"))!["measurement"]!.GetValue<string>();
 
+        // 3b. The model owner signs the training plan; its hash goes to the data owners, who pin it.
+        string modelOwner = _work.Combine("model-owner");
+        Directory.CreateDirectory(modelOwner);
+        await Cli("node", "keygen", "--out", Path.Combine(modelOwner, "owner.key"));
+        File.WriteAllText(Path.Combine(modelOwner, "plan.json"), TrustChainAttackTests.PlanJson);
+        string planHash = (await Cli("plan", "sign", Path.Combine(modelOwner, "plan.json"), "--key", Path.Combine(modelOwner, "owner.key"),
+            "--out", Path.Combine(modelOwner, "plan.jws"))).Trim();
+
         // 4. Data owners: a shard each into its host's data folder, an owner key, a policy; the key id follows from the
         // owner's public key and the name, so it reaches the coordinator before the broker runs.
         var keyIds = new Dictionary<string, string>();
@@ -83,7 +91,7 @@ public sealed partial class ByHandDeploymentTests : IDisposable
                 "--out", Region(region, "data", $"fmnist-{region}.encds"), "--key-out", Path.Combine(owner, "data.key"));
             await Cli("node", "keygen", "--out", Path.Combine(owner, "owner.key"));
             await Cli("key", "policy", "--verifier-issuer", issuer, "--measurement", measurement, "--region", region, "--allow-simulated",
-                "--out", Path.Combine(owner, "policy.json"));
+                "--allow-plan", planHash, "--out", Path.Combine(owner, "policy.json"));
             keyIds[region] = Jwk.Parse(File.ReadAllText(Path.Combine(owner, "owner.key.jwk"))).ComputeThumbprint() + "/" + region + "-data";
         }
 
@@ -99,6 +107,7 @@ public sealed partial class ByHandDeploymentTests : IDisposable
                 "--enrollment-key", Path.Combine(team, "team.key.jwk"), .. Tls(tls, "broker")],
             ["aggregator"] = ["serve", "aggregator", "--listen", central, "--port", $"{port + 4}", "--data-dir", Path.Combine(centralDir, "aggregator"),
                 "--verifier-issuer", issuer, "--verifier-keys", verifierKeys, "--measurement", measurement, "--broker", brokerUrl, "--allow-simulated",
+                "--plan", Path.Combine(modelOwner, "plan.jws"), "--plan-owner-key", Path.Combine(modelOwner, "owner.key.jwk"),
                 .. s_regions.SelectMany(r => new[] { "--host", $"{r}={HostUrl(r)}", "--dataset", $"{r}=fmnist-{r}", "--key", $"{r}={keyIds[r]}" }),
                 .. Tls(tls, "aggregator")],
         };

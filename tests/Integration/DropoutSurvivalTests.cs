@@ -21,8 +21,10 @@ public sealed partial class DropoutSurvivalTests
         using var directory = new TempDirectory("enclave-dropout");
         string json = directory.Combine("demo.json");
         string work = directory.Combine("work");
+        string plan = directory.Combine("plan.json");
+        File.WriteAllText(plan, TrustChainAttackTests.PlanJson);
         CliResult result = await CliRunner.RunAsync(TimeSpan.FromMinutes(3),
-            "demo", "--regions", string.Join(',', Regions), "--rounds", "1", "--samples-per-region", "300", "--hidden", "16",
+            "demo", "--regions", string.Join(',', Regions), "--rounds", "1", "--samples-per-region", "300", "--plan", plan,
             "--skip-forbidden", "--work-dir", work, "--json", json, "--test-disclose-inputs",
             "--fault", "crash-after-share-keys:sa-east", "--fault", "crash-after-share-keys:me-central");
         Assert.True(result.ExitCode == 0, result.Output + result.Error);

@@ -35,7 +35,7 @@ public sealed class TrustChainFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Federation = await LocalFederation.StartAsync(
-            new FederationOptions(["eu-west", "us-east", "ap-south"], _directory.Combine("work"), 300, [], EnclaveBuild: RepositoryPaths.EnclaveAppDirectory, CliAssembly: RepositoryPaths.CliAssembly),
+            new FederationOptions(["eu-west", "us-east", "ap-south"], _directory.Combine("work"), 300, [], EnclaveBuild: RepositoryPaths.EnclaveAppDirectory, CliAssembly: RepositoryPaths.CliAssembly, PlanJson: TrustChainAttackTests.PlanJson),
             _ => { }, _ => { }, CancellationToken.None);
         CoordinatorKey.ImportFromPem(File.ReadAllText(Path.Combine(Federation.AggregatorDirectory, "coordinator.key")));
         CoordinatorKeyId = Jwk.FromEcPublic(CoordinatorKey.ExportParameters(false)).ComputeThumbprint();
@@ -63,6 +63,15 @@ public sealed class TrustChainFixture : IAsyncLifetime
 public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
 {
     private const int Hidden = 16;
+
+    /// <summary>The federation's plan: a small MLP, so that each attack's training takes little time.</summary>
+    public const string PlanJson = """
+        {"type":"enclave-training-plan/1","id":"attack-tests","purpose":"fashion-classification",
+         "model":{"kind":"mlp","hidden":16},"optimizer":{"learningRate":0.05,"momentum":0.9},
+         "localEpochs":1,"batchSize":32,"rounds":1000,
+         "algorithm":{"proximalMu":0,"server":{"kind":"sgd","learningRate":1,"momentum":0}},
+         "updateClipNorm":100,"privacy":{"kind":"none"},"seed":7}
+        """;
     private readonly TrustChainFixture _f;
 
     public TrustChainAttackTests(TrustChainFixture fixture) => _f = fixture;
@@ -74,7 +83,7 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
     public async Task ARogueCallerCannotStartOrSteerARound()
     {
         using var rogue = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        RoundSpecification spec = Specification(NewRoundId(), epochs: 1);
+        RoundSpecification spec = Specification(NewRoundId());
 
         // Signed with a key of its own, even one that claims the coordinator's kid.
         PrepareResponse own = await Prepare("eu-west", Sign(rogue, RoundBinding.SpecificationKind, spec.ToByteArray(), Jwk.FromEcPublic(rogue.ExportParameters(false)).ComputeThumbprint()));
@@ -82,17 +91,30 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
         PrepareResponse claimed = await Prepare("eu-west", Sign(rogue, RoundBinding.SpecificationKind, spec.ToByteArray(), _f.CoordinatorKeyId));
         Assert.Equal("CoordinatorSignatureInvalid", claimed.Failure?.Code);
 
-        // The honest specification with its training settings changed after signing.
+        // The honest specification with its training plan swapped after signing (a plan of the attacker's own).
         CoordinatorSigned honest = Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, spec.ToByteArray(), _f.CoordinatorKeyId);
         RoundSpecification steered = spec.Clone();
-        steered.Training.Epochs = 0;
+        Privacy.TrainingPlan ownPlan = Privacy.TrainingPlan.Parse(System.Text.Encoding.UTF8.GetBytes(PlanJson.Replace("\"localEpochs\":1", "\"localEpochs\":100")));
+        steered.Plan = Privacy.SignedPlan.Sign(ownPlan, rogue).Compact;
+        steered.PlanOwnerKey = Jwk.FromEcPublic(rogue.ExportParameters(false)).ToJson();
         PrepareResponse edited = await Prepare("us-east", new CoordinatorSigned { Payload = steered.ToByteString(), Signature = honest.Signature, KeyId = honest.KeyId });
         Assert.Equal("CoordinatorSignatureInvalid", edited.Failure?.Code);
 
-        // Even the coordinator's own key cannot ask a region to skip training (epochs 0 contributes nothing, which
-        // would isolate the others' updates in the sum).
-        PrepareResponse zero = await Prepare("us-east", Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, steered.ToByteArray(), _f.CoordinatorKeyId));
-        Assert.Equal("RoundSpecificationInvalid", zero.Failure?.Code);
+        // Even the coordinator's own key cannot make a region train by a plan the model owner did not sign: a plan
+        // re-signed by another key under the owner's key id, or the owner's plan with its content changed.
+        RoundSpecification forged = spec.Clone();
+        forged.Plan = Privacy.SignedPlan.Sign(ownPlan, rogue).Compact;
+        PrepareResponse forgedPlan = await Prepare("us-east", Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, forged.ToByteArray(), _f.CoordinatorKeyId));
+        Assert.Equal("TrainingPlanInvalid", forgedPlan.Failure?.Code);
+
+        // A plan the model owner did sign, but not the one the data owners pinned, trains nothing: its token
+        // binds that plan, and every key's policy here allows only the federation's plan.
+        using var owner = ECDsa.Create();
+        owner.ImportFromPem(File.ReadAllText(Path.Combine(_f.Federation.ModelOwnerDirectory, "owner.key")));
+        RoundSpecification unpinned = spec.Clone();
+        unpinned.Plan = Privacy.SignedPlan.Sign(ownPlan, owner).Compact;
+        PrepareResponse denied = await Prepare("us-east", Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, unpinned.ToByteArray(), _f.CoordinatorKeyId));
+        Assert.Equal("ReleaseDenied", denied.Failure?.Code);
 
         // Secure-aggregation calls without a prepared round, or unsigned, get nothing.
         SecAggStepResponse begin = await _f.Hosts["ap-south"].SecAggBeginAsync(new SecAggBeginRequest { RoundId = spec.RoundId, Begin = Sign(rogue, RoundBinding.BeginKind, [1], "x") });
@@ -105,8 +127,8 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
     public async Task HonestPeersGivenDifferentSpecificationsRefuseEachOther()
     {
         string roundId = NewRoundId();
-        RoundSpecification a = Specification(roundId, epochs: 1);
-        RoundSpecification b = Specification(roundId, epochs: 2);
+        RoundSpecification a = Specification(roundId);
+        RoundSpecification b = Specification(roundId, maxSamples: 99_999);
         byte[] aHash = SHA256.HashData(a.ToByteArray());
         byte[] bHash = SHA256.HashData(b.ToByteArray());
         var ads = new Dictionary<string, SignedMessage>(StringComparer.Ordinal);
@@ -133,7 +155,7 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
     public async Task ForgedPeerTokensSignedWithAKeyTheImageDoesNotPinAreRefused()
     {
         string roundId = NewRoundId();
-        RoundSpecification spec = Specification(roundId, epochs: 1);
+        RoundSpecification spec = Specification(roundId);
         byte[] hash = SHA256.HashData(spec.ToByteArray());
         PrepareResponse prepared = await Prepare("eu-west", Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, spec.ToByteArray(), _f.CoordinatorKeyId));
         Assert.True(prepared.ResultCase == PrepareResponse.ResultOneofCase.Advertisement, prepared.Failure?.ToString());
@@ -173,7 +195,7 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
 
             using GrpcChannel channel = ServiceHost.CreateChannel(url, _f.Federation.OperatorTls);
             var client = new RegionHost.RegionHostClient(channel);
-            RoundSpecification spec = Specification(NewRoundId(), epochs: 1);
+            RoundSpecification spec = Specification(NewRoundId());
             PrepareResponse prepared = await client.PrepareAsync(new PrepareRequest
             {
                 Specification = Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, spec.ToByteArray(), _f.CoordinatorKeyId),
@@ -191,17 +213,17 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
     [Fact]
     public async Task ARoundSpecificationIsPreparedOnceAndExpiredOnesAreRefused()
     {
-        RoundSpecification spec = Specification(NewRoundId(), epochs: 1);
+        RoundSpecification spec = Specification(NewRoundId());
         CoordinatorSigned signed = Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, spec.ToByteArray(), _f.CoordinatorKeyId);
         Assert.True((await Prepare("ap-south", signed)).ResultCase == PrepareResponse.ResultOneofCase.Advertisement);
         Assert.Equal("RoundSpecificationReplayed", (await Prepare("ap-south", signed)).Failure?.Code);
 
-        RoundSpecification old = Specification(NewRoundId(), epochs: 1);
+        RoundSpecification old = Specification(NewRoundId());
         old.IssuedAt -= 7200;
         old.ExpiresAt -= 7200;
         Assert.Equal("RoundSpecificationExpired", (await Prepare("ap-south", Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, old.ToByteArray(), _f.CoordinatorKeyId))).Failure?.Code);
 
-        RoundSpecification otherModel = Specification(NewRoundId(), epochs: 1);
+        RoundSpecification otherModel = Specification(NewRoundId());
         otherModel.GlobalModelSha256 = ByteString.CopyFrom(new byte[32]);
         Assert.Equal("GlobalModelMismatch", (await Prepare("ap-south", Sign(_f.CoordinatorKey, RoundBinding.SpecificationKind, otherModel.ToByteArray(), _f.CoordinatorKeyId))).Failure?.Code);
     }
@@ -222,7 +244,7 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
             File.Copy(Path.Combine(_f.Federation.AggregatorDirectory, file), Path.Combine(data, file));
         }
 
-        Uri aggregator = await _f.Federation.StartAggregatorAsync(Hidden, 1, CancellationToken.None, refusing.Grpc, data);
+        Uri aggregator = await _f.Federation.StartAggregatorAsync(CancellationToken.None, refusing.Grpc, data);
         using GrpcChannel channel = ServiceHost.CreateChannel(aggregator, _f.Federation.OperatorTls);
         Enclave.Protocol.Coordinator.RoundSummary summary = await new Enclave.Protocol.Coordinator.Coordinator.CoordinatorClient(channel)
             .RunRoundAsync(new Enclave.Protocol.Coordinator.RunRoundRequest());
@@ -238,7 +260,7 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(MlpModel.Initialize(Hidden, 7).AsSpan()))), summary.ModelSha256);
     }
 
-    private RoundSpecification Specification(string roundId, int epochs)
+    private RoundSpecification Specification(string roundId, long maxSamples = 100_000)
     {
         DateTimeOffset now = DateTimeOffset.UtcNow;
         var spec = new RoundSpecification
@@ -247,14 +269,15 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
             RoundId = roundId,
             Round = 1,
             GlobalModelSha256 = ByteString.CopyFrom(SHA256.HashData(MemoryMarshal.AsBytes(Model.AsSpan()))),
-            Training = new TrainingConfig { Hidden = Hidden, Epochs = epochs, BatchSize = 32, LearningRate = 0.05, Momentum = 0.9, Seed = 7 },
+            Plan = File.ReadAllText(_f.Federation.PlanPath).Trim(),
+            PlanOwnerKey = File.ReadAllText(_f.Federation.PlanOwnerKeyPath),
             Secagg = new SecAggSpecification { Quantization = new QuantizationConfig { Clip = 8, ScaleBits = 20 }, RingBits = 32, MinimumCohort = 3 },
             IssuedAt = now.ToUnixTimeSeconds(),
             ExpiresAt = now.AddMinutes(10).ToUnixTimeSeconds(),
         };
         foreach (string region in _f.Federation.Regions)
         {
-            spec.Cohort.Add(new CohortMember { Region = region, DatasetId = LocalFederation.DatasetId(region), KeyId = _f.Federation.KeyIds[region], MaxSamples = 100_000 });
+            spec.Cohort.Add(new CohortMember { Region = region, DatasetId = LocalFederation.DatasetId(region), KeyId = _f.Federation.KeyIds[region], MaxSamples = maxSamples });
         }
 
         return spec;

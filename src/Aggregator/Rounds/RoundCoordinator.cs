@@ -36,6 +36,7 @@ public sealed class RoundCoordinator
     private RoundSummary? _last;
     private readonly RoundMetrics.StageClock _stageClock = new();
     private readonly Lazy<(byte[] Pixels, byte[] Labels, int Count)> _testSet;
+    private readonly ServerOptimizerState _serverOptimizer;
 
     public RoundCoordinator(CoordinatorOptions options, IReadOnlyDictionary<string, RegionHost.RegionHostClient> hosts, KeyBroker.KeyBrokerClient? broker, ILogger logger)
     {
@@ -44,6 +45,7 @@ public sealed class RoundCoordinator
         _broker = broker;
         _logger = logger;
         _state = CoordinatorState.Load(options);
+        _serverOptimizer = new ServerOptimizerState(options.Plan.Plan.Algorithm.Server, _state.Model.Length);
         _testSet = new Lazy<(byte[], byte[], int)>(() => FashionMnist.LoadTest(options.TestDataDirectory));
     }
 
@@ -136,15 +138,8 @@ public sealed class RoundCoordinator
             RoundId = roundId,
             Round = round,
             GlobalModelSha256 = ByteString.CopyFrom(SHA256.HashData(model)),
-            Training = new TrainingConfig
-            {
-                Hidden = _options.Hidden,
-                Epochs = _options.Epochs,
-                BatchSize = _options.BatchSize,
-                LearningRate = _options.LearningRate,
-                Momentum = _options.Momentum,
-                Seed = _options.Seed,
-            },
+            Plan = _options.Plan.Compact,
+            PlanOwnerKey = _options.PlanOwnerKey.ToJson(),
             Secagg = new SecAggSpecification
             {
                 Quantization = new QuantizationConfig { Clip = _options.Clip, ScaleBits = (uint)_options.ScaleBits },
@@ -182,7 +177,7 @@ public sealed class RoundCoordinator
 
             try
             {
-                (AttestedParticipant participant, Advertisement ad) = VerifyAdvertisement(response!.Advertisement, validation, policy, context.Specification, context.SpecificationHash, region);
+                (AttestedParticipant participant, Advertisement ad) = VerifyAdvertisement(response!.Advertisement, validation, policy, context.Specification, context.SpecificationHash, _options.Plan.Plan, region);
                 accepted[region] = new Accepted(participant, ad, response.Advertisement);
             }
             catch (ParticipantRejectedException ex)
@@ -320,14 +315,9 @@ public sealed class RoundCoordinator
         var quantizer = new RingQuantizer(_options.Clip, _options.ScaleBits, RingBits, aggregate.CohortSize);
         float[] delta = new float[_state.Model.Length];
         quantizer.Dequantize(aggregate.Sum, delta, survivorSamples / (double)aggregate.TotalSamples);
-        float[] next = new float[delta.Length];
-        for (int i = 0; i < next.Length; i++)
-        {
-            next[i] = _state.Model[i] + delta[i];
-        }
-
+        float[] next = _serverOptimizer.Step(_state.Model, delta);
         (byte[] pixels, byte[] labels, int count) = _testSet.Value;
-        context.Summary.Accuracy = MlpModel.Accuracy(next, _options.Hidden, pixels, labels, count);
+        context.Summary.Accuracy = MlpModel.Accuracy(next, _options.Plan.Plan.Model.Hidden, pixels, labels, count);
         context.Summary.ModelSha256 = CoordinatorState.HashOf(next);
         return next;
     }
@@ -398,6 +388,8 @@ public sealed class RoundCoordinator
             ["round"] = summary.Round,
             ["roundId"] = summary.RoundId,
             ["specificationSha256"] = summary.SpecificationSha256,
+            ["planSha256"] = _options.Plan.Plan.Sha256Hex,
+            ["planSigner"] = _options.Plan.Signer,
             ["issuedAt"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             ["participants"] = participants,
             ["failures"] = failures,
@@ -442,7 +434,7 @@ public sealed class RoundCoordinator
         KeyId = _state.SigningKeyId,
     };
 
-    private static (AttestedParticipant, Advertisement) VerifyAdvertisement(SignedMessage signed, JwtValidationParameters validation, ParticipantPolicy policy, RoundSpecification specification, byte[] specHash, string region)
+    private static (AttestedParticipant, Advertisement) VerifyAdvertisement(SignedMessage signed, JwtValidationParameters validation, ParticipantPolicy policy, RoundSpecification specification, byte[] specHash, Privacy.TrainingPlan plan, string region)
     {
         Advertisement ad = Parse(signed, "advertise", Advertisement.Parser);
         AttestedParticipant participant = AttestedParticipant.FromToken(ad.Token, validation, policy);
@@ -460,6 +452,11 @@ public sealed class RoundCoordinator
         if (ad.RoundId != specification.RoundId || !ad.SpecificationSha256.Span.SequenceEqual(specHash) || ad.DatasetId != member.DatasetId || ad.KeyId != member.KeyId)
         {
             throw new ParticipantRejectedException("InvalidAdvertisement", $"the advertisement of {region} is for another round, specification, dataset or key");
+        }
+
+        if (!ad.PlanSha256.Span.SequenceEqual(plan.Sha256))
+        {
+            throw new ParticipantRejectedException("PlanMismatch", $"the advertisement of {region} was trained by another plan than the round's");
         }
 
         if (ad.SampleCount <= 0 || ad.SampleCount > member.MaxSamples)

@@ -21,11 +21,18 @@ internal static class KeyCommands
         var measurements = new Option<string[]>("--measurement") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "allowed enclave measurement (repeat)" };
         var regions = new Option<string[]>("--region") { Required = true, AllowMultipleArgumentsPerToken = true, Description = "region in which the key may be released (repeat)" };
         var allowSimulated = new Option<bool>("--allow-simulated") { Description = "allow SIMULATED enclaves (local development only)" };
+        var plans = new Option<string[]>("--allow-plan") { AllowMultipleArgumentsPerToken = true, Description = "training plan hash the key may be used for (enclave plan hash; repeat); without it any plan" };
+        var maxEpsilon = new Option<double?>("--max-epsilon") { Description = "the dataset's privacy budget: total ε (at --delta) its releases may spend; a plan without record-level DP is then refused" };
+        var delta = new Option<double>("--delta") { Description = "the δ at which --max-epsilon is counted", DefaultValueFactory = _ => 1e-5 };
         var output = new Option<string>("--out") { Description = "write the policy here instead of stdout" };
-        var policy = new Command("policy", "Write a release policy: measurement, no debug, up-to-date TCB, region.") { issuer, measurements, regions, allowSimulated, output };
+        var policy = new Command("policy", "Write a release policy: measurement, no debug, up-to-date TCB, region, the training plans allowed and a privacy budget.")
+        {
+            issuer, measurements, regions, allowSimulated, plans, maxEpsilon, delta, output,
+        };
         policy.SetAction(parse => CliErrors.RunAsync(() =>
         {
-            string json = BuildPolicy(parse.GetValue(issuer)!, parse.GetValue(measurements)!, parse.GetValue(regions)!, parse.GetValue(allowSimulated));
+            string json = BuildPolicy(parse.GetValue(issuer)!, parse.GetValue(measurements)!, parse.GetValue(regions)!, parse.GetValue(allowSimulated), parse.GetValue(plans),
+                parse.GetValue(maxEpsilon) is { } epsilon ? (epsilon, parse.GetValue(delta)) : null);
             if (parse.GetValue(output) is { } path)
             {
                 File.WriteAllText(path, json);
@@ -178,9 +185,33 @@ internal static class KeyCommands
         return Managed(command, broker, name, owner, (_, ownerKey, keyName, importKey) => OwnerRequests.Delete(ownerKey, keyName, importKey));
     }
 
-    public static string BuildPolicy(string issuer, IEnumerable<string> measurements, IEnumerable<string> regions, bool allowSimulated)
+    public static string BuildPolicy(string issuer, IEnumerable<string> measurements, IEnumerable<string> regions, bool allowSimulated, IEnumerable<string>? plans = null, (double MaxEpsilon, double Delta)? budget = null)
     {
         var builder = new EnclaveReleasePolicyBuilder(issuer);
+        if (budget is { } b)
+        {
+            try
+            {
+                builder.LimitPrivacy(b.MaxEpsilon, b.Delta);
+            }
+            catch (ArgumentOutOfRangeException)
+            {
+                throw new CliException($"--max-epsilon must be in (0, 100] and --delta in (0, 0.01]; got {b.MaxEpsilon} and {b.Delta}");
+            }
+        }
+
+        foreach (string plan in plans ?? [])
+        {
+            try
+            {
+                builder.AllowPlan(plan);
+            }
+            catch (ArgumentException)
+            {
+                throw new CliException($"--allow-plan {plan} is not a plan hash (64 hex digits, as enclave plan hash prints)");
+            }
+        }
+
         foreach (string m in measurements)
         {
             builder.AllowMeasurement(m);

@@ -69,6 +69,22 @@ internal static class PlanCommands
         return new Command("plan", "Training plans: what every round trains and how, signed by the model owner.") { hash, show, sign };
     }
 
+    /// <summary>Reads a signed plan and checks it against the model owner's public key.</summary>
+    public static (SignedPlan Plan, Jwk Owner) LoadSigned(string planPath, string ownerKeyPath)
+    {
+        Jwk owner = KeyFiles.ReadPublicJwk(ownerKeyPath);
+        string text = Encoding.UTF8.GetString(ReadBounded(planPath));
+        try
+        {
+            string thumbprint = owner.ComputeThumbprint();
+            return (SignedPlan.Verify(text, kid => kid == thumbprint ? owner : null), owner);
+        }
+        catch (TrainingPlanException ex)
+        {
+            throw new CliException($"{planPath}: {ex.Message} (is it signed by {ownerKeyPath}?)");
+        }
+    }
+
     /// <summary>Reads a plan in either form, without checking a signature.</summary>
     public static TrainingPlan ReadAny(string path)
     {

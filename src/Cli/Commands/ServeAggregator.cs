@@ -20,15 +20,15 @@ internal static class ServeAggregator
         var broker = new Option<string>("--broker") { Description = "key broker gRPC URL: round manifests are appended to its audit log" };
         var allowSimulated = new Option<bool>("--allow-simulated") { Description = "accept SIMULATED enclaves (local development only)" };
         var testData = new Option<string>("--test-data") { Description = "Fashion-MNIST folder for evaluation", DefaultValueFactory = _ => "/usr/share/datasets/fashion-mnist" };
-        var hidden = new Option<int>("--hidden") { Description = "hidden units of the MLP", DefaultValueFactory = _ => 128 };
-        var epochs = new Option<int>("--epochs") { Description = "local epochs per round", DefaultValueFactory = _ => 1 };
+        var plan = new Option<string>("--plan") { Required = true, Description = "the model owner's signed training plan (enclave plan sign)" };
+        var planOwner = new Option<string>("--plan-owner-key") { Required = true, Description = "public JWK of the model owner who signed the plan" };
         var port = ServiceRun.PortOption("--port", "port for the coordinator's gRPC endpoint (mutual TLS: operators present a certificate of the deployment CA)");
         var transport = new ServiceTransport();
         var metricsPort = MetricsPortOption.Create();
         var readyFile = ServiceRun.ReadyFileOption();
         var command = new Command("aggregator", "Run the coordinator: rounds, secure aggregation, FedAvg, manifests.")
         {
-            hosts, issuer, verifierKeys, datasets, keys, measurements, dataDir, broker, allowSimulated, testData, hidden, epochs, maxSamples, stageTimeout, port, metricsPort, readyFile,
+            hosts, issuer, verifierKeys, datasets, keys, measurements, dataDir, broker, allowSimulated, testData, plan, planOwner, maxSamples, stageTimeout, port, metricsPort, readyFile,
         };
         transport.AddTo(command);
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
@@ -65,6 +65,7 @@ internal static class ServeAggregator
                 throw new CliException($"--max-samples must be 1 to 1000000000, got {cap}");
             }
 
+            (Privacy.SignedPlan signedPlan, Crypto.Jwk owner) = PlanCommands.LoadSigned(parse.GetValue(plan)!, parse.GetValue(planOwner)!);
             string? brokerUrl = parse.GetValue(broker);
             var options = new CoordinatorOptions
             {
@@ -80,8 +81,8 @@ internal static class ServeAggregator
                 Broker = brokerUrl is null ? null : CliErrors.ParseUri(brokerUrl, "--broker"),
                 AllowSimulated = parse.GetValue(allowSimulated),
                 TestDataDirectory = parse.GetValue(testData)!,
-                Hidden = parse.GetValue(hidden),
-                Epochs = parse.GetValue(epochs),
+                Plan = signedPlan,
+                PlanOwnerKey = owner,
                 Port = parse.GetValue(port),
                 MetricsPort = parse.GetValue(metricsPort),
             };

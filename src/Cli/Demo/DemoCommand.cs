@@ -12,14 +12,13 @@ internal static class DemoCommand
         Option<string?> json = RoundCommands.JsonOption();
         var work = new Option<string>("--work-dir") { Description = "working folder (recreated)", DefaultValueFactory = _ => ".demo" };
         var samples = new Option<int?>("--samples-per-region") { Description = "limit each region's shard (default: the whole disjoint shard)" };
-        var hidden = new Option<int>("--hidden") { Description = "hidden units of the MLP", DefaultValueFactory = _ => 128 };
-        var epochs = new Option<int>("--epochs") { Description = "local epochs per round", DefaultValueFactory = _ => 1 };
+        var plan = new Option<string>("--plan") { Description = "training plan JSON (docs/formats.md section 14) the demo's model owner signs; default: the 784-128-10 MLP with FedAvg" };
         var skipForbidden = new Option<bool>("--skip-forbidden") { Description = "do not run the two forbidden key-release attempts" };
         var faults = new Option<string[]>("--fault") { AllowMultipleArgumentsPerToken = true, Description = "inject a fault: corrupt-chunk|truncate|missing-data|crash-after-share-keys:REGION (repeat)" };
         var disclose = new Option<bool>("--test-disclose-inputs") { Description = "test mode: simulated enclaves log their quantised inputs so the unmasked sum can be checked" };
         var command = new Command("demo", "Run a simulated confidential federation locally: verifier, broker, aggregator and one host per region.")
         {
-            rounds, regions, json, work, samples, hidden, epochs, skipForbidden, faults, disclose,
+            rounds, regions, json, work, samples, plan, skipForbidden, faults, disclose,
         };
         command.SetAction((parse, cancellationToken) => CliErrors.RunAsync(async () =>
         {
@@ -34,8 +33,7 @@ internal static class DemoCommand
                 parse.GetValue(json),
                 parse.GetValue(work)!,
                 parse.GetValue(samples),
-                parse.GetValue(hidden),
-                parse.GetValue(epochs),
+                parse.GetValue(plan),
                 parse.GetValue(skipForbidden),
                 (parse.GetValue(faults) ?? []).Select(DemoFault.Parse).ToArray(),
                 parse.GetValue(disclose),

@@ -8,6 +8,7 @@ using Enclave.Cli.Commands;
 using Enclave.Crypto;
 using Enclave.KeyBroker.Audit;
 using Enclave.KeyBroker.Storage;
+using Enclave.Privacy;
 using Enclave.Protocol.Coordinator;
 using Enclave.Protocol.Round;
 using Grpc.Net.Client;
@@ -20,8 +21,7 @@ internal sealed record DemoOptions(
     string? JsonPath,
     string WorkDirectory,
     int? SamplesPerRegion,
-    int Hidden,
-    int Epochs,
+    string? PlanPath,
     bool SkipForbidden,
     IReadOnlyList<DemoFault> Faults,
     bool DiscloseInputs = false,
@@ -65,12 +65,25 @@ internal sealed class DemoRunner
             }
         }
 
+        // The plan is read and checked before anything is created, so a bad one leaves the work folder as it was.
+        string? planJson = null;
+        if (_options.PlanPath is { } planPath)
+        {
+            TrainingPlan plan = PlanCommands.ReadAny(planPath);
+            if (plan.Rounds < _options.Rounds)
+            {
+                throw new CliException($"--plan {planPath} allows {plan.Rounds} rounds; --rounds asks for {_options.Rounds}");
+            }
+
+            planJson = plan.ToJson().ToJsonString();
+        }
+
         string work = PrepareWorkDirectory(Path.GetFullPath(_options.WorkDirectory));
         Say($"Simulated confidential federation across {string.Join(", ", _options.Regions)} ({_options.Rounds} rounds)");
         Say("All enclave evidence here is SIMULATED: real cryptography, no hardware isolation.");
         Say($"Enclave build {DemoPaths.DefaultEnclaveDirectory}");
         await using LocalFederation federation = await LocalFederation.StartAsync(
-            new FederationOptions(_options.Regions, work, _options.SamplesPerRegion, _options.Faults, _options.DiscloseInputs), Say, Step, cancellationToken).ConfigureAwait(false);
+            new FederationOptions(_options.Regions, work, _options.SamplesPerRegion, _options.Faults, _options.DiscloseInputs, PlanJson: planJson), Say, Step, cancellationToken).ConfigureAwait(false);
         return await RunCoreAsync(federation, cancellationToken).ConfigureAwait(false);
     }
 
@@ -96,7 +109,7 @@ internal sealed class DemoRunner
     private async Task<int> RunCoreAsync(LocalFederation federation, CancellationToken cancellationToken)
     {
         Step("starting the aggregator (coordinator: signs each round's specification with the key the image pins)");
-        Uri aggregatorUrl = await federation.StartAggregatorAsync(_options.Hidden, _options.Epochs, cancellationToken).ConfigureAwait(false);
+        Uri aggregatorUrl = await federation.StartAggregatorAsync(cancellationToken).ConfigureAwait(false);
 
         var denials = new List<(string Region, string Attempt, string WireCode)>();
         if (!_options.SkipForbidden)

@@ -16,6 +16,7 @@ namespace Enclave.Cli.Demo;
 
 /// <param name="EnclaveBuild">The enclave build to configure (default: the one this program carries).</param>
 /// <param name="CliAssembly">The `enclave` assembly each service runs (default: this one).</param>
+/// <param name="PlanJson">The training plan the model owner signs (default: <see cref="LocalFederation.DefaultPlan"/>).</param>
 internal sealed record FederationOptions(
     IReadOnlyList<string> Regions,
     string WorkDirectory,
@@ -23,7 +24,8 @@ internal sealed record FederationOptions(
     IReadOnlyList<DemoFault> Faults,
     bool DiscloseInputs = false,
     string? EnclaveBuild = null,
-    string? CliAssembly = null);
+    string? CliAssembly = null,
+    string? PlanJson = null);
 
 internal sealed class LocalFederation : IAsyncDisposable
 {
@@ -56,6 +58,25 @@ internal sealed class LocalFederation : IAsyncDisposable
     public string CoordinatorKeyPath => CoordinatorState.PublicKeyPath(AggregatorDirectory);
 
     public string ImageDirectory => Path.Combine(Work, "enclave-image");
+
+    /// <summary>The model owner's folder: their key and the plan they signed.</summary>
+    public string ModelOwnerDirectory => Path.Combine(Work, "model-owner");
+
+    public string PlanPath => Path.Combine(ModelOwnerDirectory, "plan.jws");
+
+    public string PlanOwnerKeyPath => Path.Combine(ModelOwnerDirectory, "owner.key.jwk");
+
+    /// <summary>The signed plan's SHA-256, which every data owner's policy here pins.</summary>
+    public string PlanHash { get; private set; } = string.Empty;
+
+    /// <summary>The demo's plan: the 784-128-10 MLP, one local epoch of SGD with momentum per round, FedAvg.</summary>
+    public const string DefaultPlan = """
+        {"type":"enclave-training-plan/1","id":"demo-fashion-mlp","purpose":"fashion-classification",
+         "model":{"kind":"mlp","hidden":128},"optimizer":{"learningRate":0.05,"momentum":0.9},
+         "localEpochs":1,"batchSize":32,"rounds":1000,
+         "algorithm":{"proximalMu":0,"server":{"kind":"sgd","learningRate":1,"momentum":0}},
+         "updateClipNorm":100,"privacy":{"kind":"none"},"seed":7}
+        """;
 
     /// <summary>The deployment CA and every party's certificate (for 127.0.0.1 and localhost).</summary>
     public string PkiDirectory => Path.Combine(Work, "pki");
@@ -131,6 +152,11 @@ internal sealed class LocalFederation : IAsyncDisposable
         VerifierSigningKey.LoadOrCreate(VerifierDirectory).Dispose();
         CoordinatorState.ProvisionSigningKey(AggregatorDirectory);
 
+        // The model owner writes and signs the training plan; data owners read it and pin its hash.
+        step("model owner: signing the training plan every round trains by");
+        PlanHash = SignPlan(_options.PlanJson ?? DefaultPlan);
+        _say($"  plan {PlanPath} (sha256 {PlanHash[..16]}…)");
+
         // Services, each its own process on loopback. Each listens on a port the system chooses and reports it in a
         // ready file, so nothing here picks a port that another process could take before the service binds it.
         step("starting the attestation verifier (simulated evidence explicitly allowed)");
@@ -174,9 +200,9 @@ internal sealed class LocalFederation : IAsyncDisposable
                     Path.Combine(HostDirectory(region), "data", DatasetId(region) + ".encds"), dataKey);
                 string ownerKeyPath = Path.Combine(Work, "owners", region, "owner.key");
                 using ECDsa owner = KeyFiles.CreateSigningKey(ownerKeyPath, ownerKeyPath + ".jwk");
-                string policy = KeyCommands.BuildPolicy(Issuer, [Measurement], [region], allowSimulated: true);
+                string policy = KeyCommands.BuildPolicy(Issuer, [Measurement], [region], allowSimulated: true, plans: [PlanHash]);
                 KeyIds[region] = await KeyCommands.RegisterAsync(BrokerUrl, owner, KeyName(region), policy, dataKey, OperatorTls, cancellationToken).ConfigureAwait(false);
-                _say($"    {region,-10} {dataset.Examples,6} examples, {dataset.CiphertextBytes / 1024.0 / 1024.0:F1} MiB ciphertext, key {KeyIds[region][..12]}…/{KeyName(region)} (release only in {region}, this measurement, no debug)");
+                _say($"    {region,-10} {dataset.Examples,6} examples, {dataset.CiphertextBytes / 1024.0 / 1024.0:F1} MiB ciphertext, key {KeyIds[region][..12]}…/{KeyName(region)} (release only in {region}, this measurement and plan, no debug)");
                 foreach (DemoFault fault in _options.Faults.Where(f => f.Region == region))
                 {
                     _say($"    {region,-10} injected fault: {fault.Describe()}");
@@ -206,13 +232,13 @@ internal sealed class LocalFederation : IAsyncDisposable
     /// <summary>Starts the coordinator over every region's host, dataset and key.</summary>
     /// <param name="broker">Where it records manifests (default: the federation's broker).</param>
     /// <param name="dataDirectory">Its data folder (default: the one holding the provisioned coordinator key).</param>
-    public async Task<Uri> StartAggregatorAsync(int hidden, int epochs, CancellationToken cancellationToken, Uri? broker = null, string? dataDirectory = null)
+    public async Task<Uri> StartAggregatorAsync(CancellationToken cancellationToken, Uri? broker = null, string? dataDirectory = null)
     {
         var arguments = new List<string>
         {
             "serve", "aggregator", "--data-dir", dataDirectory ?? AggregatorDirectory, "--verifier-issuer", Issuer, "--verifier-keys", VerifierKeysPath,
             "--measurement", Measurement, "--broker", (broker ?? BrokerUrl).ToString(), "--allow-simulated",
-            "--hidden", hidden.ToString(System.Globalization.CultureInfo.InvariantCulture), "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--plan", PlanPath, "--plan-owner-key", PlanOwnerKeyPath,
         };
         arguments.AddRange(TlsArguments("aggregator"));
         foreach (string region in Regions)
@@ -222,6 +248,23 @@ internal sealed class LocalFederation : IAsyncDisposable
 
         ServiceProcess aggregator = Start(dataDirectory is null ? "aggregator" : "aggregator-" + Path.GetFileName(dataDirectory), [.. arguments]);
         return (await aggregator.WaitReadyAsync(s_ready, cancellationToken).ConfigureAwait(false)).Grpc;
+    }
+
+    private string SignPlan(string planJson)
+    {
+        Privacy.TrainingPlan plan;
+        try
+        {
+            plan = Privacy.TrainingPlan.Parse(System.Text.Encoding.UTF8.GetBytes(planJson));
+        }
+        catch (Privacy.TrainingPlanException ex)
+        {
+            throw new CliException($"--plan: {ex.Message}");
+        }
+
+        using ECDsa owner = KeyFiles.CreateSigningKey(Path.Combine(ModelOwnerDirectory, "owner.key"), PlanOwnerKeyPath);
+        File.WriteAllText(PlanPath, Privacy.SignedPlan.Sign(plan, owner).Compact + "\n");
+        return plan.Sha256Hex;
     }
 
     /// <summary>Starts a further regional host of <paramref name="region"/> (its own platform, enrolled there)

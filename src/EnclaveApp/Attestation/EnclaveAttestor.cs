@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Enclave.Crypto;
 using Enclave.EnclaveApp.Boundary;
 using Enclave.EnclaveApp.Keys;
+using Enclave.Privacy;
 using Enclave.Protocol.Boundary;
 using Google.Protobuf;
 
@@ -30,10 +31,10 @@ internal sealed class EnclaveAttestor
     }
 
     // The token is checked against the verifier pinned in the image (issuer and keys); the host only relays it.
-    public async Task<Attested> AttestAsync(RoundKeys keys, string roundId, string? specificationHex, CancellationToken cancellationToken)
+    public async Task<Attested> AttestAsync(RoundKeys keys, string roundId, string? specificationHex, SignedPlan? plan, CancellationToken cancellationToken)
     {
         OcallResult nonce = await _channel.CallAsync(new Ocall { GetNonce = new GetNonceCall() }, cancellationToken).ConfigureAwait(false);
-        byte[] runtimeData = keys.CreateRuntimeData(nonce.Nonce, roundId, specificationHex);
+        byte[] runtimeData = keys.CreateRuntimeData(nonce.Nonce, roundId, specificationHex, plan);
         byte[] evidence = _evidence.GetEvidence(SHA512.HashData(runtimeData));
         OcallResult token = await _channel.CallAsync(
             new Ocall { Attest = new AttestCall { EvidenceFormat = _evidence.Format, Evidence = ByteString.CopyFrom(evidence), RuntimeData = ByteString.CopyFrom(runtimeData) } },

@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Enclave.Crypto;
+using Enclave.Privacy;
 
 namespace Enclave.EnclaveApp.Keys;
 
@@ -25,7 +26,10 @@ internal sealed class RoundKeys : IDisposable
 
     /// <summary>The runtime data bytes that the evidence's report data binds: the public keys, the broker's nonce,
     /// the round id and, for a round, the specification's SHA-256 (lower-case hex), which the token then carries.</summary>
-    public byte[] CreateRuntimeData(string nonce, string roundId, string? specificationSha256 = null)
+    /// <summary>The runtime data of docs/formats.md section 3: the keys, the broker's nonce, the round, and for a
+    /// round its specification's hash and the training plan it trains by (hash, signer, purpose, and what the
+    /// round spends of each dataset's privacy budget when the plan has record-level differential privacy).</summary>
+    public byte[] CreateRuntimeData(string nonce, string roundId, string? specificationSha256 = null, SignedPlan? plan = null)
     {
         var runtime = new JsonObject
         {
@@ -38,6 +42,23 @@ internal sealed class RoundKeys : IDisposable
         if (specificationSha256 is not null)
         {
             runtime["spec"] = specificationSha256;
+        }
+
+        if (plan is not null)
+        {
+            runtime["plan"] = plan.Plan.Sha256Hex;
+            runtime["planSigner"] = plan.Signer;
+            runtime["purpose"] = plan.Plan.Purpose;
+            if (plan.Plan.Privacy is { } dp)
+            {
+                runtime["privacy"] = new JsonObject
+                {
+                    ["samplingRate"] = dp.SamplingRate,
+                    ["noiseMultiplier"] = dp.NoiseMultiplier,
+                    ["steps"] = dp.StepsPerRound,
+                    ["delta"] = dp.Delta,
+                };
+            }
         }
 
         return Encoding.UTF8.GetBytes(runtime.ToJsonString());

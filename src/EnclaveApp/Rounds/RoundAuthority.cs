@@ -3,6 +3,7 @@
 // it fixes for secure aggregation, and each server message; the host relays these and can change none of them.
 using System.Security.Cryptography;
 using Enclave.Crypto;
+using Enclave.Privacy;
 using Enclave.Protocol;
 using Enclave.Protocol.Round;
 using Enclave.SecureAggregation;
@@ -14,15 +15,19 @@ namespace Enclave.EnclaveApp.Rounds;
 /// <summary>A round specification whose signature verified and whose fields are within bounds.</summary>
 internal sealed class VerifiedSpecification
 {
-    public VerifiedSpecification(RoundSpecification specification, byte[] sha256)
+    public VerifiedSpecification(RoundSpecification specification, byte[] sha256, SignedPlan plan)
     {
         Specification = specification;
+        Plan = plan;
         Sha256 = sha256;
         Hex = Convert.ToHexStringLower(sha256);
         SessionId = RoundBinding.SessionId(specification.RoundId, sha256);
     }
 
     public RoundSpecification Specification { get; }
+
+    /// <summary>The model owner's training plan the specification carries, its signature verified.</summary>
+    public SignedPlan Plan { get; }
 
     public byte[] Sha256 { get; }
 
@@ -63,13 +68,14 @@ internal sealed class RoundAuthority
         byte[] payload = VerifySigned(signed, RoundBinding.SpecificationKind, "round specification");
         RoundSpecification spec = Parse(RoundSpecification.Parser, payload, "round specification");
         Check(spec);
+        SignedPlan plan = VerifyPlan(spec);
         byte[] modelHash = SHA256.HashData(globalModel);
         if (!CryptographicOperations.FixedTimeEquals(modelHash, spec.GlobalModelSha256.Span))
         {
             throw new EnclaveFailure("GlobalModelMismatch", "the global model sent with the round is not the one its specification names");
         }
 
-        return new VerifiedSpecification(spec, SHA256.HashData(payload));
+        return new VerifiedSpecification(spec, SHA256.HashData(payload), plan);
     }
 
     /// <exception cref="EnclaveFailure">The begin message is not the coordinator's or is for another specification.</exception>
@@ -176,13 +182,6 @@ internal sealed class RoundAuthority
             throw Invalid("has no 32-byte global model hash");
         }
 
-        TrainingConfig? t = spec.Training;
-        if (t is null || t.Hidden is < 1 or > 4096 || t.Epochs is < 1 or > 100 || t.BatchSize is < 1 or > 65536
-            || !(t.LearningRate > 0 && t.LearningRate <= 10) || !(t.Momentum >= 0 && t.Momentum < 1))
-        {
-            throw Invalid("has training settings out of range (hidden 1-4096, epochs 1-100, batch 1-65536, learning rate (0, 10], momentum [0, 1))");
-        }
-
         SecAggSpecification? s = spec.Secagg;
         if (s is null || s.Quantization is null || !(s.Quantization.Clip > 0 && double.IsFinite(s.Quantization.Clip))
             || s.Quantization.ScaleBits is < 1 or > 30 || s.RingBits is < SecAggCodec.MinRingBits or > SecAggCodec.MaxRingBits
@@ -221,6 +220,47 @@ internal sealed class RoundAuthority
             }
         }
     }
+
+    // The plan is the model owner's, signed with the key the specification names (its thumbprint is the plan's
+    // kid). Nothing pins that key here: data owners pin the plan's hash in their release policies, and the token
+    // carries it (runtime data), so a plan they did not allow gets no key.
+    private static SignedPlan VerifyPlan(RoundSpecification spec)
+    {
+        if (string.IsNullOrEmpty(spec.Plan) || string.IsNullOrEmpty(spec.PlanOwnerKey))
+        {
+            throw SpecificationInvalid("carries no training plan and owner key");
+        }
+
+        Jwk owner;
+        try
+        {
+            owner = Jwk.Parse(spec.PlanOwnerKey);
+        }
+        catch (JoseException ex)
+        {
+            throw SpecificationInvalid($"names a plan owner key that is not a public JWK: {ex.Message}");
+        }
+
+        SignedPlan plan;
+        try
+        {
+            string thumbprint = owner.ComputeThumbprint();
+            plan = SignedPlan.Verify(spec.Plan, kid => kid == thumbprint ? owner : null);
+        }
+        catch (TrainingPlanException ex)
+        {
+            throw new EnclaveFailure("TrainingPlanInvalid", $"the round's training plan is refused: {ex.Message}");
+        }
+
+        if (spec.Round < 1 || spec.Round > plan.Plan.Rounds)
+        {
+            throw SpecificationInvalid($"is round {spec.Round}; its plan has rounds 1 to {plan.Plan.Rounds}");
+        }
+
+        return plan;
+    }
+
+    private static EnclaveFailure SpecificationInvalid(string detail) => new("RoundSpecificationInvalid", $"the round specification {detail}");
 
     private static bool IsName(string value, int max) =>
         !string.IsNullOrEmpty(value) && value.Length <= max && value.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-');

@@ -23,6 +23,15 @@ public sealed class EnclaveRuntimeTests
 {
     private const string Issuer = "https://verifier.test";
     private const int Hidden = 4;
+
+    private static readonly Lazy<ECDsa> s_planOwnerKey = new(() => ECDsa.Create(ECCurve.NamedCurves.nistP256));
+    private static readonly Lazy<Jwk> s_planOwner = new(() => Jwk.FromEcPublic(s_planOwnerKey.Value.ExportParameters(false)));
+    private static readonly Lazy<Privacy.SignedPlan> s_plan = new(() => Privacy.SignedPlan.Sign(Privacy.TrainingPlan.Parse(Encoding.UTF8.GetBytes($$$"""
+        {"type":"enclave-training-plan/1","id":"runtime-tests","purpose":"tests","model":{"kind":"mlp","hidden":{{{Hidden}}}},
+         "optimizer":{"learningRate":0.05,"momentum":0.9},"localEpochs":1,"batchSize":16,"rounds":10,
+         "algorithm":{"proximalMu":0,"server":{"kind":"sgd","learningRate":1,"momentum":0}},
+         "updateClipNorm":100,"privacy":{"kind":"none"},"seed":1}
+        """)), s_planOwnerKey.Value));
     private static readonly string s_measurement = Convert.ToHexStringLower(SHA256.HashData("test image"u8));
 
     [Fact]
@@ -153,7 +162,8 @@ public sealed class EnclaveRuntimeTests
                 RoundId = "round-1",
                 Round = 1,
                 GlobalModelSha256 = ByteString.CopyFrom(SHA256.HashData(Model)),
-                Training = new TrainingConfig { Hidden = Hidden, Epochs = 1, BatchSize = 16, LearningRate = 0.05, Momentum = 0.9, Seed = 1 },
+                Plan = s_plan.Value.Compact,
+                PlanOwnerKey = s_planOwner.Value.ToJson(),
                 Secagg = new SecAggSpecification { Quantization = new QuantizationConfig { Clip = 8, ScaleBits = 20 }, RingBits = 32, MinimumCohort = 3 },
                 IssuedAt = now.ToUnixTimeSeconds(),
                 ExpiresAt = now.AddMinutes(10).ToUnixTimeSeconds(),
