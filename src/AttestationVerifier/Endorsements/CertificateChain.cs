@@ -5,11 +5,16 @@
 // built path: the root is byte-for-byte the pinned one (a self-issued certificate offered in its place is an
 // untrusted root); every issuer has basicConstraints cA = TRUE, a pathLenConstraint its path respects, and, when
 // it has keyUsage, keyCertSign; the leaf has digitalSignature where the vendor says so; the path is no longer
-// than allowed and, where the vendor fixes the order (Nitro cabundle), is exactly the certificates offered.
-// Building depends only on the certificates, so a built path is kept (by the SHA-256 of the certificates and
-// rules) and reused; validity (notBefore/notAfter) is never cached: callers check it at each call's instant.
+// than allowed and, where the vendor fixes the order (Nitro cabundle), is exactly the certificates offered;
+// where the vendor fixes the signature algorithm (AMD: RSASSA-PSS with SHA-384), every certificate below the
+// root is signed with it. Building depends only on the certificates, so a built path is kept and reused: by the
+// identity of the certificate objects (X509Certificate2 is immutable) so a warm call hashes nothing, and by the
+// SHA-256 of the certificates and rules for equal certificates loaded anew. Validity (notBefore/notAfter) is
+// never cached: callers check it at each call's instant.
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Formats.Asn1;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -20,7 +25,22 @@ namespace Enclave.AttestationVerifier.Endorsements;
 /// <param name="LeafDigitalSignature">The leaf must have keyUsage with digitalSignature.</param>
 /// <param name="ExactPath">When set, the path must be exactly these certificates (leaf's issuer first, the root
 /// last may be omitted), in this order.</param>
-internal sealed record ChainRules(int MaxLength, bool LeafDigitalSignature = false, IReadOnlyList<X509Certificate2>? ExactPath = null);
+/// <param name="Signature">The algorithm every certificate below the root must be signed with.</param>
+internal sealed record ChainRules(
+    int MaxLength,
+    bool LeafDigitalSignature = false,
+    IReadOnlyList<X509Certificate2>? ExactPath = null,
+    ChainSignature Signature = ChainSignature.Any);
+
+/// <summary>A signature algorithm a vendor requires on its certificates.</summary>
+internal enum ChainSignature
+{
+    /// <summary>Whatever verifies (the vendor's key type already limits it).</summary>
+    Any,
+
+    /// <summary>RSASSA-PSS with SHA-384 (AMD SEV-SNP: ARK, ASK, ASVK, VCEK, VLEK).</summary>
+    RsaPssSha384,
+}
 
 /// <summary>Why a path does not build; the caller maps each to its vendor's code.</summary>
 internal enum ChainFailure
@@ -44,6 +64,9 @@ internal enum ChainFailure
 
     /// <summary>The path is longer than allowed or not the exact certificates offered.</summary>
     WrongPath,
+
+    /// <summary>A certificate is signed with another algorithm than <see cref="ChainRules.Signature"/>.</summary>
+    SignatureAlgorithm,
 }
 
 /// <summary>A built path (leaf first, root last), or why none could be built.</summary>
@@ -101,7 +124,11 @@ internal static class CertificateChain
 {
     public const int CacheCapacity = 1024;
 
+    public const string RsaPssOid = "1.2.840.113549.1.1.10";
+    public const string Sha384Oid = "2.16.840.1.101.3.4.2.2";
+
     private static readonly ConcurrentDictionary<Key, CertificatePath> s_built = new();
+    private static readonly ConditionalWeakTable<X509Certificate2, RecentPaths> s_byLeaf = new();
 
     /// <summary>Builds leaf → ... → <paramref name="root"/> from <paramref name="pool"/>.</summary>
     public static CertificatePath Build(X509Certificate2 leaf, IEnumerable<X509Certificate2> pool, X509Certificate2 root, ChainRules rules)
@@ -110,26 +137,79 @@ internal static class CertificateChain
         ArgumentNullException.ThrowIfNull(pool);
         ArgumentNullException.ThrowIfNull(root);
         ArgumentNullException.ThrowIfNull(rules);
-        List<X509Certificate2> offered = [.. pool];
+        X509Certificate2[] offered = [.. pool];
+        RecentPaths recent = s_byLeaf.GetValue(leaf, static _ => new RecentPaths());
+        if (recent.Find(offered, root, rules) is { } known)
+        {
+            return known;
+        }
+
         Key key = Key.Of(leaf, offered, root, rules);
-        if (s_built.TryGetValue(key, out CertificatePath? cached))
+        if (!s_built.TryGetValue(key, out CertificatePath? path))
         {
-            return cached;
+            // The kept path owns copies, so that callers may dispose the certificates they passed.
+            path = BuildCore(Copy(leaf), [.. offered.Select(Copy)], Copy(root), rules);
+            if (s_built.Count >= CacheCapacity)
+            {
+                s_built.Clear();
+            }
+
+            s_built.TryAdd(key, path);
         }
 
-        // The kept path owns copies, so that callers may dispose the certificates they passed.
-        CertificatePath path = BuildCore(Copy(leaf), [.. offered.Select(Copy)], Copy(root), rules);
-        if (s_built.Count >= CacheCapacity)
-        {
-            s_built.Clear();
-        }
-
-        s_built.TryAdd(key, path);
+        recent.Add(offered, root, rules, path);
         return path;
     }
 
     /// <summary>Forgets every built path (tests and benchmarks of cold verification).</summary>
-    public static void Clear() => s_built.Clear();
+    public static void Clear()
+    {
+        s_built.Clear();
+        s_byLeaf.Clear();
+    }
+
+    /// <summary>The algorithm OID of an AlgorithmIdentifier and, for RSASSA-PSS, the hash OID of its parameters.</summary>
+    /// <exception cref="AsnContentException">The AlgorithmIdentifier is not well-formed.</exception>
+    public static (string Oid, string? PssHash) ReadSignatureAlgorithm(AsnReader algorithm)
+    {
+        ArgumentNullException.ThrowIfNull(algorithm);
+        string oid = algorithm.ReadObjectIdentifier();
+        string? pssHash = null;
+        if (string.Equals(oid, RsaPssOid, StringComparison.Ordinal) && algorithm.HasData)
+        {
+            // RSASSA-PSS-params ::= SEQUENCE { hashAlgorithm [0] AlgorithmIdentifier, ... } (RFC 4055 section 3.1)
+            AsnReader parameters = algorithm.ReadSequence();
+            if (parameters.HasData && parameters.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 0)))
+            {
+                AsnReader hash = parameters.ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0)).ReadSequence();
+                pssHash = hash.ReadObjectIdentifier();
+            }
+        }
+
+        return (oid, pssHash);
+    }
+
+    /// <summary>Whether the certificate's signatureAlgorithm is the one <paramref name="required"/> names.</summary>
+    private static bool IsSignedWith(X509Certificate2 certificate, ChainSignature required)
+    {
+        if (required == ChainSignature.Any)
+        {
+            return true;
+        }
+
+        try
+        {
+            // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm AlgorithmIdentifier, signatureValue BIT STRING }
+            AsnReader outer = new AsnReader(certificate.RawDataMemory, AsnEncodingRules.DER).ReadSequence();
+            outer.ReadEncodedValue();
+            (string oid, string? hash) = ReadSignatureAlgorithm(outer.ReadSequence());
+            return string.Equals(oid, RsaPssOid, StringComparison.Ordinal) && string.Equals(hash, Sha384Oid, StringComparison.Ordinal);
+        }
+        catch (AsnContentException)
+        {
+            return false;
+        }
+    }
 
     private static X509Certificate2 Copy(X509Certificate2 certificate) => X509CertificateLoader.LoadCertificate(certificate.RawData);
 
@@ -221,6 +301,14 @@ internal static class CertificateChain
             }
         }
 
+        for (int i = 0; i < elements.Count - 1; i++)
+        {
+            if (!IsSignedWith(elements[i], rules.Signature))
+            {
+                return Fail(elements, ChainFailure.SignatureAlgorithm, i, $"'{elements[i].Subject}' is not signed with RSASSA-PSS SHA-384");
+            }
+        }
+
         // RFC 5280 section 6.1.4 (k), (l), (n): every issuer is a CA, its pathLenConstraint counts the
         // non-self-issued intermediates below it, and a keyUsage it carries allows keyCertSign.
         for (int i = 1; i < elements.Count; i++)
@@ -277,9 +365,65 @@ internal static class CertificateChain
     private static bool IsRoot(X509Certificate2 certificate, X509Certificate2 root) =>
         certificate.RawData.AsSpan().SequenceEqual(root.RawData);
 
+    /// <summary>The last few paths built for one leaf object, found by the identity of the pool and root objects.</summary>
+    private sealed class RecentPaths
+    {
+        private const int Capacity = 8;
+
+        private readonly Lock _lock = new();
+        private readonly List<(X509Certificate2[] Pool, X509Certificate2 Root, ChainRules Rules, CertificatePath Path)> _paths = [];
+
+        public CertificatePath? Find(X509Certificate2[] pool, X509Certificate2 root, ChainRules rules)
+        {
+            lock (_lock)
+            {
+                foreach ((X509Certificate2[] knownPool, X509Certificate2 knownRoot, ChainRules knownRules, CertificatePath path) in _paths)
+                {
+                    if (ReferenceEquals(knownRoot, root) && knownRules.Equals(rules) && SameObjects(knownPool, pool))
+                    {
+                        return path;
+                    }
+                }
+
+                return null;
+            }
+        }
+
+        public void Add(X509Certificate2[] pool, X509Certificate2 root, ChainRules rules, CertificatePath path)
+        {
+            lock (_lock)
+            {
+                if (_paths.Count >= Capacity)
+                {
+                    _paths.RemoveAt(0);
+                }
+
+                _paths.Add((pool, root, rules, path));
+            }
+        }
+
+        private static bool SameObjects(X509Certificate2[] a, X509Certificate2[] b)
+        {
+            if (a.Length != b.Length)
+            {
+                return false;
+            }
+
+            for (int i = 0; i < a.Length; i++)
+            {
+                if (!ReferenceEquals(a[i], b[i]))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
+
     private readonly record struct Key(ulong A, ulong B, ulong C, ulong D)
     {
-        public static Key Of(X509Certificate2 leaf, List<X509Certificate2> pool, X509Certificate2 root, ChainRules rules)
+        public static Key Of(X509Certificate2 leaf, X509Certificate2[] pool, X509Certificate2 root, ChainRules rules)
         {
             using IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             byte[] number = new byte[8];
@@ -290,21 +434,23 @@ internal static class CertificateChain
                 hash.AppendData(bytes);
             }
 
-            Append(root.RawData);
-            Append(leaf.RawData);
+            Append(root.RawDataMemory.Span);
+            Append(leaf.RawDataMemory.Span);
+            BinaryPrimitives.WriteInt64BigEndian(number, pool.Length);
+            hash.AppendData(number);
             foreach (X509Certificate2 certificate in pool)
             {
-                Append(certificate.RawData);
+                Append(certificate.RawDataMemory.Span);
             }
 
-            BinaryPrimitives.WriteInt64BigEndian(number, (rules.MaxLength << 1) | (rules.LeafDigitalSignature ? 1 : 0));
+            BinaryPrimitives.WriteInt64BigEndian(number, ((long)rules.MaxLength << 8) | ((long)rules.Signature << 1) | (rules.LeafDigitalSignature ? 1L : 0L));
             hash.AppendData(number);
             if (rules.ExactPath is { } exact)
             {
                 hash.AppendData("exact"u8);
                 foreach (X509Certificate2 certificate in exact)
                 {
-                    Append(certificate.RawData);
+                    Append(certificate.RawDataMemory.Span);
                 }
             }
 

@@ -11,6 +11,9 @@ namespace Enclave.AttestationVerifier.Endorsements;
 /// documents (Intel TCB info, QE identity, dcap-qvl collateral, JWKS) kept as their exact text, because their
 /// signatures cover the bytes as they are. Anything else is kept as an opaque blob.
 /// Bounded: at most <see cref="MaxFiles"/> files of at most <see cref="MaxFileBytes"/> each.
+/// A set does not change once made (its lists are copied; the bytes handed to it must not be modified
+/// afterwards): verifiers keep what they parse of it per instance, so a service that reuses one set parses its
+/// collateral once.
 /// </summary>
 public sealed class EndorsementSet
 {
@@ -26,10 +29,14 @@ public sealed class EndorsementSet
         IReadOnlyList<EndorsementDocument> documents,
         IReadOnlyList<EndorsementDocument> blobs)
     {
-        Certificates = certificates;
-        Crls = crls;
-        Documents = documents;
-        Blobs = blobs;
+        ArgumentNullException.ThrowIfNull(certificates);
+        ArgumentNullException.ThrowIfNull(crls);
+        ArgumentNullException.ThrowIfNull(documents);
+        ArgumentNullException.ThrowIfNull(blobs);
+        Certificates = [.. certificates];
+        Crls = [.. crls];
+        Documents = [.. documents];
+        Blobs = [.. blobs];
     }
 
     public static EndorsementSet Empty { get; } = new([], [], [], []);

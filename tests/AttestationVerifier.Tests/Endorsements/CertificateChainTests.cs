@@ -78,6 +78,35 @@ public sealed class CertificateChainTests
     }
 
     [Fact]
+    public void Certificate_not_signed_with_the_required_algorithm_is_refused()
+    {
+        using Issued root = Root();
+        using Issued leaf = Issue(root, "CN=Leaf", ca: false, pathLength: null, usage: X509KeyUsageFlags.DigitalSignature);
+
+        Assert.True(CertificateChain.Build(leaf.Certificate, [], root.Certificate, new ChainRules(2)).IsValid);
+        CertificatePath path = CertificateChain.Build(leaf.Certificate, [], root.Certificate, new ChainRules(2, Signature: ChainSignature.RsaPssSha384));
+
+        Assert.Equal(ChainFailure.SignatureAlgorithm, path.Failure);
+        Assert.Equal(0, path.FailedIndex);
+    }
+
+    [Fact]
+    public void Same_certificate_objects_find_the_path_already_built()
+    {
+        using Issued root = Root();
+        using Issued intermediate = Issue(root, "CN=Intermediate", ca: true, pathLength: 0, usage: X509KeyUsageFlags.KeyCertSign);
+        using Issued leaf = Issue(intermediate, "CN=Leaf", ca: false, pathLength: null, usage: X509KeyUsageFlags.DigitalSignature);
+        ChainRules rules = new(4, LeafDigitalSignature: true);
+
+        CertificatePath first = CertificateChain.Build(leaf.Certificate, [intermediate.Certificate], root.Certificate, rules);
+
+        Assert.Same(first, CertificateChain.Build(leaf.Certificate, [intermediate.Certificate], root.Certificate, new ChainRules(4, LeafDigitalSignature: true)));
+        CertificatePath withoutIntermediate = CertificateChain.Build(leaf.Certificate, [], root.Certificate, rules);
+        Assert.NotSame(first, withoutIntermediate);
+        Assert.False(withoutIntermediate.IsValid);
+    }
+
+    [Fact]
     public void Look_alike_root_offered_in_the_path_is_an_untrusted_root()
     {
         using Issued pinned = Root();

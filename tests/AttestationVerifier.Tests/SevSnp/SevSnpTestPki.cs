@@ -10,8 +10,8 @@ using Enclave.AttestationVerifier.Verification.SevSnp;
 namespace Enclave.AttestationVerifier.Tests.SevSnp;
 
 /// <summary>
-/// An AMD-shaped test PKI: an ARK-&lt;product&gt; (RSA, RSASSA-PSS SHA-384, self-signed), an ASK SEV-&lt;product&gt; and an
-/// ASVK SEV-VLEK-&lt;product&gt; signed by it, and VCEK/VLEK certificates (P-384) carrying the AMD SPL and hwID
+/// An AMD-shaped test PKI: an ARK-&lt;product&gt; (RSA, RSASSA-PSS SHA-384, self-signed, a CA with keyCertSign), an ASK
+/// SEV-&lt;product&gt; and an ASVK SEV-VLEK-&lt;product&gt; signed by it (CAs with pathLenConstraint 0 and keyCertSign), and VCEK/VLEK certificates (P-384) carrying the AMD SPL and hwID
 /// extensions; plus reports signed with those keys. Lets tests cover TCB, debug and chain cases that genuine
 /// AMD reports (which cannot be re-signed) cannot.
 /// </summary>
@@ -31,8 +31,10 @@ internal sealed class SevSnpTestPki
         ArkKey = RSA.Create(2048);
         AskKey = RSA.Create(2048);
         AsvkKey = RSA.Create(2048);
-        Ark = new CertificateRequest(Name("ARK-" + product), ArkKey, HashAlgorithmName.SHA384, RSASignaturePadding.Pss)
-            .CreateSelfSigned(NotBefore.AddYears(-1), NotAfter.AddYears(10));
+        CertificateRequest ark = new(Name("ARK-" + product), ArkKey, HashAlgorithmName.SHA384, RSASignaturePadding.Pss);
+        ark.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        ark.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        Ark = ark.CreateSelfSigned(NotBefore.AddYears(-1), NotAfter.AddYears(10));
         Ask = Intermediate("SEV-" + product, AskKey, 2);
         Asvk = Intermediate("SEV-VLEK-" + product, AsvkKey, 3);
     }
@@ -149,6 +151,7 @@ internal sealed class SevSnpTestPki
     {
         CertificateRequest request = new(Name(commonName), key, HashAlgorithmName.SHA384, RSASignaturePadding.Pss);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
         return request.Create(Ark.SubjectName, X509SignatureGenerator.CreateForRSA(ArkKey, RSASignaturePadding.Pss),
             NotBefore.AddMonths(-6), NotAfter.AddYears(5), [serial]);
     }

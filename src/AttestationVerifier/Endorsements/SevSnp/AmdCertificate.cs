@@ -12,12 +12,10 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace Enclave.AttestationVerifier.Endorsements.SevSnp;
 
-/// <summary>An AMD endorsement certificate with the parts the SEV-SNP chain check needs, decoded once.</summary>
+/// <summary>An AMD endorsement certificate with the parts the SEV-SNP checks need, decoded once (the chain itself
+/// is built and its RSASSA-PSS signatures checked by <see cref="CertificateChain"/>).</summary>
 internal sealed class AmdCertificate
 {
-    public const string RsaPssOid = "1.2.840.113549.1.1.10";
-    public const string Sha384Oid = "2.16.840.1.101.3.4.2.2";
-    public const string AmdSnpOidPrefix = "1.3.6.1.4.1.3704.1.";
     public const string ProductNameOid = "1.3.6.1.4.1.3704.1.2";
     public const string BootLoaderSplOid = "1.3.6.1.4.1.3704.1.3.1";
     public const string TeeSplOid = "1.3.6.1.4.1.3704.1.3.2";
@@ -29,24 +27,32 @@ internal sealed class AmdCertificate
     public const string VcekCommonName = "SEV-VCEK";
     public const string VlekCommonName = "SEV-VLEK";
 
-    private readonly byte[] _tbs;
-    private readonly byte[] _signature;
-    private readonly string _signatureAlgorithm;
-    private readonly string? _pssHash;
+    private readonly Dictionary<string, byte[]> _extensions = new(StringComparer.Ordinal);
+    private string? _sha256;
 
-    private AmdCertificate(X509Certificate2 certificate, byte[] tbs, string signatureAlgorithm, string? pssHash, byte[] signature)
+    public AmdCertificate(X509Certificate2 certificate)
     {
+        ArgumentNullException.ThrowIfNull(certificate);
         Certificate = certificate;
-        _tbs = tbs;
-        _signatureAlgorithm = signatureAlgorithm;
-        _pssHash = pssHash;
-        _signature = signature;
         CommonName = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+        IssuerCommonName = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: true);
+        NotBefore = new DateTimeOffset(certificate.NotBefore.ToUniversalTime());
+        NotAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime());
+        foreach (X509Extension extension in certificate.Extensions)
+        {
+            if (extension.Oid?.Value is { } oid)
+            {
+                _extensions.TryAdd(oid, extension.RawData);
+            }
+        }
     }
 
     public X509Certificate2 Certificate { get; }
 
     public string CommonName { get; }
+
+    /// <summary>The common name of the issuer the certificate names ("SEV-Milan", "SEV-VLEK-Genoa").</summary>
+    public string IssuerCommonName { get; }
 
     public bool IsVcek => string.Equals(CommonName, VcekCommonName, StringComparison.Ordinal);
 
@@ -54,76 +60,12 @@ internal sealed class AmdCertificate
 
     public bool IsSelfIssued => Certificate.SubjectName.RawData.AsSpan().SequenceEqual(Certificate.IssuerName.RawData);
 
-    public DateTimeOffset NotBefore => new(Certificate.NotBefore.ToUniversalTime());
+    public DateTimeOffset NotBefore { get; }
 
-    public DateTimeOffset NotAfter => new(Certificate.NotAfter.ToUniversalTime());
+    public DateTimeOffset NotAfter { get; }
 
-    /// <summary>Decodes the outer structure; null when the DER is not a certificate.</summary>
-    public static AmdCertificate? TryCreate(X509Certificate2 certificate)
-    {
-        try
-        {
-            // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm AlgorithmIdentifier, signatureValue BIT STRING }
-            AsnReader outer = new AsnReader(certificate.RawData, AsnEncodingRules.DER).ReadSequence();
-            byte[] tbs = outer.ReadEncodedValue().ToArray();
-            (string oid, string? pssHash) = ReadSignatureAlgorithm(outer.ReadSequence());
-            byte[] signature = outer.ReadBitString(out int unusedBits);
-            return unusedBits == 0 ? new AmdCertificate(certificate, tbs, oid, pssHash, signature) : null;
-        }
-        catch (AsnContentException)
-        {
-            return null;
-        }
-        catch (CryptographicException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>The algorithm OID and, for RSASSA-PSS, the hash OID from its parameters.</summary>
-    /// <exception cref="AsnContentException">The AlgorithmIdentifier is not well-formed.</exception>
-    public static (string Oid, string? PssHash) ReadSignatureAlgorithm(AsnReader algorithm)
-    {
-        string oid = algorithm.ReadObjectIdentifier();
-        string? pssHash = null;
-        if (string.Equals(oid, RsaPssOid, StringComparison.Ordinal) && algorithm.HasData)
-        {
-            // RSASSA-PSS-params ::= SEQUENCE { hashAlgorithm [0] AlgorithmIdentifier, ... }
-            AsnReader parameters = algorithm.ReadSequence();
-            if (parameters.HasData && parameters.PeekTag().HasSameClassAndValue(new Asn1Tag(TagClass.ContextSpecific, 0)))
-            {
-                AsnReader hash = parameters.ReadSequence(new Asn1Tag(TagClass.ContextSpecific, 0)).ReadSequence();
-                pssHash = hash.ReadObjectIdentifier();
-            }
-        }
-
-        return (oid, pssHash);
-    }
-
-    /// <summary>True when <paramref name="issuer"/> names this certificate's issuer and its RSA key made the
-    /// RSASSA-PSS SHA-384 signature over the TBS bytes.</summary>
-    public bool IsSignedBy(X509Certificate2 issuer)
-    {
-        if (!Certificate.IssuerName.RawData.AsSpan().SequenceEqual(issuer.SubjectName.RawData)
-            || !string.Equals(_signatureAlgorithm, RsaPssOid, StringComparison.Ordinal)
-            || !string.Equals(_pssHash, Sha384Oid, StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        return VerifiedSignatureCache.Verify(Certificate.RawData, issuer.RawData, () =>
-        {
-            try
-            {
-                using RSA? key = issuer.GetRSAPublicKey();
-                return key is not null && key.VerifyData(_tbs, _signature, HashAlgorithmName.SHA384, RSASignaturePadding.Pss);
-            }
-            catch (CryptographicException)
-            {
-                return false;
-            }
-        });
-    }
+    /// <summary>SHA-256 of the DER, lower-case hex.</summary>
+    public string Sha256 => _sha256 ??= Convert.ToHexStringLower(SHA256.HashData(Certificate.RawDataMemory.Span));
 
     /// <summary>The productName extension ("Milan-B0", "Genoa"), if present.</summary>
     public string? ProductName()
@@ -188,29 +130,5 @@ internal sealed class AmdCertificate
         }
     }
 
-    /// <summary>Every AMD SNP extension (OID suffix after 1.3.6.1.4.1.3704.1.) as lower-case hex of its value.</summary>
-    public IEnumerable<(string Suffix, byte[] Value)> AmdExtensions()
-    {
-        foreach (X509Extension extension in Certificate.Extensions)
-        {
-            string? oid = extension.Oid?.Value;
-            if (oid is not null && oid.StartsWith(AmdSnpOidPrefix, StringComparison.Ordinal))
-            {
-                yield return (oid[AmdSnpOidPrefix.Length..], extension.RawData);
-            }
-        }
-    }
-
-    private byte[]? ExtensionValue(string oid)
-    {
-        foreach (X509Extension extension in Certificate.Extensions)
-        {
-            if (string.Equals(extension.Oid?.Value, oid, StringComparison.Ordinal))
-            {
-                return extension.RawData;
-            }
-        }
-
-        return null;
-    }
+    private byte[]? ExtensionValue(string oid) => _extensions.GetValueOrDefault(oid);
 }

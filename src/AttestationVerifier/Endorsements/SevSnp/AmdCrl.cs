@@ -52,7 +52,7 @@ internal sealed class AmdCrl
         {
             AsnReader outer = new AsnReader(der, AsnEncodingRules.DER).ReadSequence();
             byte[] tbsBytes = outer.ReadEncodedValue().ToArray();
-            (string algorithm, string? pssHash) = AmdCertificate.ReadSignatureAlgorithm(outer.ReadSequence());
+            (string algorithm, string? pssHash) = CertificateChain.ReadSignatureAlgorithm(outer.ReadSequence());
             byte[] signature = outer.ReadBitString(out int unused);
             if (unused != 0 || outer.HasData)
             {
@@ -98,25 +98,29 @@ internal sealed class AmdCrl
         }
     }
 
-    /// <summary>True when <paramref name="issuer"/> is named as the CRL issuer and made its RSASSA-PSS SHA-384 signature.</summary>
+    /// <summary>True when <paramref name="issuer"/> is named as the CRL issuer and made its RSASSA-PSS SHA-384 signature
+    /// (remembered once it verifies: the CRL is kept parsed per endorsement set).</summary>
     public bool IsSignedBy(X509Certificate2 issuer)
     {
         if (!Issuer.AsSpan().SequenceEqual(issuer.SubjectName.RawData)
-            || !string.Equals(_signatureAlgorithm, AmdCertificate.RsaPssOid, StringComparison.Ordinal)
-            || !string.Equals(_pssHash, AmdCertificate.Sha384Oid, StringComparison.Ordinal))
+            || !string.Equals(_signatureAlgorithm, CertificateChain.RsaPssOid, StringComparison.Ordinal)
+            || !string.Equals(_pssHash, CertificateChain.Sha384Oid, StringComparison.Ordinal))
         {
             return false;
         }
 
-        try
+        return VerifiedSignatureCache.Verify(this, issuer, _tbs, _signature, () =>
         {
-            using RSA? key = issuer.GetRSAPublicKey();
-            return key is not null && key.VerifyData(_tbs, _signature, HashAlgorithmName.SHA384, RSASignaturePadding.Pss);
-        }
-        catch (CryptographicException)
-        {
-            return false;
-        }
+            try
+            {
+                using RSA? key = issuer.GetRSAPublicKey();
+                return key is not null && key.VerifyData(_tbs, _signature, HashAlgorithmName.SHA384, RSASignaturePadding.Pss);
+            }
+            catch (CryptographicException)
+            {
+                return false;
+            }
+        });
     }
 
     public bool Lists(X509Certificate2 certificate) =>

@@ -24,6 +24,8 @@ namespace Enclave.AttestationVerifier.Verification.Dcap;
 internal sealed class DcapQuoteVerifier
 {
     private const int MaxCachedChains = 256;
+    private const int ClaimsCapacity = 128;
+    private const int MaxCachedRequests = 64;
 
     // Parsed collateral, kept per endorsement set (and the objects collected from it) so a warm verification
     // parses nothing; every time check is still made at each call's instant.
@@ -31,7 +33,7 @@ internal sealed class DcapQuoteVerifier
     private static readonly ConditionalWeakTable<DcapCollateral, ParsedCrls> s_crls = new();
     private static readonly ConditionalWeakTable<SignedCollateral, ParsedBody> s_bodies = new();
     private static readonly ConditionalWeakTable<X509Certificate2, ParsedPck> s_pckExtensions = new();
-    private static readonly ConcurrentDictionary<string, List<X509Certificate2>> s_quoteChains = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<byte[], List<X509Certificate2>> s_quoteChains = new(ByteContent.Comparer);
 
     private readonly bool _tdx;
     private readonly IntelPki _pki;
@@ -373,7 +375,7 @@ internal sealed class DcapQuoteVerifier
         IEnumerable<X509Certificate2> candidates = doc.IssuerChain.Count > 0
             ? doc.IssuerChain.Take(1)
             : collateral.Certificates.Where(c => !IsCa(c) && !c.Extensions.Any(e => string.Equals(e.Oid?.Value, PckExtensions.ExtensionOid, StringComparison.Ordinal)));
-        X509Certificate2? signer = candidates.FirstOrDefault(c => IntelPki.VerifyRawCollateral(c, doc.Body, doc.Signature));
+        X509Certificate2? signer = candidates.FirstOrDefault(c => IntelPki.VerifyRawCollateral(c, doc));
         if (signer is null)
         {
             s.Fail(VerificationCodes.CollateralInvalid, $"the {what} signature does not verify with the TCB signing certificate ({doc.Source})");
@@ -427,15 +429,30 @@ internal sealed class DcapQuoteVerifier
     }
 
     /// <summary>The collateral for a request, collected once per endorsement set and request.</summary>
-    private DcapCollateral Collateral(EndorsementSet endorsements, DcapCollateralRequest request) =>
-        s_collateral.GetValue(endorsements, _ => new ConcurrentDictionary<(IDcapCollateralSource, DcapCollateralRequest), DcapCollateral>())
-            .GetOrAdd((_collateral, request), key => key.Item1.Get(endorsements, key.Item2));
+    /// <remarks>The request names the FMSPC of a PCK certificate not yet verified, so the requests kept per set are
+    /// bounded (emptied when full) lest quotes with made-up FMSPCs grow them.</remarks>
+    private DcapCollateral Collateral(EndorsementSet endorsements, DcapCollateralRequest request)
+    {
+        ConcurrentDictionary<(IDcapCollateralSource, DcapCollateralRequest), DcapCollateral> requests =
+            s_collateral.GetValue(endorsements, static _ => new());
+        if (requests.TryGetValue((_collateral, request), out DcapCollateral? known))
+        {
+            return known;
+        }
 
-    /// <summary>The quote's PEM PCK chain, decoded once per exact certification data.</summary>
+        if (requests.Count >= MaxCachedRequests)
+        {
+            requests.Clear();
+        }
+
+        return requests.GetOrAdd((_collateral, request), key => key.Item1.Get(endorsements, key.Item2));
+    }
+
+    /// <summary>The quote's PEM PCK chain, decoded once per exact certification data (compared byte for byte), so
+    /// the same certificate objects, and with them the paths built from them, serve every quote of a platform.</summary>
     private static List<X509Certificate2> QuoteChain(byte[] certificationData)
     {
-        string key = Convert.ToHexString(SHA256.HashData(certificationData));
-        if (s_quoteChains.TryGetValue(key, out List<X509Certificate2>? chain))
+        if (s_quoteChains.TryGetValue(certificationData, out List<X509Certificate2>? chain))
         {
             return chain;
         }
@@ -446,11 +463,26 @@ internal sealed class DcapQuoteVerifier
             s_quoteChains.Clear();
         }
 
-        s_quoteChains.TryAdd(key, chain);
+        s_quoteChains.TryAdd([.. certificationData], chain);
         return chain;
     }
 
     private sealed record ParsedBody(object? Value, string? Problem);
+
+    /// <summary>Byte arrays compared by content (the full bytes decide equality; the hash only spreads them).</summary>
+    private sealed class ByteContent : IEqualityComparer<byte[]>
+    {
+        public static ByteContent Comparer { get; } = new();
+
+        public bool Equals(byte[]? x, byte[]? y) => x is not null && y is not null && x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(byte[] bytes)
+        {
+            HashCode hash = default;
+            hash.AddBytes(bytes);
+            return hash.ToHashCode();
+        }
+    }
 
     private sealed record ParsedPck(PckExtensions? Value);
 
@@ -602,7 +634,8 @@ internal sealed class DcapQuoteVerifier
 
         public DateTimeOffset At { get; } = at;
 
-        public Dictionary<string, string> Claims { get; } = new(StringComparer.Ordinal);
+        // Sized for the claims of a TDX quote, so that filling it never regrows it.
+        public Dictionary<string, string> Claims { get; } = new(ClaimsCapacity, StringComparer.Ordinal);
 
         public List<VerificationProblem> Errors { get; } = [];
 

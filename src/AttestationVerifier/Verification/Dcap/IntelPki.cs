@@ -46,7 +46,7 @@ internal sealed class IntelPki(X509Certificate2 root)
         }
 
         if (!string.Equals(crl.SignatureAlgorithm, EcdsaWithSha256Oid, StringComparison.Ordinal)
-            || !VerifiedSignatureCache.Verify(crl.SignedBytes, crl.Signature, issuer.RawData, () => VerifyDer(issuer, crl.SignedBytes, crl.Signature)))
+            || !VerifiedSignatureCache.Verify(crl, issuer, crl.SignedBytes, crl.Signature, () => VerifyDer(issuer, crl.SignedBytes, crl.Signature)))
         {
             return $"{what}: the signature does not verify with '{issuer.Subject}'";
         }
@@ -67,9 +67,9 @@ internal sealed class IntelPki(X509Certificate2 root)
             && key.VerifyData(data, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
     }
 
-    /// <summary>As <see cref="VerifyRaw"/> for collateral (TCB info, QE identity): remembered once it verifies.</summary>
-    public static bool VerifyRawCollateral(X509Certificate2 signer, byte[] data, byte[] signature) =>
-        VerifiedSignatureCache.Verify(data, signature, signer.RawData, () => VerifyRaw(signer, data, signature));
+    /// <summary>As <see cref="VerifyRaw"/> for a collateral document (TCB info, QE identity): remembered once it verifies.</summary>
+    public static bool VerifyRawCollateral(X509Certificate2 signer, SignedCollateral document) =>
+        VerifiedSignatureCache.Verify(document, signer, document.Body, document.Signature, () => VerifyRaw(signer, document.Body, document.Signature));
 
     /// <summary>ECDSA P-256 SHA-256 with a key given as the raw 64-byte x||y point.</summary>
     public static bool VerifyWithRawKey(ReadOnlySpan<byte> xy, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)

@@ -198,43 +198,48 @@ public sealed class NitroVerifier : IHardwareVerifier, ISignatureWorkload
     internal static byte[] SigStructure(ReadOnlySpan<byte> protectedHeader, ReadOnlySpan<byte> payload)
     {
         ReadOnlySpan<byte> context = "Signature1"u8;
-        List<byte> buffer = new(32 + protectedHeader.Length + payload.Length) { 0x84 };
-        AppendHead(buffer, 3, (ulong)context.Length);
-        buffer.AddRange(context);
-        AppendHead(buffer, 2, (ulong)protectedHeader.Length);
-        buffer.AddRange(protectedHeader);
-        AppendHead(buffer, 2, 0);
-        AppendHead(buffer, 2, (ulong)payload.Length);
-        buffer.AddRange(payload);
-        return [.. buffer];
+        byte[] buffer = new byte[1 + HeadLength((ulong)context.Length) + context.Length + HeadLength((ulong)protectedHeader.Length)
+            + protectedHeader.Length + HeadLength(0) + HeadLength((ulong)payload.Length) + payload.Length];
+        buffer[0] = 0x84;
+        int at = 1;
+        at = WriteHead(buffer, at, 3, (ulong)context.Length);
+        context.CopyTo(buffer.AsSpan(at));
+        at += context.Length;
+        at = WriteHead(buffer, at, 2, (ulong)protectedHeader.Length);
+        protectedHeader.CopyTo(buffer.AsSpan(at));
+        at += protectedHeader.Length;
+        at = WriteHead(buffer, at, 2, 0);
+        at = WriteHead(buffer, at, 2, (ulong)payload.Length);
+        payload.CopyTo(buffer.AsSpan(at));
+        return buffer;
     }
 
-    private static void AppendHead(List<byte> buffer, int major, ulong value)
+    // A CBOR head (RFC 8949 section 3): the initial byte, then the argument in 0, 1, 2 or 4 bytes.
+    private static int HeadLength(ulong value) => value switch
+    {
+        < 24 => 1,
+        <= byte.MaxValue => 2,
+        <= ushort.MaxValue => 3,
+        _ => 5,
+    };
+
+    private static int WriteHead(byte[] buffer, int at, int major, ulong value)
     {
         byte type = (byte)(major << 5);
-        if (value < 24)
+        int length = HeadLength(value);
+        buffer[at] = length switch
         {
-            buffer.Add((byte)(type | (byte)value));
-        }
-        else if (value <= byte.MaxValue)
+            1 => (byte)(type | (byte)value),
+            2 => (byte)(type | 24),
+            3 => (byte)(type | 25),
+            _ => (byte)(type | 26),
+        };
+        for (int i = 1; i < length; i++)
         {
-            buffer.Add((byte)(type | 24));
-            buffer.Add((byte)value);
+            buffer[at + i] = (byte)(value >> (8 * (length - 1 - i)));
         }
-        else if (value <= ushort.MaxValue)
-        {
-            buffer.Add((byte)(type | 25));
-            buffer.Add((byte)(value >> 8));
-            buffer.Add((byte)value);
-        }
-        else
-        {
-            buffer.Add((byte)(type | 26));
-            for (int shift = 24; shift >= 0; shift -= 8)
-            {
-                buffer.Add((byte)(value >> shift));
-            }
-        }
+
+        return at + length;
     }
 
     private static bool IsScalarInRange(ReadOnlySpan<byte> scalar) =>

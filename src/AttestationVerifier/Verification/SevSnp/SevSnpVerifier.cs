@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Enclave.AttestationVerifier.Endorsements;
@@ -11,9 +12,11 @@ namespace Enclave.AttestationVerifier.Verification.SevSnp;
 /// <summary>
 /// Verifies an AMD SEV-SNP attestation report at an explicit instant: the report's ECDSA P-384 signature with the
 /// VCEK or VLEK the report's SIGNING_KEY selects; that key's certificate chained VCEK → ASK → ARK or
-/// VLEK → ASVK → ARK (RSASSA-PSS SHA-384) to the embedded, pinned ARK of the product, every certificate valid at
-/// the instant; REPORTED_TCB equal to the TCB the endorsement key certifies (its SPL extensions); and, for a
-/// VCEK, CHIP_ID equal to its hwID (unless MASK_CHIP_KEY). The endorsement key and the ASK/ASVK come from the
+/// VLEK → ASVK → ARK by the shared <see cref="CertificateChain"/> (RSASSA-PSS SHA-384 on every certificate, every
+/// issuer a CA with keyCertSign within its path length, three certificates at most) to the embedded, pinned ARK
+/// of the product its issuer names, every certificate valid at the instant; REPORTED_TCB equal to the TCB the
+/// endorsement key certifies (its SPL extensions); and, for a VCEK, CHIP_ID equal to its hwID (unless
+/// MASK_CHIP_KEY). The endorsement key and the ASK/ASVK come from the
 /// endorsements; an ARK given there is ignored in favour of the embedded one. A CRL in the endorsements issued
 /// by the ARK (or the ASK/ASVK) must verify and be current at the instant, and must not list the certificate
 /// below it; without a CRL, revocation is not checked (AMD revokes endorsement keys by TCB, not by CRL).
@@ -25,6 +28,13 @@ public sealed class SevSnpVerifier : IHardwareVerifier, ISignatureWorkload
 {
     public const string KindName = "sev-snp";
     public const string AttestationType = "sevsnpvm";
+
+    // VEK → ASK/ASVK → ARK.
+    private static readonly ChainRules s_chainRules = new(3, Signature: ChainSignature.RsaPssSha384);
+
+    // Decoded certificates and CRLs, kept per endorsement set so a warm verification decodes none of them; every
+    // time check (validity, CRL thisUpdate/nextUpdate) is still made at each call's instant.
+    private static readonly ConditionalWeakTable<EndorsementSet, SevSnpEndorsements> s_endorsements = new();
 
     private readonly IReadOnlyDictionary<SevSnpProduct, X509Certificate2> _roots;
 
@@ -62,16 +72,8 @@ public sealed class SevSnpVerifier : IHardwareVerifier, ISignatureWorkload
         }
 
         List<VerificationProblem> errors = [];
-        List<AmdCertificate> certificates = [];
-        foreach (X509Certificate2 certificate in endorsements.Certificates)
-        {
-            if (AmdCertificate.TryCreate(certificate) is { } amd)
-            {
-                certificates.Add(amd);
-            }
-        }
-
-        ChainResult chain = CheckChain(report, certificates, endorsements.Crls, at, errors);
+        SevSnpEndorsements decoded = s_endorsements.GetValue(endorsements, static set => new SevSnpEndorsements(set));
+        ChainResult chain = CheckChain(report, decoded, at, errors);
         SevSnpProduct product = chain.Product != SevSnpProduct.Unknown
             ? chain.Product
             : report.CpuidProduct != SevSnpProduct.Unknown
@@ -101,7 +103,7 @@ public sealed class SevSnpVerifier : IHardwareVerifier, ISignatureWorkload
     {
         ArgumentNullException.ThrowIfNull(endorsements);
         SevSnpReport report = SevSnpReport.Parse(evidence.Span);
-        AmdCertificate vek = endorsements.Certificates.Select(AmdCertificate.TryCreate).OfType<AmdCertificate>()
+        AmdCertificate vek = s_endorsements.GetValue(endorsements, static set => new SevSnpEndorsements(set)).Certificates
             .FirstOrDefault(c => (c.IsVcek || c.IsVlek) && SignatureVerifies(report, c))
             ?? throw new InvalidOperationException("no endorsement key verifies the report");
         return () => SignatureVerifies(report, vek);
@@ -109,8 +111,16 @@ public sealed class SevSnpVerifier : IHardwareVerifier, ISignatureWorkload
 
     private sealed record ChainResult(AmdCertificate? EndorsementKey, SevSnpProduct Product);
 
-    private ChainResult CheckChain(SevSnpReport report, List<AmdCertificate> certificates, IReadOnlyList<EndorsementCrl> crls, DateTimeOffset at, List<VerificationProblem> errors)
+    private sealed class SevSnpEndorsements(EndorsementSet set)
     {
+        public List<AmdCertificate> Certificates { get; } = [.. set.Certificates.Select(c => new AmdCertificate(c))];
+
+        public List<(string Name, AmdCrl? Crl)> Crls { get; } = [.. set.Crls.Select(c => (c.Name, AmdCrl.TryParse(c.Der)))];
+    }
+
+    private ChainResult CheckChain(SevSnpReport report, SevSnpEndorsements endorsements, DateTimeOffset at, List<VerificationProblem> errors)
+    {
+        List<AmdCertificate> certificates = endorsements.Certificates;
         if (report.SignatureAlgorithm != SevSnpReport.EcdsaP384Sha384)
         {
             errors.Add(new(VerificationCodes.AlgorithmNotAllowed,
@@ -158,18 +168,46 @@ public sealed class SevSnpVerifier : IHardwareVerifier, ISignatureWorkload
 
         CheckValidity(vek, "the " + (vek.IsVlek ? "VLEK" : "VCEK"), at, errors);
 
-        List<AmdCertificate> intermediates = [.. certificates.Where(c => !c.IsVcek && !c.IsVlek && !c.IsSelfIssued)];
+        // An ARK among the endorsements is never used: the pinned one of the product is the only root.
+        List<X509Certificate2> intermediates = [.. certificates.Where(c => !c.IsVcek && !c.IsVlek && !c.IsSelfIssued).Select(c => c.Certificate)];
         if (intermediates.Count == 0)
         {
             errors.Add(new(VerificationCodes.CollateralMissing, $"no {(vek.IsVlek ? "ASVK" : "ASK")} certificate among the endorsements to verify the {wanted} with"));
             return new ChainResult(vek, SevSnpProduct.Unknown);
         }
 
-        AmdCertificate? issuer = intermediates.FirstOrDefault(i => vek.IsSignedBy(i.Certificate));
+        // The issuer the endorsement key names (SEV-<product> or SEV-VLEK-<product>) selects the product's ARK.
+        SevSnpProduct product = SevSnpProducts.FromName(vek.IssuerCommonName);
+        if (product == SevSnpProduct.Unknown || !_roots.TryGetValue(product, out X509Certificate2? root))
+        {
+            bool named = intermediates.Any(c => c.SubjectName.RawData.AsSpan().SequenceEqual(vek.Certificate.IssuerName.RawData));
+            errors.Add(named
+                ? new(VerificationCodes.UntrustedRoot, $"'{vek.IssuerCommonName}' names no product whose ARK is trusted")
+                : new(VerificationCodes.ChainInvalid, $"no endorsement certificate named '{vek.Certificate.Issuer}' signed the {wanted} (RSASSA-PSS SHA-384)"));
+            return new ChainResult(vek, SevSnpProduct.Unknown);
+        }
+
+        CertificatePath path = CertificateChain.Build(vek.Certificate, intermediates, root, s_chainRules);
+        if (!path.IsValid)
+        {
+            // An ASK/ASVK whose link up to the pinned ARK is missing or does not verify is not the genuine one of
+            // the product; a broken link below it (the endorsement key's) is a chain error.
+            X509Certificate2 failed = path.Chain[Math.Clamp(path.FailedIndex, 0, path.Chain.Count - 1)];
+            bool untrusted = path.Failure == ChainFailure.UntrustedRoot
+                || (path.FailedIndex >= 1 && !IsRoot(failed, root)
+                    && path.Failure is ChainFailure.SignatureInvalid or ChainFailure.NoIssuer or ChainFailure.SignatureAlgorithm);
+            errors.Add(untrusted
+                ? new(VerificationCodes.UntrustedRoot, $"{path.Message}: not chained to the genuine ARK of {product} (DER SHA-256 {Convert.ToHexStringLower(SHA256.HashData(root.RawData))})")
+                : new(VerificationCodes.ChainInvalid, $"the {wanted} chain: {path.Message}"));
+            return new ChainResult(vek, untrusted ? product : SevSnpProduct.Unknown);
+        }
+
+        AmdCertificate? issuer = path.Chain.Count == 3
+            ? certificates.FirstOrDefault(c => c.Certificate.RawDataMemory.Span.SequenceEqual(path.Chain[1].RawDataMemory.Span))
+            : null;
         if (issuer is null)
         {
-            errors.Add(new(VerificationCodes.ChainInvalid,
-                $"no endorsement certificate named '{vek.Certificate.Issuer}' signed the {wanted} (RSASSA-PSS SHA-384)"));
+            errors.Add(new(VerificationCodes.ChainInvalid, $"the {wanted} is issued by '{path.Chain[1].Subject}'; it must chain through an {(vek.IsVlek ? "ASVK" : "ASK")} to the ARK"));
             return new ChainResult(vek, SevSnpProduct.Unknown);
         }
 
@@ -180,26 +218,17 @@ public sealed class SevSnpVerifier : IHardwareVerifier, ISignatureWorkload
                 $"the {(vek.IsVlek ? "VLEK" : "VCEK")} is issued by '{issuer.CommonName}'; a {(vek.IsVlek ? "VLEK must chain to an ASVK (SEV-VLEK-<product>)" : "VCEK must chain to an ASK (SEV-<product>)")}"));
         }
 
-        SevSnpProduct product = SevSnpProducts.FromName(issuer.CommonName);
-        if (product == SevSnpProduct.Unknown || !_roots.TryGetValue(product, out X509Certificate2? root))
+        // The endorsement key's own validity is checked above, whatever became of the path.
+        for (int i = 1; i < path.Chain.Count; i++)
         {
-            errors.Add(new(VerificationCodes.UntrustedRoot, $"'{issuer.CommonName}' names no product whose ARK is trusted"));
-            return new ChainResult(vek, SevSnpProduct.Unknown);
+            if (at < path.NotBefore(i) || at > path.NotAfter(i))
+            {
+                string what = i == path.Chain.Count - 1 ? $"the ARK of {product}" : $"the {(issuerIsAsvk ? "ASVK" : "ASK")} '{issuer.CommonName}'";
+                errors.Add(new(VerificationCodes.CertificateExpired, $"{what} is valid {path.DescribeValidity(i)}; the instant is {at.ToUniversalTime():O}"));
+            }
         }
 
-        CheckValidity(issuer, $"the {(issuerIsAsvk ? "ASVK" : "ASK")} '{issuer.CommonName}'", at, errors);
-        if (!issuer.IsSignedBy(root))
-        {
-            errors.Add(new(VerificationCodes.UntrustedRoot,
-                $"'{issuer.CommonName}' is not signed by the genuine ARK of {product} (DER SHA-256 {Convert.ToHexStringLower(SHA256.HashData(root.RawData))})"));
-        }
-
-        if (AmdCertificate.TryCreate(root) is { } rootCertificate)
-        {
-            CheckValidity(rootCertificate, $"the ARK of {product}", at, errors);
-        }
-
-        CheckRevocation(crls, [(root, issuer.Certificate, issuer.CommonName), (issuer.Certificate, vek.Certificate, wanted)], at, errors);
+        CheckRevocation(endorsements.Crls, [(root, issuer.Certificate, issuer.CommonName), (issuer.Certificate, vek.Certificate, wanted)], at, errors);
 
         if (report.CpuidProduct != SevSnpProduct.Unknown && report.CpuidProduct != product)
         {
@@ -233,17 +262,17 @@ public sealed class SevSnpVerifier : IHardwareVerifier, ISignatureWorkload
     // is used when its issuer is a certificate of this chain; it must verify and be current, and then no
     // certificate it covers may be listed. Without a CRL, revocation is not checked.
     private static void CheckRevocation(
-        IReadOnlyList<EndorsementCrl> crls, (X509Certificate2 Issuer, X509Certificate2 Subject, string Name)[] links, DateTimeOffset at, List<VerificationProblem> errors)
+        List<(string Name, AmdCrl? Crl)> crls, (X509Certificate2 Issuer, X509Certificate2 Subject, string Name)[] links, DateTimeOffset at, List<VerificationProblem> errors)
     {
-        foreach (EndorsementCrl file in crls)
+        foreach ((string name, AmdCrl? crl) in crls)
         {
-            if (AmdCrl.TryParse(file.Der) is not { } crl)
+            if (crl is null)
             {
-                errors.Add(new(VerificationCodes.CrlInvalid, $"CRL '{file.Name}' is not a well-formed CRL"));
+                errors.Add(new(VerificationCodes.CrlInvalid, $"CRL '{name}' is not a well-formed CRL"));
                 continue;
             }
 
-            foreach ((X509Certificate2 issuer, X509Certificate2 subject, string name) in links)
+            foreach ((X509Certificate2 issuer, X509Certificate2 subject, string subjectName) in links)
             {
                 if (!crl.Issuer.AsSpan().SequenceEqual(issuer.SubjectName.RawData))
                 {
@@ -252,20 +281,23 @@ public sealed class SevSnpVerifier : IHardwareVerifier, ISignatureWorkload
 
                 if (!crl.IsSignedBy(issuer))
                 {
-                    errors.Add(new(VerificationCodes.CrlInvalid, $"CRL '{file.Name}' is not signed by '{issuer.Subject}' (RSASSA-PSS SHA-384)"));
+                    errors.Add(new(VerificationCodes.CrlInvalid, $"CRL '{name}' is not signed by '{issuer.Subject}' (RSASSA-PSS SHA-384)"));
                 }
                 else if (at < crl.ThisUpdate || (crl.NextUpdate is { } next && at > next))
                 {
                     errors.Add(new(VerificationCodes.CrlInvalid,
-                        $"CRL '{file.Name}' is valid from {crl.ThisUpdate:O} to {crl.NextUpdate?.ToString("O", CultureInfo.InvariantCulture) ?? "(no nextUpdate)"}; the instant is {at.ToUniversalTime():O}"));
+                        $"CRL '{name}' is valid from {crl.ThisUpdate:O} to {crl.NextUpdate?.ToString("O", CultureInfo.InvariantCulture) ?? "(no nextUpdate)"}; the instant is {at.ToUniversalTime():O}"));
                 }
                 else if (crl.Lists(subject))
                 {
-                    errors.Add(new(VerificationCodes.CertificateRevoked, $"'{name}' (serial {subject.SerialNumber}) is revoked by CRL '{file.Name}'"));
+                    errors.Add(new(VerificationCodes.CertificateRevoked, $"'{subjectName}' (serial {subject.SerialNumber}) is revoked by CRL '{name}'"));
                 }
             }
         }
     }
+
+    private static bool IsRoot(X509Certificate2 certificate, X509Certificate2 root) =>
+        certificate.RawDataMemory.Span.SequenceEqual(root.RawDataMemory.Span);
 
     private static bool SignatureVerifies(SevSnpReport report, AmdCertificate vek)
     {
@@ -428,7 +460,7 @@ public sealed class SevSnpVerifier : IHardwareVerifier, ISignatureWorkload
             claims["vek.issuer"] = vek.Certificate.Issuer;
             claims["vek.not_before"] = vek.NotBefore.ToString("O", CultureInfo.InvariantCulture);
             claims["vek.not_after"] = vek.NotAfter.ToString("O", CultureInfo.InvariantCulture);
-            claims["vek.sha256"] = Convert.ToHexStringLower(SHA256.HashData(vek.Certificate.RawData));
+            claims["vek.sha256"] = vek.Sha256;
             if (vek.ProductName() is { } productName)
             {
                 claims["vek.product_name"] = productName;
@@ -484,7 +516,7 @@ public sealed class SevSnpVerifier : IHardwareVerifier, ISignatureWorkload
         }
 
         string platformId = vek is { IsVlek: true }
-            ? "sev-snp-vlek:" + Convert.ToHexStringLower(SHA256.HashData(vek.Certificate.RawData))
+            ? "sev-snp-vlek:" + vek.Sha256
             : vek is null && report.SigningKey != SevSnpReport.SigningKeyVcek
                 ? "sev-snp-vlek:unknown"
                 : "sev-snp:" + Hex(report.ChipId);
