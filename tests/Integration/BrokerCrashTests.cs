@@ -175,6 +175,12 @@ public abstract class BrokerCrashTests
         Assert.Equal(expected, stored);
         Assert.Equal(expected, replay.Spent[load.KeyId(KeyName)]);
         Assert.InRange(PrivacyLedger.Epsilon(stored, s_budget.Delta), 0.5, s_budget.MaxEpsilon);
+
+        // The auditor's `audit verify` replays the same budget from the log offline.
+        JsonObject budget = result["privacyBudgets"]![load.KeyId(KeyName)]!.AsObject();
+        Assert.Equal(PrivacyLedger.Epsilon(expected, s_budget.Delta), budget["epsilonSpent"]!.GetValue<double>(), 9);
+        Assert.Equal(s_budget.MaxEpsilon, budget["maxEpsilon"]!.GetValue<double>());
+        Assert.Empty(result["privacyFaults"]!.AsArray());
     }
 
     /// <summary>The audited reason of each denied attempt, found by its token id.</summary>

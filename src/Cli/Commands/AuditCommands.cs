@@ -22,13 +22,38 @@ internal static class AuditCommands
         return audit;
     }
 
-    public static AuditVerificationResult Verify(string? storeDirectory, string? auditKeyPath, string? knownHeadPath = null, string? postgres = null)
+    public static AuditVerificationResult Verify(string? storeDirectory, string? auditKeyPath, string? knownHeadPath = null, string? postgres = null) =>
+        VerifyWithPrivacy(storeDirectory, auditKeyPath, knownHeadPath, postgres).Log;
+
+    /// <summary>Verifies the log and, when it holds, replays the privacy budgets its grants spent (docs/formats.md
+    /// section 9): per budgeted key, the ε of the RDP its grants sum to, and every grant whose record disagrees.</summary>
+    public static (AuditVerificationResult Log, PrivacyLedgerReplay? Privacy, Dictionary<string, (double Epsilon, double Delta, double Max)> Budgets) VerifyWithPrivacy(
+        string? storeDirectory, string? auditKeyPath, string? knownHeadPath = null, string? postgres = null)
     {
         // A missing store is named before its key: the key file lives in the store folder by default.
         using IKeyBrokerStore store = OpenStore(storeDirectory, postgres);
         Jwk key = ReadAuditKey(storeDirectory, auditKeyPath);
         SignedTreeHead? known = knownHeadPath is null ? null : ReadKnownHead(knownHeadPath, key);
-        return AuditLog.Verify(store, key, known);
+        AuditVerificationResult result = AuditLog.Verify(store, key, known);
+        var budgets = new Dictionary<string, (double, double, double)>(StringComparer.Ordinal);
+        if (!result.IsValid)
+        {
+            return (result, null, budgets);
+        }
+
+        List<AuditEntry> entries = [.. store.ReadAuditEntries().Select(r => new AuditEntry(r.Sequence, r.Time, r.Kind, r.Body, Convert.ToHexStringLower(r.EntryHash), Convert.ToHexStringLower(r.PreviousHash)))];
+        PrivacyLedgerReplay replay = PrivacyLedger.Replay(entries);
+        foreach (AuditEntry entry in entries.Where(e => e.Kind == nameof(AuditEntryKind.ReleaseGranted)))
+        {
+            // The policy's δ and maximum as the key's latest grant recorded them.
+            if (JsonNode.Parse(entry.Body) is JsonObject body && body["privacy"] is JsonObject p && body["key"]?.GetValue<string>() is { } name
+                && replay.Spent.TryGetValue(name, out double[]? rdp) && p["delta"]?.GetValue<double>() is double delta && p["maxEpsilon"]?.GetValue<double>() is double max)
+            {
+                budgets[name] = (PrivacyLedger.Epsilon(rdp, delta), delta, max);
+            }
+        }
+
+        return (result, replay, budgets);
     }
 
     private static Command CreateVerify()
@@ -41,12 +66,22 @@ internal static class AuditCommands
         var verify = new Command("verify", "Recompute every leaf hash, link and Merkle root from the stored rows and check the signed tree heads; names the first bad entry.") { store, postgres, auditKey, knownHead, json };
         verify.SetAction(parse => CliErrors.RunAsync(() =>
         {
-            AuditVerificationResult result = Verify(parse.GetValue(store), parse.GetValue(auditKey), parse.GetValue(knownHead), parse.GetValue(postgres));
+            (AuditVerificationResult result, PrivacyLedgerReplay? privacy, Dictionary<string, (double Epsilon, double Delta, double Max)> budgets) =
+                VerifyWithPrivacy(parse.GetValue(store), parse.GetValue(auditKey), parse.GetValue(knownHead), parse.GetValue(postgres));
+            bool privacyHolds = privacy is null || privacy.Faults.Count == 0;
             if (parse.GetResult(json) is not null)
             {
+                var budgetJson = new JsonObject();
+                foreach ((string name, (double epsilon, double delta, double max)) in budgets.OrderBy(b => b.Key, StringComparer.Ordinal))
+                {
+                    budgetJson[name] = new JsonObject { ["epsilonSpent"] = epsilon, ["delta"] = delta, ["maxEpsilon"] = max };
+                }
+
                 RoundCommands.WriteJson(parse.GetValue(json), new JsonObject
                 {
-                    ["verified"] = result.IsValid,
+                    ["verified"] = result.IsValid && privacyHolds,
+                    ["privacyBudgets"] = budgetJson,
+                    ["privacyFaults"] = new JsonArray([.. (privacy?.Faults ?? []).Select(f => (JsonNode)f)]),
                     ["entries"] = result.VerifiedEntries,
                     ["rootHash"] = result.RootHash is null ? null : Convert.ToHexStringLower(result.RootHash),
                     ["firstBadSequence"] = result.FirstBadSequence,
@@ -57,6 +92,15 @@ internal static class AuditCommands
             else if (result.IsValid)
             {
                 Console.WriteLine($"audit log verified: {result.VerifiedEntries} entries, Merkle root {Convert.ToHexStringLower(result.RootHash!)} matches the signed tree head");
+                foreach ((string name, (double epsilon, double delta, double max)) in budgets.OrderBy(b => b.Key, StringComparer.Ordinal))
+                {
+                    Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"privacy budget {name}: ε {epsilon:F4} of {max} spent at δ {delta:G3} (replayed from the log's grants)"));
+                }
+
+                foreach (string fault in privacy?.Faults ?? [])
+                {
+                    Console.WriteLine($"privacy ledger INVALID: {fault}");
+                }
             }
             else
             {
@@ -64,7 +108,7 @@ internal static class AuditCommands
                 Console.WriteLine($"audit log INVALID ({where}, {result.Fault}): {result.Detail}");
             }
 
-            return Task.FromResult(result.IsValid ? 0 : 1);
+            return Task.FromResult(result.IsValid && privacyHolds ? 0 : 1);
         }));
         return verify;
     }
