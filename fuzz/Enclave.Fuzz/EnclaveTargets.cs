@@ -1,5 +1,6 @@
 using Enclave.EnclaveApp.Boundary;
 using Enclave.EnclaveApp.Data;
+using Enclave.Training;
 using Enclave.Protocol;
 using Enclave.Protocol.Boundary;
 
@@ -12,7 +13,7 @@ internal static class EnclaveTargets
     {
         try
         {
-            Enclave.EnclaveApp.Data.ExampleSet.Parse(input);
+            Enclave.Training.ExampleSet.Parse(input);
         }
         catch (ExampleSetFormatException)
         {

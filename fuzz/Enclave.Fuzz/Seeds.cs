@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using Enclave.AttestationVerifier.Appraisal;
 using Enclave.Crypto;
 using Enclave.EnclaveApp.Data;
+using Enclave.Training;
 using Enclave.Protocol.Boundary;
 using Enclave.Protocol.Round;
 using Enclave.SecureAggregation;
@@ -177,8 +178,8 @@ internal static class Seeds
 
     public static IEnumerable<Seed> ExampleSet()
     {
-        yield return new("two-examples", Enclave.EnclaveApp.Data.ExampleSet.Encode([3, 7], [1, 2, 3, 4, 5, 6, 7, 8], 2, 2));
-        yield return new("empty", Enclave.EnclaveApp.Data.ExampleSet.Encode([], [], 28, 28));
+        yield return new("two-examples", Enclave.Training.ExampleSet.Encode([3, 7], [1, 2, 3, 4, 5, 6, 7, 8], 2, 2));
+        yield return new("empty", Enclave.Training.ExampleSet.Encode([], [], 28, 28));
     }
 
     public static IEnumerable<Seed> EnclaveToHostFrames()

@@ -11,7 +11,7 @@ using Enclave.EnclaveApp.Boundary;
 using Enclave.EnclaveApp.Data;
 using Enclave.EnclaveApp.Keys;
 using Enclave.EnclaveApp.Rounds;
-using Enclave.EnclaveApp.Training;
+using Enclave.Training;
 using Enclave.Privacy;
 using Enclave.Protocol.Boundary;
 using Enclave.Protocol.Round;
@@ -128,7 +128,7 @@ internal sealed class EnclaveRuntime
 
             float[] global = MemoryMarshal.Cast<byte, float>(request.GlobalModel.Span).ToArray();
             TrainingPlan plan = spec.Plan.Plan;
-            LocalTrainingPlan local = LocalPlan(plan, spec.Specification.Round);
+            LocalTrainingPlan local = LocalTrainingPlan.ForRound(plan, spec.Specification.Round);
             if (local.Model.ParameterCount != global.Length)
             {
                 throw new EnclaveFailure("ModelShapeMismatch", $"global model has {global.Length} parameters; plan {plan.Id}'s {plan.Model.Kind} has {local.Model.ParameterCount}");
@@ -340,20 +340,6 @@ internal sealed class EnclaveRuntime
         byte[] bytes = payload.ToByteArray();
         return new SignedMessage { Kind = kind, Payload = ByteString.CopyFrom(bytes), Signature = ByteString.CopyFrom(MessageSignature.Sign(keys.Signing, kind, bytes)) };
     }
-
-    // What the enclave trains for a round of the plan: its model, local optimiser, FedProx term, update bound and
-    // DP-SGD settings, seeded per round (the seed drives initialisation-free shuffling only; DP sampling and noise
-    // come from a secret generator inside the trainer).
-    private static LocalTrainingPlan LocalPlan(TrainingPlan plan, uint round) => new(
-        plan.Model.Kind == PlanModelKind.Mlp ? ModelSpec.Mlp(plan.Model.Hidden) : ModelSpec.Cnn(),
-        Epochs: plan.LocalEpochs,
-        BatchSize: Math.Max(plan.BatchSize, 1),
-        LearningRate: plan.Optimizer.LearningRate,
-        Momentum: plan.Optimizer.Momentum,
-        ProximalMu: plan.Algorithm.ProximalMu,
-        UpdateClipNorm: plan.UpdateClipNorm,
-        Dp: plan.Privacy is { } dp ? new DpSgdSettings(dp.SamplingRate, dp.NoiseMultiplier, dp.ExampleClipNorm, dp.StepsPerRound) : null,
-        Seed: plan.Seed + round);
 
     private static Failure? ToFailure(Exception ex) => ex switch
     {

@@ -6,13 +6,13 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using Enclave.Aggregator.Model;
 using Enclave.Cli.Demo;
 using Enclave.Crypto;
 using Enclave.Hosting;
 using Enclave.Protocol.Round;
 using Enclave.SecureAggregation;
 using Enclave.Testing;
+using Enclave.Training;
 using Google.Protobuf;
 using Grpc.Net.Client;
 
@@ -76,7 +76,7 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
 
     public TrustChainAttackTests(TrustChainFixture fixture) => _f = fixture;
 
-    private static float[] Model { get; } = MlpModel.Initialize(Hidden, 7);
+    private static float[] Model { get; } = ModelSpec.Mlp(Hidden).InitialModel(7);
 
     // Attack 1: anyone who could reach the hosts played coordinator and set epochs per region.
     [Fact]
@@ -257,7 +257,7 @@ public sealed class TrustChainAttackTests : IClassFixture<TrustChainFixture>
         Assert.False(File.Exists(Path.Combine(data, "model.f32")));
         Assert.False(File.Exists(Path.Combine(data, "round.txt")));
         Assert.False(Directory.Exists(Path.Combine(data, "manifests")) && Directory.EnumerateFiles(Path.Combine(data, "manifests")).Any());
-        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(MlpModel.Initialize(Hidden, 7).AsSpan()))), summary.ModelSha256);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(MemoryMarshal.AsBytes(ModelSpec.Mlp(Hidden).InitialModel(7).AsSpan()))), summary.ModelSha256);
     }
 
     private RoundSpecification Specification(string roundId, long maxSamples = 100_000)

@@ -1,7 +1,6 @@
 // The coordinator's durable state: the global model, the round counter and its manifest signing key.
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using Enclave.Aggregator.Model;
 using Enclave.Crypto;
 
 namespace Enclave.Aggregator.Rounds;
@@ -38,25 +37,20 @@ public sealed class CoordinatorState
         ECDsa key = LoadOrCreateSigningKey(options.DataDirectory);
         string modelPath = Path.Combine(options.DataDirectory, "model.f32");
         string roundPath = Path.Combine(options.DataDirectory, "round.txt");
-        Privacy.PlanModel planModel = options.Plan.Plan.Model;
-        if (planModel.Kind != Privacy.PlanModelKind.Mlp)
-        {
-            throw new InvalidDataException($"the coordinator evaluates and initialises the MLP only; plan {options.Plan.Plan.Id} trains a {planModel.Kind}");
-        }
-
-        int expected = MlpModel.ParameterCount(planModel.Hidden);
+        Training.ModelSpec spec = Training.ModelSpec.For(options.Plan.Plan.Model);
+        int expected = spec.ParameterCount;
         if (File.Exists(modelPath) && File.Exists(roundPath))
         {
             byte[] bytes = File.ReadAllBytes(modelPath);
             if (bytes.Length != expected * sizeof(float))
             {
-                throw new InvalidDataException($"{modelPath} holds {bytes.Length} bytes; a model with hidden size {planModel.Hidden} has {expected * sizeof(float)}");
+                throw new InvalidDataException($"{modelPath} holds {bytes.Length} bytes; plan {options.Plan.Plan.Id}'s {spec.Kind} has {expected * sizeof(float)}");
             }
 
             return new CoordinatorState(options.DataDirectory, uint.Parse(File.ReadAllText(roundPath).Trim(), System.Globalization.CultureInfo.InvariantCulture), MemoryMarshal.Cast<byte, float>(bytes).ToArray(), key);
         }
 
-        return new CoordinatorState(options.DataDirectory, 0, MlpModel.Initialize(planModel.Hidden, options.Plan.Plan.Seed), key);
+        return new CoordinatorState(options.DataDirectory, 0, spec.InitialModel(options.Plan.Plan.Seed), key);
     }
 
     public static string PublicKeyPath(string directory) => Path.Combine(directory, "coordinator.jwk");

@@ -11,6 +11,7 @@ using Enclave.Aggregator.Data;
 using Enclave.Aggregator.Model;
 using Enclave.Crypto;
 using Enclave.Protocol;
+using Enclave.Training;
 using Enclave.Protocol.Broker;
 using Enclave.Protocol.Coordinator;
 using Enclave.Protocol.Round;
@@ -35,7 +36,8 @@ public sealed class RoundCoordinator
     private string _stage = string.Empty;
     private RoundSummary? _last;
     private readonly RoundMetrics.StageClock _stageClock = new();
-    private readonly Lazy<(byte[] Pixels, byte[] Labels, int Count)> _testSet;
+    private readonly Lazy<ExampleSet> _testSet;
+    private readonly ModelSpec _model;
     private readonly ServerOptimizerState _serverOptimizer;
 
     public RoundCoordinator(CoordinatorOptions options, IReadOnlyDictionary<string, RegionHost.RegionHostClient> hosts, KeyBroker.KeyBrokerClient? broker, ILogger logger)
@@ -46,7 +48,12 @@ public sealed class RoundCoordinator
         _logger = logger;
         _state = CoordinatorState.Load(options);
         _serverOptimizer = new ServerOptimizerState(options.Plan.Plan.Algorithm.Server, _state.Model.Length);
-        _testSet = new Lazy<(byte[], byte[], int)>(() => FashionMnist.LoadTest(options.TestDataDirectory));
+        _model = ModelSpec.For(options.Plan.Plan.Model);
+        _testSet = new Lazy<ExampleSet>(() =>
+        {
+            (byte[] pixels, byte[] labels, int _) = FashionMnist.LoadTest(options.TestDataDirectory);
+            return ExampleSet.Create(labels, pixels, FashionMnist.Side, FashionMnist.Side);
+        });
     }
 
     public ReadOnlyMemory<float> GlobalModel => _state.Model;
@@ -316,8 +323,7 @@ public sealed class RoundCoordinator
         float[] delta = new float[_state.Model.Length];
         quantizer.Dequantize(aggregate.Sum, delta, survivorSamples / (double)aggregate.TotalSamples);
         float[] next = _serverOptimizer.Step(_state.Model, delta);
-        (byte[] pixels, byte[] labels, int count) = _testSet.Value;
-        context.Summary.Accuracy = MlpModel.Accuracy(next, _options.Plan.Plan.Model.Hidden, pixels, labels, count);
+        context.Summary.Accuracy = ModelEvaluator.Evaluate(_model, next, _testSet.Value).Accuracy;
         context.Summary.ModelSha256 = CoordinatorState.HashOf(next);
         return next;
     }

@@ -11,6 +11,7 @@ using Enclave.Crypto;
 using Enclave.EnclaveApp.Attestation;
 using Enclave.EnclaveApp.Boundary;
 using Enclave.EnclaveApp.Data;
+using Enclave.Training;
 using Enclave.Protocol;
 using Enclave.Protocol.Boundary;
 using Enclave.Protocol.Round;

@@ -1,4 +1,4 @@
-namespace Enclave.EnclaveApp.Training;
+namespace Enclave.Training;
 
 /// <summary>
 /// Record-level DP-SGD (Abadi et al., 2016) with Poisson sampling, the mechanism the RDP accountant

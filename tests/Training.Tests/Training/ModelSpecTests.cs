@@ -1,7 +1,5 @@
-using Enclave.EnclaveApp.Data;
-using Enclave.EnclaveApp.Training;
 
-namespace Enclave.EnclaveApp.Tests.Training;
+namespace Enclave.Training.Tests;
 
 public sealed class ModelSpecTests
 {

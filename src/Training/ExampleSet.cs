@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Enclave.EnclaveApp.Data;
+namespace Enclave.Training;
 
 /// <summary>
 /// A labelled image set as carried in the plaintext of an encrypted dataset (docs/formats.md section 6):

@@ -1,9 +1,8 @@
 using System.Runtime.InteropServices;
-using Enclave.EnclaveApp.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Enclave.EnclaveApp.Training;
+namespace Enclave.Training;
 
 /// <summary>
 /// Trains the regional copy of the global model on the enclave's local examples with TorchSharp, as a

@@ -1,4 +1,4 @@
-namespace Enclave.EnclaveApp.Data;
+namespace Enclave.Training;
 
 /// <summary>
 /// The plaintext of a dataset is not a well-formed example set (docs/formats.md section 6).

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
-using Enclave.EnclaveApp.Data;
 
-namespace Enclave.EnclaveApp.Tests;
+namespace Enclave.Training.Tests;
 
 public sealed class ExampleSetTests
 {

@@ -1,8 +1,7 @@
-using Enclave.EnclaveApp.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Enclave.EnclaveApp.Training;
+namespace Enclave.Training;
 
 /// <summary>Measures a model vector on labelled examples with TorchSharp (for the coordinator and benchmarks).</summary>
 public static class ModelEvaluator

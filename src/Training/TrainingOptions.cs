@@ -1,4 +1,4 @@
-namespace Enclave.EnclaveApp.Training;
+namespace Enclave.Training;
 
 /// <summary>
 /// Hyper-parameters of one local training run of the <c>784 → Hidden → 10</c> MLP.

@@ -1,4 +1,6 @@
-namespace Enclave.EnclaveApp.Training;
+using Enclave.Privacy;
+
+namespace Enclave.Training;
 
 /// <summary>The architectures the local trainer runs.</summary>
 public enum ModelKind
@@ -53,6 +55,13 @@ public sealed record ModelSpec(ModelKind Kind, int Rows = 28, int Cols = 28, int
     public const int CnnKernel = 5;
 
     /// <summary>The MLP on 28×28 images with 10 classes.</summary>
+    /// <summary>The model a training plan names (the plan's CNN has the default fully connected width).</summary>
+    public static ModelSpec For(PlanModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model.Kind == PlanModelKind.Mlp ? Mlp(model.Hidden) : Cnn();
+    }
+
     public static ModelSpec Mlp(int hidden = 128) => new(ModelKind.Mlp, Hidden: hidden);
 
     /// <summary>The CNN on 28×28 images with 10 classes (184,586 parameters at <paramref name="hidden"/> 128).</summary>
@@ -82,14 +91,14 @@ public sealed record ModelSpec(ModelKind Kind, int Rows = 28, int Cols = 28, int
         }
 
         int minSide = Kind == ModelKind.Cnn ? MinCnnSide : 1;
-        if (Rows < minSide || Rows > Data.ExampleSet.MaxDimension)
+        if (Rows < minSide || Rows > ExampleSet.MaxDimension)
         {
-            throw new ArgumentOutOfRangeException(nameof(Rows), Rows, $"Rows must be {minSide}..{Data.ExampleSet.MaxDimension} for {Kind}.");
+            throw new ArgumentOutOfRangeException(nameof(Rows), Rows, $"Rows must be {minSide}..{ExampleSet.MaxDimension} for {Kind}.");
         }
 
-        if (Cols < minSide || Cols > Data.ExampleSet.MaxDimension)
+        if (Cols < minSide || Cols > ExampleSet.MaxDimension)
         {
-            throw new ArgumentOutOfRangeException(nameof(Cols), Cols, $"Cols must be {minSide}..{Data.ExampleSet.MaxDimension} for {Kind}.");
+            throw new ArgumentOutOfRangeException(nameof(Cols), Cols, $"Cols must be {minSide}..{ExampleSet.MaxDimension} for {Kind}.");
         }
 
         if (Classes is < 2 or > MaxClasses)

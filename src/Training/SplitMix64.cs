@@ -1,4 +1,4 @@
-namespace Enclave.EnclaveApp.Training;
+namespace Enclave.Training;
 
 /// <summary>
 /// SplitMix64 (Steele, Lea and Flood, 2014): a small, fixed generator, so that shuffles and initial models never

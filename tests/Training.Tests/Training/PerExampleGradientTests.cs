@@ -1,7 +1,5 @@
-using Enclave.EnclaveApp.Data;
-using Enclave.EnclaveApp.Training;
 
-namespace Enclave.EnclaveApp.Tests.Training;
+namespace Enclave.Training.Tests;
 
 /// <summary>DP-SGD's direct per-example gradients against one ordinary backward pass per example.</summary>
 public sealed class PerExampleGradientTests

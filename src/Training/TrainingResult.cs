@@ -1,4 +1,4 @@
-namespace Enclave.EnclaveApp.Training;
+namespace Enclave.Training;
 
 /// <summary>
 /// Outcome of one local training run.

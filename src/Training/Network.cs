@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Enclave.EnclaveApp.Training;
+namespace Enclave.Training;
 
 /// <summary>
 /// A <see cref="ModelSpec"/> as torch tensors: one weight and one bias tensor per layer, loaded from and stored to the

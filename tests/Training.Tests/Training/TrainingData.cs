@@ -1,6 +1,5 @@
-using Enclave.EnclaveApp.Data;
 
-namespace Enclave.EnclaveApp.Tests.Training;
+namespace Enclave.Training.Tests;
 
 /// <summary>Fashion-MNIST subsets and vector helpers shared by the training tests.</summary>
 internal static class TrainingData

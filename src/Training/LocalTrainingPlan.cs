@@ -1,4 +1,6 @@
-namespace Enclave.EnclaveApp.Training;
+using Enclave.Privacy;
+
+namespace Enclave.Training;
 
 /// <summary>
 /// What one local training run does: the model, the optimiser, FedProx, the per-contribution bound and DP-SGD.
@@ -67,5 +69,23 @@ public sealed record LocalTrainingPlan(
         }
 
         Dp?.Validate();
+    }
+
+    /// <summary>What an enclave trains for round <paramref name="round"/> of a training plan (docs/formats.md section
+    /// 14): its model, local optimiser, FedProx term, update bound and DP-SGD settings. The seed, offset by the round,
+    /// drives shuffling only; DP sampling and noise come from a secret generator.</summary>
+    public static LocalTrainingPlan ForRound(TrainingPlan plan, uint round)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return new LocalTrainingPlan(
+            ModelSpec.For(plan.Model),
+            Epochs: plan.LocalEpochs,
+            BatchSize: Math.Max(plan.BatchSize, 1),
+            LearningRate: plan.Optimizer.LearningRate,
+            Momentum: plan.Optimizer.Momentum,
+            ProximalMu: plan.Algorithm.ProximalMu,
+            UpdateClipNorm: plan.UpdateClipNorm,
+            Dp: plan.Privacy is { } dp ? new DpSgdSettings(dp.SamplingRate, dp.NoiseMultiplier, dp.ExampleClipNorm, dp.StepsPerRound) : null,
+            Seed: plan.Seed + round);
     }
 }

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 
-namespace Enclave.EnclaveApp.Training;
+namespace Enclave.Training;
 
 /// <summary>
 /// The randomness of DP-SGD: Poisson sampling and Gaussian noise from AES-256 in counter mode (a CTR-DRBG without

@@ -1,6 +1,5 @@
-using Enclave.EnclaveApp.Data;
 
-namespace Enclave.EnclaveApp.Tests.Training;
+namespace Enclave.Training.Tests;
 
 /// <summary>
 /// A direct double-precision transcription of the CNN of docs/formats.md section 7b on 28×28 images, used to check

@@ -1,8 +1,7 @@
-using Enclave.EnclaveApp.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Enclave.EnclaveApp.Training;
+namespace Enclave.Training;
 
 /// <summary>
 /// Per-example gradients of the cross-entropy, computed directly from one backward pass: the layer inputs

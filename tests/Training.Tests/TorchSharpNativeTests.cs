@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using TorchSharp;
 
-namespace Enclave.EnclaveApp.Tests;
+namespace Enclave.Training.Tests;
 
 /// <summary>
 /// TorchSharp's native bridge must load on the build machine's libstdc++; the build patches the copy in each

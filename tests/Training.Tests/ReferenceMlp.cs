@@ -1,6 +1,5 @@
-using Enclave.EnclaveApp.Data;
 
-namespace Enclave.EnclaveApp.Tests;
+namespace Enclave.Training.Tests;
 
 /// <summary>
 /// A direct double-precision transcription of the model of docs/formats.md section 7, used to check the trainer:
