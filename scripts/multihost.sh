@@ -156,7 +156,7 @@ mkdir -p "$model_owner"
 enclave node keygen --out "$model_owner/owner.key" >/dev/null
 cat > "$model_owner/plan.json" <<PLAN
 {"type":"enclave-training-plan/1","id":"multihost-fashion-mlp","purpose":"fashion-classification",
- "model":{"kind":"mlp","hidden":128},"optimizer":{"learningRate":0.05,"momentum":0.9},
+ "model":{"kind":"mlp","hidden":128},"optimizer":{"learningRate":0.02,"momentum":0.9},
  "localEpochs":$epochs,"batchSize":32,"rounds":1000,
  "algorithm":{"proximalMu":0,"server":{"kind":"sgd","learningRate":1,"momentum":0}},
  "updateClipNorm":100,"privacy":{"kind":"none"},"seed":7}

@@ -42,7 +42,7 @@ mkdir -p "$trial/model-owner"
 enclave node keygen --out "$trial/model-owner/owner.key"
 cat > "$trial/model-owner/plan.json" <<'PLAN'
 {"type":"enclave-training-plan/1","id":"trial-fashion-mlp","purpose":"fashion-classification",
- "model":{"kind":"mlp","hidden":128},"optimizer":{"learningRate":0.05,"momentum":0.9},
+ "model":{"kind":"mlp","hidden":128},"optimizer":{"learningRate":0.02,"momentum":0.9},
  "localEpochs":1,"batchSize":32,"rounds":1000,
  "algorithm":{"proximalMu":0,"server":{"kind":"sgd","learningRate":1,"momentum":0}},
  "updateClipNorm":100,"privacy":{"kind":"none"},"seed":7}

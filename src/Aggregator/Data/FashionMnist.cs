@@ -20,6 +20,19 @@ public static class FashionMnist
     /// <exception cref="IdxFormatException">A file is malformed or the two files disagree.</exception>
     public static (byte[] Pixels, byte[] Labels, int Count) LoadTest(string dir) => Load(dir, "t10k");
 
+    /// <summary>The examples of shard <paramref name="shard"/> of <paramref name="shards"/>: every shards-th example
+    /// from the shard's index, at most <paramref name="limit"/> of them (the demo's disjoint, label-balanced split).</summary>
+    public static List<int> ShardIndices(int count, int shard, int shards, int? limit)
+    {
+        var indices = new List<int>();
+        for (int i = shard; i < count && (limit is null || indices.Count < limit); i += shards)
+        {
+            indices.Add(i);
+        }
+
+        return indices;
+    }
+
     private static (byte[] Pixels, byte[] Labels, int Count) Load(string dir, string prefix)
     {
         ArgumentException.ThrowIfNullOrEmpty(dir);

@@ -19,11 +19,7 @@ internal static class DatasetProtector
         }
 
         (byte[] pixels, byte[] labels, int count) = FashionMnist.LoadTrain(sourceDirectory);
-        var indices = new List<int>();
-        for (int i = shard; i < count && (limit is null || indices.Count < limit); i += shards)
-        {
-            indices.Add(i);
-        }
+        List<int> indices = FashionMnist.ShardIndices(count, shard, shards, limit);
 
         byte[] plaintext = ExampleSetWriter.Write(pixels, labels, FashionMnist.Side, FashionMnist.Side, indices);
         try

@@ -35,6 +35,7 @@ internal sealed class DemoRunner
     private readonly DemoOptions _options;
     private readonly TextWriter _out;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Dictionary<uint, double> _roundSeconds = [];
 
     public DemoRunner(DemoOptions options, TextWriter output)
     {
@@ -124,7 +125,9 @@ internal sealed class DemoRunner
             for (int r = 1; r <= _options.Rounds; r++)
             {
                 Step($"round {r}: signed specification -> attest -> release key -> decrypt + train in enclave -> mask -> sign -> aggregate");
+                long started = Stopwatch.GetTimestamp();
                 RoundSummary summary = await coordinator.RunRoundAsync(new RunRoundRequest(), cancellationToken: cancellationToken).ConfigureAwait(false);
+                _roundSeconds[summary.Round] = Stopwatch.GetElapsedTime(started).TotalSeconds;
                 rounds.Add(summary);
                 foreach (ParticipantSummary p in summary.Participants)
                 {
@@ -258,6 +261,7 @@ internal sealed class DemoRunner
                 ["round"] = r.Round,
                 ["accuracy"] = r.Completed ? r.Accuracy : null,
                 ["completed"] = r.Completed,
+                ["seconds"] = _roundSeconds.TryGetValue(r.Round, out double seconds) ? Math.Round(seconds, 3) : null,
                 ["participants"] = participants,
                 ["failures"] = failures,
                 ["modelSha256"] = r.ModelSha256,

@@ -72,7 +72,7 @@ internal sealed class LocalFederation : IAsyncDisposable
     /// <summary>The demo's plan: the 784-128-10 MLP, one local epoch of SGD with momentum per round, FedAvg.</summary>
     public const string DefaultPlan = """
         {"type":"enclave-training-plan/1","id":"demo-fashion-mlp","purpose":"fashion-classification",
-         "model":{"kind":"mlp","hidden":128},"optimizer":{"learningRate":0.05,"momentum":0.9},
+         "model":{"kind":"mlp","hidden":128},"optimizer":{"learningRate":0.02,"momentum":0.9},
          "localEpochs":1,"batchSize":32,"rounds":1000,
          "algorithm":{"proximalMu":0,"server":{"kind":"sgd","learningRate":1,"momentum":0}},
          "updateClipNorm":100,"privacy":{"kind":"none"},"seed":7}
