@@ -61,7 +61,7 @@ internal static class FlBench
             TextWriter progress = BenchJson.Requested(parse, json) ? Console.Error : Console.Out;
             progress.WriteLine($"plan {plan.Id} ({plan.Sha256Hex[..16]}…): {plan.Model.Kind}, {roundCount} rounds, {regionCount} regions");
             (double plainAccuracy, double[] plainSeconds) = Plain(plan, regionCount, roundCount, parse.GetValue(samples), progress);
-            (double confidentialAccuracy, double[] confidentialSeconds) = await ConfidentialAsync(plan, regionCount, roundCount, parse.GetValue(samples), progress, cancellationToken).ConfigureAwait(false);
+            (double confidentialAccuracy, double[] confidentialSeconds, double? manifestEpsilon) = await ConfidentialAsync(plan, regionCount, roundCount, parse.GetValue(samples), progress, cancellationToken).ConfigureAwait(false);
             double plainMedian = Median(plainSeconds), confidentialMedian = Median(confidentialSeconds);
             var result = new JsonObject
             {
@@ -72,6 +72,7 @@ internal static class FlBench
                 ["confidentialRoundSeconds"] = Math.Round(confidentialMedian, 3),
                 ["roundTimeRatio"] = Math.Round(confidentialMedian / plainMedian, 3),
                 ["epsilon"] = plan.EpsilonAfter(roundCount) is { } e ? Math.Round(e.Epsilon, 4) : null,
+                ["manifestEpsilon"] = manifestEpsilon is { } m ? Math.Round(m, 4) : null,
                 ["model"] = plan.Model.Kind.ToString().ToLowerInvariant(),
                 ["rounds"] = roundCount,
                 ["regions"] = regionCount,
@@ -122,7 +123,7 @@ internal static class FlBench
             }
 
             training = string.Create(CultureInfo.InvariantCulture,
-                $"\"optimizer\":{{\"learningRate\":{(model == "cnn" ? 0.5 : 1.0)},\"momentum\":0}},\"rounds\":{rounds},\"algorithm\":{{\"proximalMu\":0,\"server\":{{\"kind\":\"sgd\",\"learningRate\":1,\"momentum\":0}}}},\"updateClipNorm\":100,\"privacy\":{{\"kind\":\"record\",\"samplingRate\":{q},\"noiseMultiplier\":{sigma},\"exampleClipNorm\":1,\"stepsPerRound\":{steps},\"delta\":1e-5}}");
+                $"\"optimizer\":{{\"learningRate\":{(model == "cnn" ? 1.0 : 2.0)},\"momentum\":0}},\"rounds\":{rounds},\"algorithm\":{{\"proximalMu\":0,\"server\":{{\"kind\":\"sgd\",\"learningRate\":1,\"momentum\":0}}}},\"updateClipNorm\":100,\"privacy\":{{\"kind\":\"record\",\"samplingRate\":{q},\"noiseMultiplier\":{sigma},\"exampleClipNorm\":1,\"stepsPerRound\":{steps},\"delta\":1e-5}}");
         }
         else
         {
@@ -189,7 +190,7 @@ internal static class FlBench
 
     // The confidential path: the demo, every party its own process, its rounds timed by the demo around each
     // RunRound call (attestation, key release, decryption, training, masking, unmasking, evaluation, manifest).
-    private static async Task<(double Accuracy, double[] RoundSeconds)> ConfidentialAsync(TrainingPlan plan, int regions, int rounds, int? limit, TextWriter progress, CancellationToken cancellationToken)
+    private static async Task<(double Accuracy, double[] RoundSeconds, double? ManifestEpsilon)> ConfidentialAsync(TrainingPlan plan, int regions, int rounds, int? limit, TextWriter progress, CancellationToken cancellationToken)
     {
         using var work = new TempDirectory("enclave-bench-fl");
         string planPath = Path.Combine(work.Path, "plan.json");
@@ -217,7 +218,16 @@ internal static class FlBench
             progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"confidential round {i + 1}: accuracy {r!["accuracy"]!.GetValue<double>():F4} in {seconds[i]:F1} s"));
         }
 
-        return (demo["finalAccuracy"]!.GetValue<double>(), seconds);
+        // What the last round's signed manifest says each dataset has spent (the coordinator's accountant).
+        string last = Path.Combine(work.Path, "demo", "aggregator", "manifests", $"round-{rounds:D4}.jws");
+        double? manifestEpsilon = null;
+        if (File.Exists(last))
+        {
+            JsonNode? manifest = JsonNode.Parse(Crypto.CompactJws.Parse((await File.ReadAllTextAsync(last, cancellationToken).ConfigureAwait(false)).Trim()).Payload);
+            manifestEpsilon = manifest?["privacy"]?["epsilonThroughRound"]?.GetValue<double>();
+        }
+
+        return (demo["finalAccuracy"]!.GetValue<double>(), seconds, manifestEpsilon);
     }
 
     private static double Median(double[] values)

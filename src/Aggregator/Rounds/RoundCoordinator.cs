@@ -396,6 +396,7 @@ public sealed class RoundCoordinator
             ["specificationSha256"] = summary.SpecificationSha256,
             ["planSha256"] = _options.Plan.Plan.Sha256Hex,
             ["planSigner"] = _options.Plan.Signer,
+            ["privacy"] = PrivacyRecord(summary.Round),
             ["issuedAt"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             ["participants"] = participants,
             ["failures"] = failures,
@@ -416,6 +417,27 @@ public sealed class RoundCoordinator
         }
 
         CoordinatorState.WriteAtomically(Path.Combine(manifests, $"round-{summary.Round:D4}.jws"), Encoding.ASCII.GetBytes(signed));
+    }
+
+    // Under record-level DP: what each participating dataset spent this round, and through this round if it took part
+    // in every round so far (the key broker's ledger holds each dataset's exact sum); both from the plan's accountant.
+    private JsonObject? PrivacyRecord(uint round)
+    {
+        Privacy.TrainingPlan plan = _options.Plan.Plan;
+        if (plan.Privacy is not { } dp)
+        {
+            return null;
+        }
+
+        return new JsonObject
+        {
+            ["samplingRate"] = dp.SamplingRate,
+            ["noiseMultiplier"] = dp.NoiseMultiplier,
+            ["steps"] = dp.StepsPerRound,
+            ["delta"] = dp.Delta,
+            ["epsilonRound"] = plan.EpsilonAfter(1)!.Value.Epsilon,
+            ["epsilonThroughRound"] = plan.EpsilonAfter((int)round)!.Value.Epsilon,
+        };
     }
 
     private JwtValidationParameters VerifierValidation()
