@@ -26,11 +26,12 @@ internal static class FlBench
         var regions = new Option<int>("--regions") { Description = "regions (one shard each)", DefaultValueFactory = _ => 3 };
         var rounds = new Option<int>("--rounds") { Description = "federated rounds", DefaultValueFactory = _ => 3 };
         var samples = new Option<int?>("--samples-per-region") { Description = "limit each region's shard (default: the whole shard)" };
+        var partitionText = new Option<string>("--partition") { Description = "iid, dirichlet:ALPHA or shards:K (as the demo)", DefaultValueFactory = _ => "iid" };
         var dpEpsilon = new Option<double?>("--dp-epsilon") { Description = "train with record-level DP-SGD, its noise set so each dataset spends at most this ε over the run (δ 1e-5)" };
         Option<string?> json = BenchJson.Option();
         var command = new Command("fl", "Train one plan confidentially (the demo) and in plain FedAvg, side by side: accuracy gap and round-time ratio.")
         {
-            model, planFile, regions, rounds, samples, dpEpsilon, json,
+            model, planFile, regions, rounds, samples, partitionText, dpEpsilon, json,
         };
         command.SetAction((parse, cancellationToken) => BenchErrors.RunAsync(async () =>
         {
@@ -58,10 +59,20 @@ internal static class FlBench
                 throw new BenchException($"the plan allows {plan.Rounds} rounds; --rounds asks for {roundCount}");
             }
 
+            Partition partition;
+            try
+            {
+                partition = Partition.Parse(parse.GetValue(partitionText)!);
+            }
+            catch (FormatException ex)
+            {
+                throw new BenchException($"--partition: {ex.Message}");
+            }
+
             TextWriter progress = BenchJson.Requested(parse, json) ? Console.Error : Console.Out;
             progress.WriteLine($"plan {plan.Id} ({plan.Sha256Hex[..16]}…): {plan.Model.Kind}, {roundCount} rounds, {regionCount} regions");
-            (double plainAccuracy, double[] plainSeconds) = Plain(plan, regionCount, roundCount, parse.GetValue(samples), progress);
-            (double confidentialAccuracy, double[] confidentialSeconds, double? manifestEpsilon) = await ConfidentialAsync(plan, regionCount, roundCount, parse.GetValue(samples), progress, cancellationToken).ConfigureAwait(false);
+            (double plainAccuracy, double[] plainSeconds) = Plain(plan, regionCount, roundCount, parse.GetValue(samples), partition, progress);
+            (double confidentialAccuracy, double[] confidentialSeconds, double? manifestEpsilon) = await ConfidentialAsync(plan, regionCount, roundCount, parse.GetValue(samples), partition, progress, cancellationToken).ConfigureAwait(false);
             double plainMedian = Median(plainSeconds), confidentialMedian = Median(confidentialSeconds);
             var result = new JsonObject
             {
@@ -76,6 +87,7 @@ internal static class FlBench
                 ["model"] = plan.Model.Kind.ToString().ToLowerInvariant(),
                 ["rounds"] = roundCount,
                 ["regions"] = regionCount,
+                ["partition"] = partition.ToString(),
                 ["plan"] = plan.Sha256Hex,
                 ["plainRoundSecondsAll"] = new JsonArray([.. plainSeconds.Select(s => (JsonNode)Math.Round(s, 3))]),
                 ["confidentialRoundSecondsAll"] = new JsonArray([.. confidentialSeconds.Select(s => (JsonNode)Math.Round(s, 3))]),
@@ -136,10 +148,10 @@ internal static class FlBench
 
     // Plain FedAvg: each region's shard in memory, trained in parallel, averaged by sample count, then the plan's
     // server optimiser and the test-set evaluation the coordinator runs.
-    private static (double Accuracy, double[] RoundSeconds) Plain(TrainingPlan plan, int regions, int rounds, int? limit, TextWriter progress)
+    private static (double Accuracy, double[] RoundSeconds) Plain(TrainingPlan plan, int regions, int rounds, int? limit, Partition partition, TextWriter progress)
     {
         (byte[] pixels, byte[] labels, int count) = FashionMnist.LoadTrain(RepositoryPaths.FashionMnist);
-        ExampleSet[] shards = [.. Enumerable.Range(0, regions).Select(r => Shard(pixels, labels, FashionMnist.ShardIndices(count, r, regions, limit)))];
+        ExampleSet[] shards = [.. Enumerable.Range(0, regions).Select(r => Shard(pixels, labels, partition.Indices(labels.AsSpan(0, count), r, regions, limit)))];
         (byte[] testPixels, byte[] testLabels, int _) = FashionMnist.LoadTest(RepositoryPaths.FashionMnist);
         ExampleSet test = ExampleSet.Create(testLabels, testPixels, FashionMnist.Side, FashionMnist.Side);
         ModelSpec spec = ModelSpec.For(plan.Model);
@@ -190,7 +202,7 @@ internal static class FlBench
 
     // The confidential path: the demo, every party its own process, its rounds timed by the demo around each
     // RunRound call (attestation, key release, decryption, training, masking, unmasking, evaluation, manifest).
-    private static async Task<(double Accuracy, double[] RoundSeconds, double? ManifestEpsilon)> ConfidentialAsync(TrainingPlan plan, int regions, int rounds, int? limit, TextWriter progress, CancellationToken cancellationToken)
+    private static async Task<(double Accuracy, double[] RoundSeconds, double? ManifestEpsilon)> ConfidentialAsync(TrainingPlan plan, int regions, int rounds, int? limit, Partition partition, TextWriter progress, CancellationToken cancellationToken)
     {
         using var work = new TempDirectory("enclave-bench-fl");
         string planPath = Path.Combine(work.Path, "plan.json");
@@ -198,7 +210,7 @@ internal static class FlBench
         string json = Path.Combine(work.Path, "demo.json");
         string[] names = ["eu-west", "us-east", "ap-south", "sa-east", "af-south", "eu-north", "us-west", "ap-east"];
         List<string> arguments = ["demo", "--rounds", rounds.ToString(CultureInfo.InvariantCulture), "--regions", string.Join(',', names.Take(regions)),
-            "--plan", planPath, "--skip-forbidden", "--work-dir", Path.Combine(work.Path, "demo"), "--json", json];
+            "--plan", planPath, "--partition", partition.ToString(), "--skip-forbidden", "--work-dir", Path.Combine(work.Path, "demo"), "--json", json];
         if (limit is { } l)
         {
             arguments.AddRange(["--samples-per-region", l.ToString(CultureInfo.InvariantCulture)]);

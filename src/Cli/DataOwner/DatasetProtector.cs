@@ -11,7 +11,7 @@ internal sealed record ProtectedDataset(string DatasetId, string Region, string 
 internal static class DatasetProtector
 {
     /// <summary>Encrypts shard <paramref name="shard"/> of <paramref name="shards"/> (by index modulo) to <paramref name="outputPath"/>.</summary>
-    public static ProtectedDataset Protect(string sourceDirectory, string datasetId, string region, int shard, int shards, int? limit, string outputPath, ReadOnlySpan<byte> dataKey)
+    public static ProtectedDataset Protect(string sourceDirectory, string datasetId, string region, int shard, int shards, int? limit, string outputPath, ReadOnlySpan<byte> dataKey, Partition? partition = null)
     {
         if (shards < 1 || shard < 0 || shard >= shards)
         {
@@ -19,7 +19,7 @@ internal static class DatasetProtector
         }
 
         (byte[] pixels, byte[] labels, int count) = FashionMnist.LoadTrain(sourceDirectory);
-        List<int> indices = FashionMnist.ShardIndices(count, shard, shards, limit);
+        List<int> indices = (partition ?? Partition.Iid).Indices(labels.AsSpan(0, count), shard, shards, limit);
 
         byte[] plaintext = ExampleSetWriter.Write(pixels, labels, FashionMnist.Side, FashionMnist.Side, indices);
         try

@@ -25,7 +25,8 @@ internal sealed record DemoOptions(
     bool SkipForbidden,
     IReadOnlyList<DemoFault> Faults,
     bool DiscloseInputs = false,
-    bool Json = false);
+    bool Json = false,
+    Enclave.Aggregator.Data.Partition? Partition = null);
 
 internal sealed class DemoRunner
 {
@@ -84,7 +85,7 @@ internal sealed class DemoRunner
         Say("All enclave evidence here is SIMULATED: real cryptography, no hardware isolation.");
         Say($"Enclave build {DemoPaths.DefaultEnclaveDirectory}");
         await using LocalFederation federation = await LocalFederation.StartAsync(
-            new FederationOptions(_options.Regions, work, _options.SamplesPerRegion, _options.Faults, _options.DiscloseInputs, PlanJson: planJson), Say, Step, cancellationToken).ConfigureAwait(false);
+            new FederationOptions(_options.Regions, work, _options.SamplesPerRegion, _options.Faults, _options.DiscloseInputs, PlanJson: planJson, Partition: _options.Partition), Say, Step, cancellationToken).ConfigureAwait(false);
         return await RunCoreAsync(federation, cancellationToken).ConfigureAwait(false);
     }
 

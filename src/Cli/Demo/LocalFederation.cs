@@ -25,7 +25,8 @@ internal sealed record FederationOptions(
     bool DiscloseInputs = false,
     string? EnclaveBuild = null,
     string? CliAssembly = null,
-    string? PlanJson = null);
+    string? PlanJson = null,
+    Enclave.Aggregator.Data.Partition? Partition = null);
 
 internal sealed class LocalFederation : IAsyncDisposable
 {
@@ -188,7 +189,7 @@ internal sealed class LocalFederation : IAsyncDisposable
             _say($"    {region,-10} platform {PlatformIds[region][..16]}…");
         }
 
-        step("data owners: encrypting a disjoint Fashion-MNIST shard per region and registering its key");
+        step($"data owners: encrypting a disjoint Fashion-MNIST shard per region ({_options.Partition ?? Enclave.Aggregator.Data.Partition.Iid}) and registering its key");
         for (int i = 0; i < Regions.Count; i++)
         {
             string region = Regions[i];
@@ -197,7 +198,7 @@ internal sealed class LocalFederation : IAsyncDisposable
             {
                 ProtectedDataset dataset = DatasetProtector.Protect(
                     "/usr/share/datasets/fashion-mnist", DatasetId(region), region, i, Regions.Count, _options.SamplesPerRegion,
-                    Path.Combine(HostDirectory(region), "data", DatasetId(region) + ".encds"), dataKey);
+                    Path.Combine(HostDirectory(region), "data", DatasetId(region) + ".encds"), dataKey, _options.Partition);
                 string ownerKeyPath = Path.Combine(Work, "owners", region, "owner.key");
                 using ECDsa owner = KeyFiles.CreateSigningKey(ownerKeyPath, ownerKeyPath + ".jwk");
                 string policy = KeyCommands.BuildPolicy(Issuer, [Measurement], [region], allowSimulated: true, plans: [PlanHash]);
