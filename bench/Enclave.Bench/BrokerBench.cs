@@ -48,10 +48,11 @@ internal static class BrokerBench
         {
             Description = "open loop: releases due per second in all, spread over the clients, each timed from when it was due (default: closed loop, each client sends when its last release returned)",
         };
+        var listen = new Option<string>("--listen") { Description = "address the benchmarked broker listens on (its clients run in this process)", DefaultValueFactory = _ => ServiceHost.DefaultListenAddress };
         var enclaveKey = new Option<string>("--enclave-key") { Description = "the enclaves' encryption key: ec (P-256, ECDH-ES+A256KW) or rsa (RSA-2048, RSA-OAEP-256)", DefaultValueFactory = _ => "ec" };
         var command = new Command("broker", "Measure key releases per second and latency against the no-op RPC and the bare cryptography, side by side.")
         {
-            clients, seconds, store, postgres, dataDir, json, fetchNonce, rate, enclaveKey,
+            clients, seconds, store, postgres, dataDir, json, fetchNonce, rate, enclaveKey, listen,
         };
         command.SetAction((parse, cancellationToken) => BenchErrors.RunAsync(async () =>
         {
@@ -85,6 +86,7 @@ internal static class BrokerBench
             {
                 Rate = offered,
                 RsaEnclaveKey = keyKind == "rsa",
+                ListenAddress = parse.GetValue(listen) ?? ServiceHost.DefaultListenAddress,
             };
             BenchResult result = await RunAsync(settings, cancellationToken).ConfigureAwait(false);
             if (BenchJson.Requested(parse, json))
@@ -133,7 +135,7 @@ internal static class BrokerBench
                 ConnectionString = connectionString,
             };
             await using WebApplication app = BrokerServer.Build(
-                options, [], grpcPort: 0, httpPort: 0, logging: l => l.ClearProviders(),
+                options, [], grpcPort: 0, httpPort: 0, settings.ListenAddress, logging: l => l.ClearProviders(),
                 verifierKeys: new StaticVerifierKeySource(new Dictionary<string, Crypto.JwkSet> { [load.Issuer] = load.VerifierKeys }));
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
 
@@ -353,6 +355,9 @@ internal sealed record BenchSettings(int Clients, TimeSpan Duration, KeyBrokerSt
 
     /// <summary>The enclaves use RSA-2048 encryption keys (RSA-OAEP-256) rather than P-256 (ECDH-ES+A256KW).</summary>
     public bool RsaEnclaveKey { get; init; }
+
+    /// <summary>Where the benchmarked broker listens (cleartext: loopback only).</summary>
+    public string ListenAddress { get; init; } = ServiceHost.DefaultListenAddress;
 
     /// <summary>The warm-up runs at least this long, then until the JIT has settled, at most <see cref="MaxWarmup"/>.</summary>
     public TimeSpan MinWarmup { get; init; } = TimeSpan.FromSeconds(3);

@@ -56,7 +56,7 @@ public sealed class CoordinatorOptions
     /// <summary>Port of the HTTP listener for /metrics and /healthz; null: none.</summary>
     public int? MetricsPort { get; init; }
 
-    public string ListenAddress { get; init; } = "127.0.0.1";
+    public string ListenAddress { get; init; } = Enclave.Hosting.ServiceHost.DefaultListenAddress;
 
     /// <summary>The coordinator's TLS identity: it serves operators over mutual TLS and presents it to the hosts,
     /// which admit only clients of the deployment CA. Null only in development on loopback (cleartext).</summary>

@@ -57,11 +57,7 @@ public static class Jwt
     public static JwtValidated Validate(string token, JwtValidationParameters parameters)
     {
         ArgumentNullException.ThrowIfNull(token);
-        ArgumentNullException.ThrowIfNull(parameters);
-        ArgumentNullException.ThrowIfNull(parameters.ValidIssuers);
-        ArgumentNullException.ThrowIfNull(parameters.KeyResolver);
-        ArgumentNullException.ThrowIfNull(parameters.Time);
-        ArgumentOutOfRangeException.ThrowIfLessThan(parameters.ClockSkew, TimeSpan.Zero);
+        CheckParameters(parameters);
         return ValidateCore(token, parameters);
     }
 
@@ -70,12 +66,17 @@ public static class Jwt
     public static JwtValidated Validate(CompactJws token, JwtValidationParameters parameters)
     {
         ArgumentNullException.ThrowIfNull(token);
+        CheckParameters(parameters);
+        return ValidateCore(token, parameters);
+    }
+
+    private static void CheckParameters(JwtValidationParameters parameters)
+    {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(parameters.ValidIssuers);
         ArgumentNullException.ThrowIfNull(parameters.KeyResolver);
         ArgumentNullException.ThrowIfNull(parameters.Time);
         ArgumentOutOfRangeException.ThrowIfLessThan(parameters.ClockSkew, TimeSpan.Zero);
-        return ValidateCore(token, parameters);
     }
 
     /// <summary>Decodes the claims WITHOUT checking the signature or any claim: for display and audit only.</summary>

@@ -33,7 +33,7 @@ public sealed class HostOptions
     /// <summary>Port of the HTTP listener for /metrics and /healthz; null: none.</summary>
     public int? MetricsPort { get; init; }
 
-    public string ListenAddress { get; init; } = "127.0.0.1";
+    public string ListenAddress { get; init; } = Enclave.Hosting.ServiceHost.DefaultListenAddress;
 
     /// <summary>The host's TLS identity: it serves the coordinator over mutual TLS and dials the verifier and the
     /// broker over TLS. Null only in development on loopback (cleartext).</summary>

@@ -15,6 +15,10 @@ namespace Enclave.Hosting;
 
 public static class ServiceHost
 {
+    /// <summary>Where a service listens unless its operator says otherwise (`--listen`): loopback only, so that a
+    /// service started without thought is reachable from nowhere else.</summary>
+    public const string DefaultListenAddress = "127.0.0.1";
+
     /// <summary>A builder listening on <paramref name="listenAddress"/>: gRPC on <paramref name="grpcPort"/> and,
     /// when given, HTTP/1.1 on <paramref name="httpPort"/>. A port of 0 is bound to a free port at once; read the
     /// ports from <see cref="ServiceEndpoints"/> in the built application's services.</summary>

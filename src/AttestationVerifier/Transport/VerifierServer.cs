@@ -16,7 +16,7 @@ public static class VerifierServer
     /// <summary>Builds the verifier listening on <paramref name="listenAddress"/> (port 0: any free port, named in
     /// the application's <see cref="ServiceEndpoints"/>).</summary>
     /// <param name="tls">The verifier's TLS identity; null serves cleartext, on loopback only.</param>
-    public static WebApplication Build(VerifierOptions options, int grpcPort, int httpPort, string listenAddress = "127.0.0.1", Action<ILoggingBuilder>? logging = null, TlsSettings? tls = null)
+    public static WebApplication Build(VerifierOptions options, int grpcPort, int httpPort, string listenAddress = ServiceHost.DefaultListenAddress, Action<ILoggingBuilder>? logging = null, TlsSettings? tls = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();

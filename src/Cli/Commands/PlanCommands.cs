@@ -61,7 +61,7 @@ internal static class PlanCommands
             }
 
             SignedPlan signed = SignedPlan.Sign(plan, owner);
-            WriteAtomically(parse.GetValue(output)!, signed.Compact + "\n");
+            RoundCommands.WriteFileAtomically(parse.GetValue(output)!, signed.Compact + "\n", "--out");
             Console.WriteLine(plan.Sha256Hex);
             return Task.FromResult(0);
         }));
@@ -211,25 +211,5 @@ internal static class PlanCommands
         }
 
         return File.ReadAllBytes(path);
-    }
-
-    private static void WriteAtomically(string path, string text)
-    {
-        string full = Path.GetFullPath(path);
-        string temporary = full + ".tmp";
-        try
-        {
-            File.WriteAllText(temporary, text);
-            File.Move(temporary, full, overwrite: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            if (File.Exists(temporary))
-            {
-                File.Delete(temporary);
-            }
-
-            throw new CliException($"--out {path}: {ex.Message}");
-        }
     }
 }

@@ -167,16 +167,29 @@ internal static class RoundCommands
             return;
         }
 
+        WriteFileAtomically(path, text + "\n", "--json");
+    }
+
+    /// <summary>Writes <paramref name="text"/> to a temporary file beside <paramref name="path"/> and renames it into
+    /// place, so a reader never sees half a file; a failure names <paramref name="option"/> and leaves nothing behind.</summary>
+    /// <exception cref="CliException">The file cannot be written.</exception>
+    public static void WriteFileAtomically(string path, string text, string option)
+    {
+        string full = Path.GetFullPath(path);
+        string temporary = full + ".tmp";
         try
         {
-            string full = Path.GetFullPath(path);
-            string temporary = full + ".tmp";
-            File.WriteAllText(temporary, text + "\n");
+            File.WriteAllText(temporary, text);
             File.Move(temporary, full, overwrite: true);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"--json {path}: {ex.Message}");
+            if (File.Exists(temporary))
+            {
+                File.Delete(temporary);
+            }
+
+            throw new CliException($"{option} {path}: {ex.Message}");
         }
     }
 

@@ -8,7 +8,7 @@ namespace Enclave.Cli.Commands;
 
 internal sealed class ServiceTransport
 {
-    private readonly Option<string> _listen = new("--listen") { Description = "IP address to listen on (0.0.0.0 or :: for every interface)", DefaultValueFactory = _ => "127.0.0.1" };
+    private readonly Option<string> _listen = new("--listen") { Description = "IP address to listen on (0.0.0.0 or :: for every interface)", DefaultValueFactory = _ => Enclave.Hosting.ServiceHost.DefaultListenAddress };
     private readonly Option<string> _certificate = new("--tls-cert") { Description = "this service's certificate (PEM), issued by the deployment CA (see `enclave pki`)" };
     private readonly Option<string> _key = new("--tls-key") { Description = "the certificate's private key (PEM)" };
     private readonly Option<string> _authority = new("--tls-ca") { Description = "the deployment CA's certificate(s) (PEM): the only roots trusted for servers and clients" };

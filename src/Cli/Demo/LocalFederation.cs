@@ -79,7 +79,7 @@ internal sealed class LocalFederation : IAsyncDisposable
          "updateClipNorm":100,"privacy":{"kind":"none"},"seed":7}
         """;
 
-    /// <summary>The deployment CA and every party's certificate (for 127.0.0.1 and localhost).</summary>
+    /// <summary>The deployment CA and every party's certificate (for the loopback address the services listen on, and localhost).</summary>
     public string PkiDirectory => Path.Combine(Work, "pki");
 
     /// <summary>The operator's client identity (a certificate of the deployment CA): what the demo and tests use to
@@ -302,7 +302,7 @@ internal sealed class LocalFederation : IAsyncDisposable
             "--verifier", VerifierUrl.ToString(), "--broker", BrokerUrl.ToString(), .. TlsArguments($"host-{name}")]);
 
     private void IssueCertificate(string name) =>
-        PkiCommands.Issue(PkiDirectory, name, ["localhost"], ["127.0.0.1"], PkiDirectory, DateTimeOffset.UtcNow, TimeSpan.FromDays(1));
+        PkiCommands.Issue(PkiDirectory, name, ["localhost"], [ServiceHost.DefaultListenAddress], PkiDirectory, DateTimeOffset.UtcNow, TimeSpan.FromDays(1));
 
     // The TLS options of a party's `enclave serve` command line.
     private string[] TlsArguments(string name) =>

@@ -26,7 +26,7 @@ public static class BrokerServer
         IEnumerable<Jwk> coordinatorKeys,
         int grpcPort,
         int httpPort,
-        string listenAddress = "127.0.0.1",
+        string listenAddress = ServiceHost.DefaultListenAddress,
         Action<ILoggingBuilder>? logging = null,
         IVerifierKeySource? verifierKeys = null,
         TlsSettings? tls = null)
@@ -55,7 +55,7 @@ public static class BrokerServer
 
     /// <summary>Serves an existing broker (which the caller keeps and disposes): gRPC on
     /// <paramref name="grpcPort"/>, HTTP/1 JSON on <paramref name="httpPort"/>.</summary>
-    public static WebApplication Build(KeyBrokerService broker, IEnumerable<Jwk> coordinatorKeys, int grpcPort, int httpPort, string listenAddress = "127.0.0.1", Action<ILoggingBuilder>? logging = null, TlsSettings? tls = null)
+    public static WebApplication Build(KeyBrokerService broker, IEnumerable<Jwk> coordinatorKeys, int grpcPort, int httpPort, string listenAddress = ServiceHost.DefaultListenAddress, Action<ILoggingBuilder>? logging = null, TlsSettings? tls = null)
     {
         ArgumentNullException.ThrowIfNull(broker);
         WebApplicationBuilder builder = ServiceHost.CreateBuilder(listenAddress, grpcPort, httpPort, 1024 * 1024, tls, requireClientCertificate: false, logging);
